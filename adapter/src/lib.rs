@@ -1,0 +1,138 @@
+//! HTTP glue shared by the Tandem components (spin-sdk 7, `wasi:http@0.3`).
+//!
+//! Components stay thin: they read a bounded body, decode it with
+//! [`tandem_core::problem::decode_json`], call the core, and render with [`json`] or
+//! [`problem`]. Keeping that here means every route reads bodies, limits sizes and renders
+//! errors identically.
+
+use futures::StreamExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use spin_sdk::http::body::IncomingBodyExt;
+use spin_sdk::http::{Method, Request, Response};
+use tandem_core::problem::{self, Problem};
+
+/// Version of the Tandem service, reported by every health route.
+pub const SERVICE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The response type every component returns.
+pub type HttpResponse = Response<http_body_util::Full<bytes::Bytes>>;
+
+/// Reads the request body, refusing more than `max_bytes` without buffering the excess.
+pub async fn read_body(req: Request, max_bytes: usize) -> Result<Vec<u8>, Problem> {
+    if let Some(len) = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > max_bytes
+    {
+        return Err(too_large(len, max_bytes));
+    }
+    let mut stream = req.into_body().stream();
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| Problem::bad_request(format!("could not read the body: {e:?}")))?;
+        if body.len() + chunk.len() > max_bytes {
+            return Err(too_large(body.len() + chunk.len(), max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn too_large(len: usize, max_bytes: usize) -> Problem {
+    Problem::payload_too_large(format!(
+        "the body has at least {len} bytes; the limit is {max_bytes}"
+    ))
+}
+
+/// Reads and decodes a JSON body (see [`problem::decode_json`] for the statuses).
+pub async fn read_json<T: DeserializeOwned>(req: Request, max_bytes: usize) -> Result<T, Problem> {
+    let body = read_body(req, max_bytes).await?;
+    problem::decode_json(&body, max_bytes)
+}
+
+/// A JSON response with the given status.
+pub fn json(status: u16, value: &impl Serialize) -> HttpResponse {
+    let body = serde_json::to_vec(value).expect("response types always serialise");
+    respond(status, "application/json", body)
+}
+
+/// A problem+json response.
+pub fn problem(p: &Problem) -> HttpResponse {
+    respond(p.status, problem::CONTENT_TYPE, p.to_json().into_bytes())
+}
+
+/// Renders a handler result: the value as JSON with `status`, or the problem.
+pub fn render<T: Serialize>(status: u16, result: Result<T, Problem>) -> HttpResponse {
+    match result {
+        Ok(value) => json(status, &value),
+        Err(p) => problem(&p),
+    }
+}
+
+fn respond(status: u16, content_type: &str, body: Vec<u8>) -> HttpResponse {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .header("cache-control", "no-store")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .expect("status and headers are valid")
+}
+
+/// The request path without query string.
+pub fn path(req: &Request) -> &str {
+    req.uri().path()
+}
+
+/// The health document every component serves at `GET /v1/<component>/health`.
+pub fn health(component: &str, model_version: Option<&str>) -> HttpResponse {
+    json(
+        200,
+        &serde_json::json!({
+            "status": "ok",
+            "service": "tandem",
+            "version": SERVICE_VERSION,
+            "component": component,
+            "model": model_version.map(|v| serde_json::json!({ "version": v })),
+        }),
+    )
+}
+
+/// 405 unless the request uses one of `allowed`.
+pub fn require_method(req: &Request, allowed: &[Method]) -> Result<(), Problem> {
+    if allowed.contains(req.method()) {
+        return Ok(());
+    }
+    let names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+    Err(Problem::method_not_allowed(req.method().as_str(), &names))
+}
+
+/// 404 for a path inside a component's routes that it does not serve.
+pub fn not_found(path: &str) -> Problem {
+    Problem::not_found(format!("no route for {path}"))
+}
+
+/// Serves a capability whose engine is not built yet: its health route answers, every other
+/// route under it says so with a 501 problem naming the tracking issue, never a fake result.
+pub fn not_yet_built(req: &Request, component: &str, issue: u32) -> HttpResponse {
+    if is_health_path(path(req)) {
+        return health(component, None);
+    }
+    problem(
+        &Problem::new(501, "not-implemented", "Not implemented yet").with_detail(format!(
+            "the {component} capability is not built yet (issue #{issue}); its health route is GET <route>/health"
+        )),
+    )
+}
+
+/// `/v1/<route>/health`: the health route of whichever subtree a component serves.
+pub fn is_health_path(path: &str) -> bool {
+    let mut segments = path.trim_end_matches('/').split('/').skip(1);
+    matches!(
+        (segments.next(), segments.next(), segments.next(), segments.next()),
+        (Some("v1"), Some(_), Some("health"), None)
+    )
+}

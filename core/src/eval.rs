@@ -1,0 +1,162 @@
+//! Classification metrics: accuracy, macro-F1, per-intent precision/recall, the most confused
+//! pairs, and out-of-scope recall.
+//!
+//! Gold `None` is an out-of-scope row; predicted `None` is a rejection. An in-scope row that
+//! was rejected counts as an error (the customer was not helped).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntentScore {
+    pub intent: String,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub support: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Confusion {
+    pub gold: String,
+    pub predicted: String,
+    pub count: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Over in-scope rows.
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    pub in_scope: usize,
+    /// Share of in-scope rows rejected as out of scope.
+    pub rejected: f64,
+    pub per_intent: Vec<IntentScore>,
+    /// Most frequent (gold → predicted) errors, largest first.
+    pub confused: Vec<Confusion>,
+    /// Out-of-scope rows and the share of them rejected; absent when there were none.
+    pub oos: usize,
+    pub oos_recall: Option<f64>,
+}
+
+pub fn evaluate(
+    labels: &[String],
+    gold: &[Option<usize>],
+    predicted: &[Option<usize>],
+    top_confused: usize,
+) -> Report {
+    assert_eq!(gold.len(), predicted.len());
+    let c = labels.len();
+    let (mut tp, mut fp, mut support) = (vec![0usize; c], vec![0usize; c], vec![0usize; c]);
+    let mut pairs = std::collections::BTreeMap::<(usize, usize), usize>::new();
+    let (mut in_scope, mut correct, mut rejected, mut oos, mut oos_hit) = (0, 0, 0, 0, 0);
+    for (&g, &p) in gold.iter().zip(predicted) {
+        match (g, p) {
+            (None, None) => {
+                oos += 1;
+                oos_hit += 1;
+            }
+            (None, Some(p)) => {
+                oos += 1;
+                fp[p] += 1;
+            }
+            (Some(g), p) => {
+                in_scope += 1;
+                support[g] += 1;
+                match p {
+                    Some(p) if p == g => {
+                        correct += 1;
+                        tp[g] += 1;
+                    }
+                    Some(p) => {
+                        fp[p] += 1;
+                        *pairs.entry((g, p)).or_default() += 1;
+                    }
+                    None => rejected += 1,
+                }
+            }
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let per_intent: Vec<IntentScore> = (0..c)
+        .map(|k| {
+            let precision = ratio(tp[k], tp[k] + fp[k]);
+            let recall = ratio(tp[k], support[k]);
+            let f1 = if precision + recall > 0.0 {
+                2.0 * precision * recall / (precision + recall)
+            } else {
+                0.0
+            };
+            IntentScore {
+                intent: labels[k].clone(),
+                precision,
+                recall,
+                f1,
+                support: support[k],
+            }
+        })
+        .collect();
+    // Macro-F1 over the intents present in the gold data (as scikit-learn does with labels
+    // taken from y_true ∪ y_pred, restricted here to intents that can be scored).
+    let scored: Vec<&IntentScore> = per_intent
+        .iter()
+        .enumerate()
+        .filter(|(k, s)| s.support > 0 || fp[*k] > 0)
+        .map(|(_, s)| s)
+        .collect();
+    let macro_f1 = scored.iter().map(|s| s.f1).sum::<f64>() / scored.len().max(1) as f64;
+    let mut confused: Vec<Confusion> = pairs
+        .into_iter()
+        .map(|((g, p), count)| Confusion {
+            gold: labels[g].clone(),
+            predicted: labels[p].clone(),
+            count,
+        })
+        .collect();
+    confused.sort_by(|a, b| b.count.cmp(&a.count)); // stable: ties stay in label order
+    confused.truncate(top_confused);
+    Report {
+        accuracy: ratio(correct, in_scope),
+        macro_f1,
+        in_scope,
+        rejected: ratio(rejected, in_scope),
+        per_intent,
+        confused,
+        oos,
+        oos_recall: (oos > 0).then(|| ratio(oos_hit, oos)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_errors_rejections_and_oos() {
+        let labels = vec!["a".to_string(), "b".to_string()];
+        let gold = [Some(0), Some(0), Some(1), Some(1), None, None];
+        let pred = [Some(0), Some(1), Some(1), None, None, Some(0)];
+        let r = evaluate(&labels, &gold, &pred, 5);
+        assert_eq!(r.accuracy, 0.5);
+        assert_eq!(r.rejected, 0.25);
+        assert_eq!(r.oos_recall, Some(0.5));
+        // a: tp 1, fp 1 (the oos row), support 2 → P 0.5 R 0.5; b: tp 1, fp 1, support 2.
+        assert_eq!(r.per_intent[0].precision, 0.5);
+        assert_eq!(r.per_intent[1].recall, 0.5);
+        assert!((r.macro_f1 - 0.5).abs() < 1e-12);
+        assert_eq!(
+            r.confused,
+            [Confusion {
+                gold: "a".into(),
+                predicted: "b".into(),
+                count: 1
+            }]
+        );
+    }
+
+    #[test]
+    fn no_oos_rows_no_oos_recall() {
+        let labels = vec!["a".to_string()];
+        let r = evaluate(&labels, &[Some(0)], &[Some(0)], 3);
+        assert_eq!((r.accuracy, r.oos_recall), (1.0, None));
+    }
+}

@@ -1,0 +1,338 @@
+//! Intent classification at serving time: the ONNX model run by tract, plus its manifest
+//! (labels, feature vocabulary, out-of-scope threshold).
+//!
+//! ```ignore
+//! let runner = IntentRunner::from_bytes(include_bytes!("intent.onnx"), include_bytes!("intent.json"))?;
+//! let c = runner.classify("我的订单到哪了", 3)?;
+//! ```
+
+use crate::features::{FeatureExtractor, FeatureSettings, SparseVector, Vocabulary};
+use crate::linear::TrainConfig;
+use crate::onnx_export::WeightFormat;
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tract_onnx::prelude::*;
+
+/// Version of the manifest layout below.
+pub const MANIFEST_FORMAT: u32 = 1;
+
+/// `models/intent.json`: everything besides the weights needed to serve the model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntentManifest {
+    pub format: u32,
+    /// `<kb-name>-<first 12 hex of kb hash>`.
+    pub model_version: String,
+    pub kb_name: String,
+    /// sha256 over the KB source files (see kb-loader).
+    pub kb_hash: String,
+    /// Class index → intent id.
+    pub labels: Vec<String>,
+    /// Intent id → language → display name (empty for CSV-built models).
+    #[serde(default)]
+    pub display_names: BTreeMap<String, BTreeMap<String, String>>,
+    pub oos: OosPolicy,
+    pub weights: WeightFormat,
+    pub train: TrainConfig,
+    /// Free-form figures measured at build time (held-out accuracy, …).
+    #[serde(default)]
+    pub metrics: serde_json::Value,
+    pub features: FeatureSettings,
+    pub vocab: Vocabulary,
+}
+
+/// Out-of-scope rejection: a message whose score is below `threshold` is answered as "not
+/// understood" rather than guessed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OosPolicy {
+    pub score: OosScore,
+    pub threshold: f32,
+}
+
+/// What the out-of-scope threshold applies to; higher always means "more in scope".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OosScore {
+    /// Top softmax probability.
+    #[default]
+    MaxProb,
+    /// Top logit: unlike probabilities it is not diluted by near-duplicate intents.
+    MaxLogit,
+    /// log Σ exp(logits) (the negative free energy of Liu et al. 2020).
+    Energy,
+    /// Top probability minus the runner-up's.
+    Margin,
+}
+
+impl OosScore {
+    pub fn of(self, logits: &[f32], probs: &[f32]) -> f32 {
+        let top2 = |v: &[f32]| {
+            v.iter()
+                .fold((f32::NEG_INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
+                    if x > a { (x, a) } else { (a, b.max(x)) }
+                })
+        };
+        match self {
+            OosScore::MaxProb => top2(probs).0,
+            OosScore::MaxLogit => top2(logits).0,
+            OosScore::Energy => {
+                let m = top2(logits).0;
+                m + logits.iter().map(|z| (z - m).exp()).sum::<f32>().ln()
+            }
+            OosScore::Margin => {
+                let (a, b) = top2(probs);
+                a - if b.is_finite() { b } else { 0.0 }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ranked {
+    pub intent: String,
+    pub confidence: f32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Classification {
+    /// The best intent, even when `out_of_scope` (callers may still show it as a guess).
+    pub intent: String,
+    pub confidence: f32,
+    pub out_of_scope: bool,
+    /// Top-k intents by probability, best first.
+    pub ranking: Vec<Ranked>,
+}
+
+type Plan = Arc<TypedRunnableModel>;
+
+pub struct IntentRunner {
+    manifest: IntentManifest,
+    features: FeatureExtractor,
+    plan: Plan,
+}
+
+impl IntentRunner {
+    /// Parses the manifest JSON and the ONNX model (the bytes need not outlive the runner).
+    pub fn from_bytes(onnx: &[u8], manifest_json: &[u8]) -> anyhow::Result<Self> {
+        let mut manifest: IntentManifest =
+            serde_json::from_slice(manifest_json).context("parsing the intent manifest")?;
+        anyhow::ensure!(
+            manifest.format == MANIFEST_FORMAT,
+            "intent manifest format {} unsupported (expected {MANIFEST_FORMAT})",
+            manifest.format
+        );
+        let vocab = std::mem::take(&mut manifest.vocab);
+        let features = FeatureExtractor::new(manifest.features.clone(), vocab)?;
+        let plan = load_plan(onnx)?;
+        Ok(Self {
+            manifest,
+            features,
+            plan,
+        })
+    }
+
+    /// The manifest, without its vocabulary (moved into the feature extractor).
+    pub fn manifest(&self) -> &IntentManifest {
+        &self.manifest
+    }
+
+    pub fn features(&self) -> &FeatureExtractor {
+        &self.features
+    }
+
+    /// (logits, probabilities) of `text`, in label order.
+    pub fn scores(&self, text: &str) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
+        run_model(&self.plan, &self.features.extract(text))
+    }
+
+    pub fn classify(&self, text: &str, top_k: usize) -> anyhow::Result<Classification> {
+        let (logits, probs) = self.scores(text)?;
+        Ok(classification(
+            &self.manifest.labels,
+            &logits,
+            &probs,
+            &self.manifest.oos,
+            top_k,
+        ))
+    }
+}
+
+/// Turns model outputs into the answer: top-k ranking by probability, and rejection when the
+/// policy's score is under its threshold.
+pub fn classification(
+    labels: &[String],
+    logits: &[f32],
+    probs: &[f32],
+    oos: &OosPolicy,
+    top_k: usize,
+) -> Classification {
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    // Ties broken by label index, so the ranking is deterministic.
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+    let best = order[0];
+    Classification {
+        intent: labels[best].clone(),
+        confidence: probs[best],
+        out_of_scope: oos.score.of(logits, probs) < oos.threshold,
+        ranking: order
+            .iter()
+            .take(top_k.max(1))
+            .map(|&i| Ranked {
+                intent: labels[i].clone(),
+                confidence: probs[i],
+            })
+            .collect(),
+    }
+}
+
+/// Loads an exported linear model into an optimised tract plan with a symbolic feature count.
+pub fn load_plan(onnx: &[u8]) -> anyhow::Result<Plan> {
+    let mut reader = onnx;
+    let mut model = tract_onnx::onnx()
+        .model_for_read(&mut reader)
+        .context("reading the ONNX model")?;
+    let n = model.symbols.sym("N");
+    model.set_input_fact(
+        0,
+        InferenceFact::dt_shape(i64::datum_type(), tvec![n.to_dim()]),
+    )?;
+    model.set_input_fact(
+        1,
+        InferenceFact::dt_shape(f32::datum_type(), tvec![n.to_dim()]),
+    )?;
+    let plan = model.into_optimized()?.into_runnable()?;
+    Ok(plan)
+}
+
+/// Runs the plan on one feature vector; returns (logits, probs).
+pub fn run_model(plan: &Plan, x: &SparseVector) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
+    // A text with no known feature still needs one row: index 0 with weight 0 adds nothing.
+    let (indices, values) = if x.indices.is_empty() {
+        (vec![0i64], vec![0f32])
+    } else {
+        (x.indices.clone(), x.values.clone())
+    };
+    let n = indices.len();
+    let inputs = tvec![
+        tract_ndarray::Array1::from_vec(indices)
+            .into_tensor()
+            .into_tvalue(),
+        tract_ndarray::Array1::from_vec(values)
+            .into_tensor()
+            .into_tvalue(),
+    ];
+    let out = plan
+        .run(inputs)
+        .with_context(|| format!("running the intent model on {n} features"))?;
+    let vec = |i: usize| -> anyhow::Result<Vec<f32>> {
+        Ok(out[i]
+            .to_plain_array_view::<f32>()?
+            .iter()
+            .copied()
+            .collect())
+    };
+    Ok((vec(1)?, vec(0)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::linear::LinearModel;
+    use crate::onnx_export::export;
+
+    fn tiny() -> (FeatureExtractor, LinearModel) {
+        let texts = [
+            "where is my order",
+            "订单到哪了",
+            "i want a refund",
+            "我要退款",
+        ];
+        let labels = [0, 0, 1, 1];
+        let fx = FeatureExtractor::fit(FeatureSettings::default(), &texts);
+        let rows: Vec<_> = texts.iter().map(|t| fx.extract(t)).collect();
+        let m = LinearModel::train(
+            &rows,
+            &labels,
+            fx.dim(),
+            2,
+            &TrainConfig::default(),
+            &mut |_, _, _| {},
+        );
+        (fx, m)
+    }
+
+    fn manifest(fx: &FeatureExtractor) -> IntentManifest {
+        IntentManifest {
+            format: MANIFEST_FORMAT,
+            model_version: "t-000000000000".into(),
+            kb_name: "t".into(),
+            kb_hash: "0".into(),
+            labels: vec!["order_status".into(), "refund".into()],
+            display_names: BTreeMap::new(),
+            oos: OosPolicy {
+                score: OosScore::MaxProb,
+                threshold: 0.6,
+            },
+            weights: WeightFormat::Int8,
+            train: TrainConfig::default(),
+            metrics: serde_json::Value::Null,
+            features: fx.settings().clone(),
+            vocab: fx.vocab().clone(),
+        }
+    }
+
+    #[test]
+    fn onnx_matches_the_in_memory_model() {
+        let (fx, m) = tiny();
+        for format in [WeightFormat::F32, WeightFormat::Int8] {
+            let plan = load_plan(&export(&m, format, &[])).unwrap();
+            let reference = if format == WeightFormat::Int8 {
+                m.dequantized()
+            } else {
+                m.clone()
+            };
+            for t in ["where is my order", "退款", "完全无关", ""] {
+                let x = fx.extract(t);
+                let (logits, got) = run_model(&plan, &x).unwrap();
+                assert_eq!(logits.len(), 2);
+                let want = reference.predict_proba(&x);
+                for (a, b) in got.iter().zip(&want) {
+                    assert!((a - b).abs() < 1e-5, "{t}: {got:?} vs {want:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn oos_scores_rank_confident_above_unsure() {
+        let (sure, unsure) = ([4.0f32, 0.0, 0.0], [1.0f32, 0.9, 0.0]);
+        for kind in [
+            OosScore::MaxProb,
+            OosScore::MaxLogit,
+            OosScore::Energy,
+            OosScore::Margin,
+        ] {
+            let s = |z: &[f32]| kind.of(z, &crate::linear::softmax(z));
+            assert!(s(&sure) > s(&unsure), "{kind:?}");
+        }
+        let p = crate::linear::softmax(&sure);
+        assert!((OosScore::Energy.of(&sure, &p) - (4f32.exp() + 2.0).ln()).abs() < 1e-5);
+        assert_eq!(OosScore::MaxLogit.of(&sure, &p), 4.0);
+    }
+
+    #[test]
+    fn classifies_and_rejects() {
+        let (fx, m) = tiny();
+        let json = serde_json::to_vec(&manifest(&fx)).unwrap();
+        let runner = IntentRunner::from_bytes(&export(&m, WeightFormat::Int8, &[]), &json).unwrap();
+        let c = runner.classify("我的订单到哪了", 2).unwrap();
+        assert_eq!(c.intent, "order_status");
+        assert_eq!(c.ranking.len(), 2);
+        assert!(!c.out_of_scope);
+        assert!(
+            runner.classify("", 1).unwrap().out_of_scope,
+            "no evidence → 50/50 → rejected"
+        );
+    }
+}

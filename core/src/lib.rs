@@ -1,0 +1,15 @@
+//! Tandem's pure core (no I/O; builds natively and for wasm32-wasip2).
+//!
+//! Intent pipeline: [`text`] normalisation → [`features`] (the one extractor shared by training
+//! and serving) → [`linear`] model, written by [`onnx_export`] and run by [`intent`] on tract.
+//! [`kb`] parses and validates the knowledge base; [`eval`] computes the metrics.
+
+pub mod problem;
+
+pub mod eval;
+pub mod features;
+pub mod intent;
+pub mod kb;
+pub mod linear;
+pub mod onnx_export;
+pub mod text;

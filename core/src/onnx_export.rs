@@ -1,0 +1,206 @@
+//! Writes a [`LinearModel`] as an ONNX graph of standard operators (opset 13), loadable by
+//! tract and onnxruntime alike:
+//!
+//! ```text
+//! indices:int64[N]  values:float[N]
+//! Gather(W[V,C], indices) → [N,C]   (int8: Cast to float; values *= Gather(row_scale, indices))
+//! Mul(·, Unsqueeze(values, 1)) → ReduceSum(axis 0) → Add(bias) = logits[C] → Softmax = probs[C]
+//! ```
+//!
+//! Only the rows of the features present are gathered, so an int8 model stays int8 in memory.
+
+use crate::linear::LinearModel;
+use serde::{Deserialize, Serialize};
+use tract_onnx::pb::{
+    self, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
+    StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto::Dimension,
+    tensor_shape_proto::dimension::Value as DimValue, type_proto,
+};
+
+pub const OPSET: i64 = 13;
+
+/// How the weight matrix is stored in the graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightFormat {
+    F32,
+    /// Symmetric int8 with one f32 scale per feature row: a quarter of the size.
+    Int8,
+}
+
+/// Serialised ONNX bytes of `model`. Deterministic: same model → same bytes.
+pub fn export(model: &LinearModel, format: WeightFormat, doc: &[(&str, &str)]) -> Vec<u8> {
+    let (v, c) = (model.n_features as i64, model.n_classes as i64);
+    let mut init = vec![
+        tensor_f32("bias", &[c], &model.bias),
+        tensor_i64("axis0", &[1], &[0]),
+        tensor_i64("axis1", &[1], &[1]),
+    ];
+    let mut nodes = Vec::new();
+    match format {
+        WeightFormat::F32 => {
+            init.push(tensor_f32("W", &[v, c], &model.weights));
+            nodes.push(node(
+                "Gather",
+                &["W", "indices"],
+                "rows",
+                vec![attr_int("axis", 0)],
+            ));
+            nodes.push(node("Unsqueeze", &["values", "axis1"], "col", vec![]));
+        }
+        WeightFormat::Int8 => {
+            let (q, scales) = model.quantize_rows();
+            init.push(TensorProto {
+                name: "W_int8".into(),
+                dims: vec![v, c],
+                data_type: DataType::Int8 as i32,
+                raw_data: q.iter().map(|&x| x as u8).collect(),
+                ..Default::default()
+            });
+            init.push(tensor_f32("row_scale", &[v], &scales));
+            nodes.push(node(
+                "Gather",
+                &["W_int8", "indices"],
+                "rows_int8",
+                vec![attr_int("axis", 0)],
+            ));
+            nodes.push(node(
+                "Cast",
+                &["rows_int8"],
+                "rows",
+                vec![attr_int("to", DataType::Float as i64)],
+            ));
+            nodes.push(node(
+                "Gather",
+                &["row_scale", "indices"],
+                "scales",
+                vec![attr_int("axis", 0)],
+            ));
+            nodes.push(node("Mul", &["values", "scales"], "scaled", vec![]));
+            nodes.push(node("Unsqueeze", &["scaled", "axis1"], "col", vec![]));
+        }
+    }
+    nodes.push(node("Mul", &["rows", "col"], "contrib", vec![]));
+    nodes.push(node(
+        "ReduceSum",
+        &["contrib", "axis0"],
+        "summed",
+        vec![attr_int("keepdims", 0)],
+    ));
+    nodes.push(node("Add", &["summed", "bias"], "logits", vec![]));
+    nodes.push(node(
+        "Softmax",
+        &["logits"],
+        "probs",
+        vec![attr_int("axis", -1)],
+    ));
+
+    let graph = GraphProto {
+        name: "tandem_linear".into(),
+        node: nodes,
+        initializer: init,
+        input: vec![
+            value_info("indices", DataType::Int64, vec![Dimension::sym("N")]),
+            value_info("values", DataType::Float, vec![Dimension::sym("N")]),
+        ],
+        output: vec![
+            value_info("probs", DataType::Float, vec![Dimension::fixed(c)]),
+            value_info("logits", DataType::Float, vec![Dimension::fixed(c)]),
+        ],
+        ..Default::default()
+    };
+    let model = ModelProto {
+        ir_version: 7,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: OPSET,
+        }],
+        producer_name: "tandem-kb-loader".into(),
+        graph: Some(graph),
+        metadata_props: doc
+            .iter()
+            .map(|(k, v)| StringStringEntryProto {
+                key: (*k).into(),
+                value: (*v).into(),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    prost::Message::encode_to_vec(&model)
+}
+
+trait DimExt {
+    fn sym(name: &str) -> Self;
+    fn fixed(n: i64) -> Self;
+}
+
+impl DimExt for Dimension {
+    fn sym(name: &str) -> Self {
+        Dimension {
+            value: Some(DimValue::DimParam(name.into())),
+            ..Default::default()
+        }
+    }
+    fn fixed(n: i64) -> Self {
+        Dimension {
+            value: Some(DimValue::DimValue(n)),
+            ..Default::default()
+        }
+    }
+}
+
+fn value_info(name: &str, dt: DataType, dims: Vec<Dimension>) -> ValueInfoProto {
+    let tensor = type_proto::Tensor {
+        elem_type: dt as i32,
+        shape: Some(TensorShapeProto { dim: dims }),
+    };
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(tensor)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        name: output.into(),
+        op_type: op.into(),
+        input: inputs.iter().map(|s| (*s).into()).collect(),
+        output: vec![output.into()],
+        attribute,
+        ..Default::default()
+    }
+}
+
+fn attr_int(name: &str, i: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Int as i32,
+        i,
+        ..Default::default()
+    }
+}
+
+fn tensor_f32(name: &str, dims: &[i64], data: &[f32]) -> TensorProto {
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: DataType::Float as i32,
+        raw_data: data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
+fn tensor_i64(name: &str, dims: &[i64], data: &[i64]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: DataType::Int64 as i32,
+        raw_data: data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}

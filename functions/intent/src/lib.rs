@@ -1,0 +1,163 @@
+//! The intent component: `POST /v1/intent` and the `tandem:service/intent` export.
+//!
+//! The model (`models/intent.onnx` + `models/intent.json`, written by `kb-loader build`) is
+//! compiled in. `wizer-initialize` parses and optimises it at build time (`tandem preinit`), so
+//! the fresh instance Spin starts for every request finds it ready in memory; without
+//! pre-initialisation the first use in an instance loads it lazily.
+
+use serde::{Deserialize, Serialize};
+use spin_sdk::http::{Method, Request};
+use spin_sdk::http_service;
+use std::sync::OnceLock;
+use tandem_adapter as adapter;
+use tandem_core::intent::{Classification, IntentRunner};
+use tandem_core::problem::Problem;
+
+mod bindings {
+    spin_sdk::wit_bindgen::generate!({
+        runtime_path: "spin_sdk::wit_bindgen::rt",
+        inline: r#"
+            package tandem:intent-component;
+            world component {
+                include tandem:service/intent-service@0.1.0;
+                /// Pre-initialisation hook called once by `tandem preinit` (wasmtime-wizer).
+                export wizer-initialize: func();
+            }
+        "#,
+        path: "../../wit",
+        pub_export_macro: true,
+    });
+}
+
+use bindings::exports::tandem::service::intent as wit;
+use bindings::tandem::service::types as wit_types;
+
+const MODEL_ONNX: &[u8] = include_bytes!("../../../models/intent.onnx");
+const MODEL_MANIFEST: &[u8] = include_bytes!("../../../models/intent.json");
+
+/// Largest accepted request body; the text itself is limited to [`MAX_TEXT_BYTES`].
+const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Longest message classified (after trimming). Longer texts are a client error, not truncated.
+const MAX_TEXT_BYTES: usize = 4096;
+const MAX_TOP_K: u32 = 20;
+const DEFAULT_TOP_K: u32 = 3;
+
+static RUNNER: OnceLock<IntentRunner> = OnceLock::new();
+
+fn runner() -> &'static IntentRunner {
+    RUNNER.get_or_init(|| {
+        IntentRunner::from_bytes(MODEL_ONNX, MODEL_MANIFEST)
+            .expect("the model compiled into this component is checked by kb-loader")
+    })
+}
+
+/// `POST /v1/intent` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassifyBody {
+    text: String,
+    #[serde(default)]
+    top_k: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct ModelInfo {
+    version: String,
+}
+
+#[derive(Serialize)]
+struct ClassifyResponse {
+    #[serde(flatten)]
+    classification: Classification,
+    model: ModelInfo,
+}
+
+/// Validates and classifies; shared by the HTTP route and the WIT export.
+fn classify(text: &str, top_k: Option<u32>) -> Result<ClassifyResponse, Problem> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Problem::unprocessable("text is empty").with_param("text", "must not be empty or whitespace"));
+    }
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(Problem::payload_too_large(format!(
+            "text is {} bytes; the limit is {MAX_TEXT_BYTES}",
+            text.len()
+        ))
+        .with_param("text", format!("at most {MAX_TEXT_BYTES} bytes")));
+    }
+    let top_k = top_k.unwrap_or(DEFAULT_TOP_K);
+    if !(1..=MAX_TOP_K).contains(&top_k) {
+        return Err(Problem::unprocessable(format!("top_k is {top_k}"))
+            .with_param("top_k", format!("must be between 1 and {MAX_TOP_K}")));
+    }
+    let runner = runner();
+    let classification = runner
+        .classify(text, top_k as usize)
+        .map_err(|e| Problem::internal(format!("the intent model failed: {e}")))?;
+    Ok(ClassifyResponse {
+        classification,
+        model: ModelInfo {
+            version: runner.manifest().model_version.clone(),
+        },
+    })
+}
+
+#[http_service]
+async fn handle(req: Request) -> adapter::HttpResponse {
+    match adapter::path(&req) {
+        "/v1/intent" => {
+            if let Err(p) = adapter::require_method(&req, &[Method::POST]) {
+                return adapter::problem(&p);
+            }
+            let result = match adapter::read_json::<ClassifyBody>(req, MAX_BODY_BYTES).await {
+                Ok(body) => classify(&body.text, body.top_k),
+                Err(p) => Err(p),
+            };
+            adapter::render(200, result)
+        }
+        "/v1/intent/health" => adapter::health("intent", Some(&runner().manifest().model_version)),
+        other => adapter::problem(&adapter::not_found(other)),
+    }
+}
+
+struct Component;
+
+impl bindings::Guest for Component {
+    fn wizer_initialize() {
+        let runner = runner();
+        // Run the plan once so tract's lazily built state is part of the snapshot too.
+        let _ = runner.classify("warm up 预热", 1);
+    }
+}
+
+impl wit::Guest for Component {
+    fn classify(request: wit::ClassifyRequest) -> Result<wit::Classification, wit_types::Error> {
+        let response = classify(&request.text, request.top_k).map_err(to_wit_error)?;
+        let c = response.classification;
+        Ok(wit::Classification {
+            intent: c.intent,
+            confidence: c.confidence,
+            out_of_scope: c.out_of_scope,
+            ranking: c
+                .ranking
+                .into_iter()
+                .map(|r| wit_types::ScoredLabel { label: r.intent, confidence: r.confidence })
+                .collect(),
+            model: wit_types::ModelInfo { version: response.model.version },
+        })
+    }
+}
+
+fn to_wit_error(p: Problem) -> wit_types::Error {
+    match p.status {
+        400 | 413 | 422 => wit_types::Error::InvalidInput(
+            p.invalid_params
+                .into_iter()
+                .map(|i| wit_types::InvalidParam { name: i.name, reason: i.reason })
+                .collect(),
+        ),
+        _ => wit_types::Error::Internal(p.detail.unwrap_or(p.title)),
+    }
+}
+
+bindings::export!(Component with_types_in bindings);

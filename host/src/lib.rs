@@ -1,0 +1,113 @@
+//! `tandem-host`: runs a Spin `spin.toml` (manifest version 2) locally on wasmtime.
+//!
+//! HTTP routing as Spin does it, a fresh instance per request (opt-in reuse), per-request
+//! limits, and the Spin platform subset the Tandem components import: `spin:sqlite@3.1.0`,
+//! `spin:key-value@3.0.0`, `spin:variables@3.0.0`, plus WASI 0.2/0.3 CLI and `wasi:http@0.3`.
+//! The `tandem` binary is a thin CLI over [`up`] and [`preinit::preinit`].
+
+pub mod app;
+pub mod bindings;
+pub mod build_step;
+pub mod files;
+pub mod limits;
+pub mod manifest;
+pub mod platform;
+pub mod preinit;
+pub mod problem;
+pub mod routing;
+pub mod server;
+pub mod spin_kv;
+pub mod spin_sqlite;
+pub mod spin_variables;
+pub mod state;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+/// Settings of `tandem up`.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// Manifest file, or a directory holding `spin.toml`.
+    pub from: PathBuf,
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: String,
+    /// Data directory; default `.spin/` beside the manifest.
+    pub data_dir: Option<PathBuf>,
+    /// Run the components' build commands first.
+    pub build: bool,
+    /// Run options (limits, reuse) apart from the data dir.
+    pub limits: limits::Limits,
+    /// Requests per instance (1 = fresh instance per request).
+    pub instance_reuse: usize,
+}
+
+/// `tandem up`: load the app, print `Serving http://ADDR` and the routes, serve until
+/// Ctrl-C / SIGTERM, then drain in-flight requests.
+pub async fn up(opts: UpOptions) -> Result<()> {
+    let path = if opts.from.is_dir() {
+        opts.from.join("spin.toml")
+    } else {
+        opts.from.clone()
+    };
+    let manifest = manifest::load(&path)?;
+    if opts.build {
+        build_step::run(&manifest)?;
+    }
+    let data_dir = match &opts.data_dir {
+        Some(d) => std::path::absolute(d)?,
+        None => manifest.dir.join(".spin"),
+    };
+    let options = app::RunOptions {
+        limits: opts.limits,
+        instance_reuse: opts.instance_reuse.max(1),
+        data_dir,
+    };
+    let app = app::App::load(&manifest, options, &|k| std::env::var(k).ok())?;
+    let listener = tokio::net::TcpListener::bind(&opts.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let addr = listener.local_addr()?;
+
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Serving http://{addr}")?;
+    writeln!(out, "Available Routes:")?;
+    for (route, component) in app.router.routes() {
+        let wildcard = matches!(route, routing::RoutePattern::Wildcard(_));
+        writeln!(
+            out,
+            "  {component}: http://{addr}{}{}",
+            route.base(),
+            if wildcard { " (wildcard)" } else { "" }
+        )?;
+    }
+    out.flush()?;
+    drop(out);
+
+    let _ticker = limits::start_epoch_ticker(&app.engine);
+    server::serve(Arc::new(app), listener, shutdown_signal()).await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

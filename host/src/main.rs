@@ -1,0 +1,97 @@
+//! `tandem`: run a Spin application locally (`tandem up`) or pre-initialise a component
+//! (`tandem preinit`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use tandem_host::limits::Limits;
+
+#[derive(Parser)]
+#[command(
+    name = "tandem",
+    version,
+    about = "Run a Spin spin.toml locally on wasmtime"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the application's HTTP triggers.
+    Up {
+        /// The manifest (or a directory containing spin.toml).
+        #[arg(long, short = 'f', default_value = "spin.toml")]
+        from: PathBuf,
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: String,
+        /// Where SQLite databases and key-value stores live (default: .spin/ beside the manifest).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Run each component's build command first.
+        #[arg(long)]
+        build: bool,
+        /// Requests served by one instance before it is discarded (1 = fresh per request).
+        #[arg(long, default_value_t = 1)]
+        instance_reuse: usize,
+        /// Per-request time limit.
+        #[arg(long, default_value_t = 30_000)]
+        timeout_ms: u64,
+        /// Per-instance linear memory limit.
+        #[arg(long, default_value_t = 256)]
+        max_memory_mb: usize,
+        /// Largest request body accepted.
+        #[arg(long, default_value_t = 1_048_576)]
+        max_body_bytes: u64,
+    },
+    /// Pre-initialise a component by running its `wizer-initialize` export.
+    Preinit {
+        /// Component to initialise.
+        #[arg(long)]
+        input: PathBuf,
+        /// Where to write the initialised component.
+        #[arg(long)]
+        output: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let result = match Cli::parse().command {
+        Command::Up {
+            from,
+            listen,
+            data_dir,
+            build,
+            instance_reuse,
+            timeout_ms,
+            max_memory_mb,
+            max_body_bytes,
+        } => {
+            tandem_host::up(tandem_host::UpOptions {
+                from,
+                listen,
+                data_dir,
+                build,
+                instance_reuse,
+                limits: Limits {
+                    timeout: Duration::from_millis(timeout_ms),
+                    max_memory: max_memory_mb * 1024 * 1024,
+                    max_body: max_body_bytes,
+                },
+            })
+            .await
+        }
+        Command::Preinit { input, output } => tandem_host::preinit::preinit(&input, &output).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! `tandem preinit`: pre-initialise a component with `wasmtime-wizer`, calling its
+//! `wizer-initialize` export and snapshotting the resulting state into a new component.
+//!
+//! Equivalent to `wasmtime wizer -Scli -Shttp -Sp3 -Wcomponent-model-async --keep-init-func`.
+//! The init function is kept exported: without it the output component failed to load.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wizer::Wizer;
+
+use crate::limits::MemoryLimiter;
+use crate::platform::ComponentPlatform;
+use crate::state::HostState;
+
+/// Name of the component export that initialises state worth snapshotting.
+pub const INIT_FUNC: &str = "wizer-initialize";
+
+/// Hostcall fuel for the snapshot: wizer copies each memory out through one host call, and
+/// the 128 MiB default is exceeded by components holding larger models.
+const HOSTCALL_FUEL: usize = 4 << 30;
+
+/// Pre-initialises the component in `input`, writing the snapshot to `output`.
+pub async fn preinit(input: &Path, output: &Path) -> Result<()> {
+    let wasm = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    let engine = Engine::new(&crate::app::base_config())?;
+    let linker = crate::app::linker(&engine)?;
+
+    // The initialiser gets WASI (stdio, clocks, random) but no Spin resources: state that
+    // depends on databases or variables belongs in request handling, not in the snapshot.
+    let platform = Arc::new(ComponentPlatform {
+        id: "preinit".to_string(),
+        data_dir: std::env::temp_dir(),
+        variables: BTreeMap::new(),
+        key_value_stores: BTreeMap::new(),
+        sqlite_databases: Vec::new(),
+    });
+    let wasi = WasiCtxBuilder::new()
+        .inherit_stdout()
+        .inherit_stderr()
+        .build();
+    let mut store = Store::new(
+        &engine,
+        HostState::new(wasi, platform, MemoryLimiter::new(usize::MAX)),
+    );
+    store.set_hostcall_fuel(HOSTCALL_FUEL);
+
+    let mut wizer = Wizer::new();
+    wizer.init_func(INIT_FUNC).keep_init_func(true);
+    let (snapshot, _results) = wizer
+        .run_component(&mut store, &wasm, async |store, component| {
+            linker.instantiate_async(store, component).await
+        })
+        .await
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("pre-initialising {}", input.display()))?;
+    std::fs::write(output, snapshot).with_context(|| format!("writing {}", output.display()))?;
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! The HTTP/1 server: routing, Spin request headers, per-request limits, error mapping,
+//! access log and graceful shutdown.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use wasmtime::Trap;
+
+use crate::app::{App, LoadedComponent};
+use crate::problem::Problem;
+use crate::routing::RouteMatch;
+
+/// How long shutdown waits for in-flight requests before giving up on them.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Accepts connections on `listener` until `shutdown` resolves, then stops accepting and
+/// waits for in-flight requests to finish.
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        eprintln!("accept failed: {e}");
+                        continue;
+                    }
+                };
+                let app = Arc::clone(&app);
+                let local = stream.local_addr().ok();
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .serve_connection(
+                        TokioIo::new(stream),
+                        service_fn(move |req| {
+                            let app = Arc::clone(&app);
+                            async move { Ok::<_, Infallible>(handle(app, req, peer, local).await) }
+                        }),
+                    );
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await
+                        && !e.is_incomplete_message()
+                    {
+                        eprintln!("connection from {peer}: {e}");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    eprintln!("shutting down: waiting for in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => eprintln!("gave up waiting for in-flight requests"),
+    }
+    Ok(())
+}
+
+/// Serves one request and writes its access-log line.
+async fn handle(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+) -> Response<Full<Bytes>> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let (component, res) = match app.router.route(&path) {
+        None => ("-".to_string(), Problem::not_found(&path).response()),
+        Some(matched) => {
+            let id = matched.component.to_string();
+            let res = match app.components.get(&id) {
+                Some(comp) => dispatch(&app, comp, &matched, req, peer, local)
+                    .await
+                    .unwrap_or_else(|p| p.response()),
+                None => Problem::not_found(&path).response(),
+            };
+            (id, res)
+        }
+    };
+    eprintln!(
+        "{method} {path} {component} {} {:.1}ms",
+        res.status().as_u16(),
+        start.elapsed().as_secs_f64() * 1000.0
+    );
+    res
+}
+
+/// Reads the (capped) body, adds Spin's headers and runs the component.
+async fn dispatch(
+    app: &App,
+    comp: &LoadedComponent,
+    matched: &RouteMatch<'_>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+) -> Result<Response<Full<Bytes>>, Problem> {
+    let max_body = app.options.limits.max_body;
+    // Refuse a declared oversize body before reading any of it.
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_body) {
+        return Err(Problem::payload_too_large(max_body));
+    }
+    let (mut parts, body) = req.into_parts();
+    // ... and cap streamed (chunked) bodies as they arrive.
+    let body = match Limited::new(body, max_body as usize).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(Problem::payload_too_large(max_body));
+        }
+        Err(e) => {
+            return Err(Problem::component_failed(
+                StatusCode::BAD_REQUEST,
+                format!("reading the request body failed: {e}"),
+            ));
+        }
+    };
+
+    let authority = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| local.map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".to_string());
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    let full_url = format!("http://{authority}{path_and_query}");
+    if let Ok(uri) = full_url.parse() {
+        parts.uri = uri;
+    }
+    // The body is complete now: describe it by its length, as the guest will see it.
+    parts.headers.remove(http::header::TRANSFER_ENCODING);
+    parts
+        .headers
+        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let raw_route = matched.route.to_string();
+    let spin_headers = [
+        ("spin-full-url", full_url.clone()),
+        ("spin-path-info", matched.path_info.clone()),
+        ("spin-matched-route", raw_route.clone()),
+        ("spin-raw-component-route", raw_route),
+        ("spin-component-route", matched.route.base().to_string()),
+        ("spin-base-path", "/".to_string()),
+        ("spin-client-addr", peer.to_string()),
+    ];
+    for (name, value) in spin_headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            parts.headers.insert(name, value);
+        }
+    }
+    run_component(app, comp, Request::from_parts(parts, Full::new(body))).await
+}
+
+/// Why an instance's request failed, for the problem response.
+enum Failure {
+    Timeout,
+    Trap(String),
+    MemoryLimit,
+}
+
+/// Runs the request through an instance with the timeout and memory limit applied.
+async fn run_component(
+    app: &App,
+    comp: &LoadedComponent,
+    req: Request<Full<Bytes>>,
+) -> Result<Response<Full<Bytes>>, Problem> {
+    let limits = app.options.limits;
+    let timeout_problem = || Problem::timeout(&comp.id, limits.timeout.as_millis());
+    let deadline = tokio::time::Instant::now() + limits.timeout;
+
+    let mut instance = tokio::time::timeout_at(deadline, comp.checkout(&app.engine, &app.options))
+        .await
+        .map_err(|_| timeout_problem())?
+        .map_err(|e| {
+            Problem::component_failed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("could not instantiate component `{}`: {e:#}", comp.id),
+            )
+        })?;
+
+    let service = &instance.service;
+    let store = &mut instance.store;
+    let (wasi_req, _body_io) =
+        wasmtime_wasi_http::p3::Request::from_http(store.data_mut().http_hooks(), req);
+    let run = store.run_concurrent(async move |accessor| {
+        let res = match service.handle(accessor, wasi_req).await? {
+            Ok(res) => res,
+            Err(code) => return wasmtime::Result::Ok(Err(format!("{code:?}"))),
+        };
+        let res = accessor.with(|store| res.into_http(store, async { Ok(()) }))?;
+        let (parts, body) = res.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| wasmtime::format_err!("response body failed: {e:?}"))?
+            .to_bytes();
+        Ok(Ok(Response::from_parts(parts, Full::new(body))))
+    });
+    // The epoch deadline stops guests burning CPU; this timer stops guests waiting on the host.
+    let outcome = match tokio::time::timeout_at(deadline, run).await {
+        Err(_) => Err(Failure::Timeout),
+        Ok(Err(e)) | Ok(Ok(Err(e))) => Err(classify(&e, store.data().limiter.hit())),
+        Ok(Ok(Ok(Ok(res)))) => Ok(res),
+        Ok(Ok(Ok(Err(code)))) => Err(Failure::Trap(format!("component returned error {code}"))),
+    };
+    match outcome {
+        Ok(res) => {
+            comp.checkin(instance, &app.options);
+            Ok(res)
+        }
+        // A failed instance is never reused: its state may be half-updated.
+        Err(Failure::Timeout) => Err(timeout_problem()),
+        Err(Failure::MemoryLimit) => Err(Problem::component_failed(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "component `{}` exceeded the memory limit of {} MiB",
+                comp.id,
+                limits.max_memory / (1024 * 1024)
+            ),
+        )),
+        Err(Failure::Trap(msg)) => Err(Problem::component_failed(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("component `{}` failed: {msg}", comp.id),
+        )),
+    }
+}
+
+fn classify(e: &wasmtime::Error, memory_hit: bool) -> Failure {
+    if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        Failure::Timeout
+    } else if memory_hit {
+        Failure::MemoryLimit
+    } else {
+        // The root cause is the informative part (e.g. "wasm `unreachable` instruction executed").
+        Failure::Trap(e.root_cause().to_string())
+    }
+}

@@ -1,0 +1,336 @@
+//! `kb-loader eval`: train on one data set and test on another, or k-fold cross-validate;
+//! prints a table (or JSON) of accuracy, macro-F1, per-intent P/R, confused pairs, OOS recall.
+
+use crate::pipeline::{self, Recipe, Trained};
+use crate::{RecipeArgs, input_path, source};
+use anyhow::{Context, ensure};
+use serde::Serialize;
+use std::path::PathBuf;
+use tandem_core::eval::{self, Report};
+use tandem_core::intent::{self, OosPolicy};
+use tandem_core::kb::{TrainingSet, shuffle};
+
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// Training data: a CSV or a KB folder.
+    #[arg(long)]
+    train: Option<PathBuf>,
+    /// KB folder (alias of --train, for --folds).
+    #[arg(long)]
+    kb: Option<PathBuf>,
+    /// Test CSV (`oos` rows measure out-of-scope recall).
+    #[arg(long)]
+    test: Option<PathBuf>,
+    /// k-fold cross-validation of the training data instead of a test file.
+    #[arg(long)]
+    folds: Option<usize>,
+    /// CSV to calibrate the rejection threshold on (in-scope + `oos` rows), e.g. a val split.
+    #[arg(long)]
+    calibrate: Option<PathBuf>,
+    /// Fixed rejection threshold on the OOS score (overrides calibration).
+    #[arg(long)]
+    threshold: Option<f32>,
+    /// Train on only N examples per intent (few-shot), drawn with each --seed.
+    #[arg(long)]
+    examples_per_intent: Option<usize>,
+    /// Seeds of the draws / folds; several (`--seed 1,2,3`) report each run and the mean.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![0u64])]
+    seed: Vec<u64>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+    /// Most-confused pairs to list.
+    #[arg(long, default_value_t = 10)]
+    top_confused: usize,
+    #[command(flatten)]
+    recipe: RecipeArgs,
+}
+
+#[derive(Serialize)]
+struct Run {
+    seed: u64,
+    train_examples: usize,
+    train_seconds: f64,
+    /// `f32::MIN` when nothing is rejected.
+    threshold: f32,
+    /// Accuracy on in-scope rows with no rejection at all.
+    accuracy_no_rejection: f64,
+    /// (threshold, in-scope accuracy, OOS recall) around the chosen threshold.
+    tradeoff: Vec<(f32, f64, f64)>,
+    report: Report,
+}
+
+#[derive(Serialize)]
+struct Output {
+    runs: Vec<Run>,
+    mean_accuracy: f64,
+    mean_macro_f1: f64,
+    mean_oos_recall: Option<f64>,
+}
+
+pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
+    let path = input_path(&args.train, &args.kb)?;
+    let full = source::load(&path)?.set;
+    let recipe = args.recipe.recipe();
+    let calibration = args
+        .calibrate
+        .as_ref()
+        .map(|p| source::load(p))
+        .transpose()?
+        .map(|s| s.set);
+    let mut runs = Vec::new();
+    for &seed in &args.seed {
+        let train = match args.examples_per_intent {
+            Some(n) => full.subsample(n, seed),
+            None => full.clone(),
+        };
+        let run = match (&args.test, args.folds) {
+            (Some(test), None) => {
+                let test = source::load(test)?.set;
+                let test =
+                    relabel(&test, &train).context("aligning test labels with training labels")?;
+                one_split(&train, &test, calibration.as_ref(), args, &recipe, seed)?
+            }
+            (None, Some(k)) => cross_validate(&train, k, args, &recipe, seed)?,
+            _ => anyhow::bail!("give either --test FILE or --folds K"),
+        };
+        runs.push(run);
+    }
+    let mean = |f: &dyn Fn(&Run) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
+    let out = Output {
+        mean_accuracy: mean(&|r| r.report.accuracy),
+        mean_macro_f1: mean(&|r| r.report.macro_f1),
+        mean_oos_recall: runs[0]
+            .report
+            .oos_recall
+            .map(|_| mean(&|r| r.report.oos_recall.unwrap_or(0.0))),
+        runs,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print_table(&out);
+    }
+    Ok(())
+}
+
+/// Maps the test set's label names onto the training set's indices (unknown labels fail).
+fn relabel(test: &TrainingSet, train: &TrainingSet) -> anyhow::Result<TrainingSet> {
+    let mut out = test.clone();
+    out.labels = train.labels.clone();
+    for e in &mut out.examples {
+        let name = &test.labels[e.label];
+        e.label = train
+            .labels
+            .iter()
+            .position(|l| l == name)
+            .with_context(|| format!("intent \"{name}\" not in training data"))?;
+    }
+    Ok(out)
+}
+
+fn one_split(
+    train: &TrainingSet,
+    test: &TrainingSet,
+    calibration: Option<&TrainingSet>,
+    args: &EvalArgs,
+    recipe: &Recipe,
+    seed: u64,
+) -> anyhow::Result<Run> {
+    let model = pipeline::train(train, recipe, "training");
+    let threshold = match (args.threshold, calibration) {
+        (Some(t), _) => t,
+        (None, Some(cal)) => pipeline::calibrate(
+            &pipeline::score(&model, &relabel(cal, train)?, recipe.oos_score),
+            recipe.target_oos_recall,
+        ),
+        // Test data with oos rows but nothing to calibrate on: a held-out split of the training
+        // data (and its oos rows), exactly as `build` does.
+        (None, None) if !test.oos.is_empty() => {
+            let (part, mut held) = pipeline::split_holdout(train);
+            held.oos = train.oos.clone();
+            pipeline::calibrate(
+                &pipeline::score(
+                    &pipeline::train(&part, recipe, "held-out model"),
+                    &held,
+                    recipe.oos_score,
+                ),
+                recipe.target_oos_recall,
+            )
+        }
+        (None, None) => f32::MIN,
+    };
+    Ok(measure(
+        &model,
+        test,
+        &OosPolicy {
+            score: recipe.oos_score,
+            threshold,
+        },
+        args,
+        seed,
+        train.examples.len(),
+    ))
+}
+
+fn measure(
+    model: &Trained,
+    test: &TrainingSet,
+    oos: &OosPolicy,
+    args: &EvalArgs,
+    seed: u64,
+    n_train: usize,
+) -> Run {
+    let mut gold = Vec::new();
+    let mut pred = Vec::new();
+    let mut plain_correct = 0usize;
+    let rows = test
+        .examples
+        .iter()
+        .map(|e| (e.text.as_str(), Some(e.label)));
+    for (text, g) in rows.chain(test.oos.iter().map(|t| (t.as_str(), None))) {
+        let (logits, probs) = model.scores(text);
+        let c = intent::classification(&test.labels, &logits, &probs, oos, 1);
+        let p = test.labels.iter().position(|l| *l == c.intent);
+        plain_correct += usize::from(g.is_some() && p == g);
+        gold.push(g);
+        pred.push(if c.out_of_scope { None } else { p });
+    }
+    let scores = pipeline::score(model, test, oos.score);
+    Run {
+        seed,
+        train_examples: n_train,
+        train_seconds: model.seconds,
+        threshold: oos.threshold,
+        accuracy_no_rejection: plain_correct as f64 / test.examples.len().max(1) as f64,
+        tradeoff: if test.oos.is_empty() {
+            vec![]
+        } else {
+            pipeline::tradeoff(&scores, oos.threshold)
+        },
+        report: eval::evaluate(&test.labels, &gold, &pred, args.top_confused),
+    }
+}
+
+/// Stratified k folds (each intent's examples shuffled with `seed`, dealt round-robin);
+/// predictions of all folds pooled into one report.
+fn cross_validate(
+    set: &TrainingSet,
+    k: usize,
+    args: &EvalArgs,
+    recipe: &Recipe,
+    seed: u64,
+) -> anyhow::Result<Run> {
+    ensure!(k >= 2, "--folds needs at least 2");
+    let mut fold_of = vec![0usize; set.examples.len()];
+    for label in 0..set.labels.len() {
+        let mut idx: Vec<usize> = (0..set.examples.len())
+            .filter(|&i| set.examples[i].label == label)
+            .collect();
+        shuffle(&mut idx, seed ^ label as u64);
+        for (pos, i) in idx.into_iter().enumerate() {
+            fold_of[i] = pos % k;
+        }
+    }
+    let (mut gold, mut pred) = (Vec::new(), Vec::new());
+    let (mut seconds, mut plain_correct) = (0.0, 0usize);
+    for fold in 0..k {
+        let pick = |want: bool| TrainingSet {
+            examples: set
+                .examples
+                .iter()
+                .zip(&fold_of)
+                .filter(|(_, f)| (**f == fold) == want)
+                .map(|(e, _)| e.clone())
+                .collect(),
+            oos: vec![],
+            ..set.clone()
+        };
+        let (train, test) = (pick(false), pick(true));
+        let model = pipeline::train(&train, recipe, &format!("fold {}/{k}", fold + 1));
+        seconds += model.seconds;
+        let oos = OosPolicy {
+            score: recipe.oos_score,
+            threshold: args.threshold.unwrap_or(f32::MIN),
+        };
+        for e in &test.examples {
+            let (logits, probs) = model.scores(&e.text);
+            let c = intent::classification(&set.labels, &logits, &probs, &oos, 1);
+            let p = set.labels.iter().position(|l| *l == c.intent);
+            plain_correct += usize::from(p == Some(e.label));
+            gold.push(Some(e.label));
+            pred.push(if c.out_of_scope { None } else { p });
+        }
+    }
+    Ok(Run {
+        seed,
+        train_examples: set.examples.len(),
+        train_seconds: seconds,
+        threshold: args.threshold.unwrap_or(f32::MIN),
+        accuracy_no_rejection: plain_correct as f64 / gold.len().max(1) as f64,
+        tradeoff: vec![],
+        report: eval::evaluate(&set.labels, &gold, &pred, args.top_confused),
+    })
+}
+
+fn print_table(out: &Output) {
+    for run in &out.runs {
+        let r = &run.report;
+        println!(
+            "== seed {}: trained on {} examples in {:.1} s ==",
+            run.seed, run.train_examples, run.train_seconds
+        );
+        println!("{:<34} {:>9}", "intent", "P      R      F1   n");
+        for s in &r.per_intent {
+            println!(
+                "{:<34} {:.3}  {:.3}  {:.3}  {}",
+                s.intent, s.precision, s.recall, s.f1, s.support
+            );
+        }
+        if !r.confused.is_empty() {
+            println!("most confused (gold → predicted):");
+            for c in &r.confused {
+                println!("  {:>4}  {} → {}", c.count, c.gold, c.predicted);
+            }
+        }
+        println!(
+            "accuracy (no rejection)   {:.2} %",
+            100.0 * run.accuracy_no_rejection
+        );
+        if run.threshold > f32::MIN {
+            println!(
+                "accuracy                  {:.2} %  (threshold {:.3}, {:.2} % of in-scope rejected)",
+                100.0 * r.accuracy,
+                run.threshold,
+                100.0 * r.rejected
+            );
+        }
+        println!("macro-F1                  {:.2} %", 100.0 * r.macro_f1);
+        if let Some(rec) = r.oos_recall {
+            println!(
+                "OOS recall                {:.2} %  ({} oos rows)",
+                100.0 * rec,
+                r.oos
+            );
+            println!("trade-off: threshold  in-scope acc  OOS recall");
+            for (t, a, o) in &run.tradeoff {
+                println!(
+                    "           {t:>8.3}   {:.2} %      {:.2} %",
+                    100.0 * a,
+                    100.0 * o
+                );
+            }
+        }
+    }
+    if out.runs.len() > 1 {
+        println!(
+            "== mean of {} runs: accuracy {:.2} %, macro-F1 {:.2} %{}",
+            out.runs.len(),
+            100.0 * out.mean_accuracy,
+            100.0 * out.mean_macro_f1,
+            out.mean_oos_recall
+                .map(|r| format!(", OOS recall {:.2} %", 100.0 * r))
+                .unwrap_or_default()
+        );
+    }
+}

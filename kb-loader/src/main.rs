@@ -1,0 +1,128 @@
+//! kb-loader: compiles a knowledge base (or a `text,category` CSV) into the intent model
+//! (`models/intent.onnx` + `models/intent.json`) and evaluates it.
+
+mod build;
+mod evaluate;
+mod pipeline;
+mod source;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use tandem_core::features::FeatureSettings;
+use tandem_core::intent::OosScore;
+use tandem_core::linear::TrainConfig;
+use tandem_core::onnx_export::WeightFormat;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Compile a Tandem knowledge base into models, and evaluate them"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the KB, train the intent model, calibrate its threshold, write models/.
+    Build(build::BuildArgs),
+    /// Train on one data set, test on another (or k-fold cross-validate a KB).
+    Eval(evaluate::EvalArgs),
+}
+
+/// Model knobs shared by both commands; defaults are the shipped recipe.
+#[derive(clap::Args, Clone, Debug)]
+pub struct RecipeArgs {
+    /// Inverse L2 regularisation strength (scikit-learn's C).
+    #[arg(long, default_value_t = TrainConfig::default().c)]
+    c: f64,
+    #[arg(long, default_value_t = TrainConfig::default().max_iter)]
+    max_iter: usize,
+    /// Minimum document frequency of a feature.
+    #[arg(long, default_value_t = FeatureSettings::default().min_df)]
+    min_df: usize,
+    /// Character n-gram lengths inside Latin words (`lo,hi`).
+    #[arg(long, value_delimiter = ',', default_values_t = FeatureSettings::default().latin_char_ngrams)]
+    latin_char_ngrams: Vec<usize>,
+    /// Latin character n-grams span adjacent words.
+    #[arg(long)]
+    char_across_words: bool,
+    /// Weight of the char n-gram block relative to the word block.
+    #[arg(long, default_value_t = FeatureSettings::default().char_weight)]
+    char_weight: f32,
+    /// Stored weights: int8 (4× smaller) or f32.
+    #[arg(long, value_enum, default_value = "int8")]
+    weights: Weights,
+    /// Out-of-scope score the threshold applies to.
+    #[arg(long, value_enum, default_value = "max-prob")]
+    oos_score: OosScoreArg,
+    /// Calibrate the threshold to reject this share of the oos rows (e.g. 0.8) instead of
+    /// maximising in-scope accuracy + OOS recall.
+    #[arg(long)]
+    target_oos_recall: Option<f64>,
+    /// No progress line.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum OosScoreArg {
+    MaxProb,
+    MaxLogit,
+    Energy,
+    Margin,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Weights {
+    Int8,
+    F32,
+}
+
+impl RecipeArgs {
+    fn recipe(&self) -> pipeline::Recipe {
+        pipeline::Recipe {
+            features: FeatureSettings {
+                min_df: self.min_df,
+                char_weight: self.char_weight,
+                char_across_words: self.char_across_words,
+                latin_char_ngrams: [self.latin_char_ngrams[0], self.latin_char_ngrams[1]],
+                ..Default::default()
+            },
+            train: TrainConfig {
+                c: self.c,
+                max_iter: self.max_iter,
+                ..Default::default()
+            },
+            weights: match self.weights {
+                Weights::Int8 => WeightFormat::Int8,
+                Weights::F32 => WeightFormat::F32,
+            },
+            oos_score: match self.oos_score {
+                OosScoreArg::MaxProb => OosScore::MaxProb,
+                OosScoreArg::MaxLogit => OosScore::MaxLogit,
+                OosScoreArg::Energy => OosScore::Energy,
+                OosScoreArg::Margin => OosScore::Margin,
+            },
+            target_oos_recall: self.target_oos_recall,
+            quiet: self.quiet,
+        }
+    }
+}
+
+/// Where training data comes from: a KB folder or a CSV.
+pub fn input_path(kb: &Option<PathBuf>, csv: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match (kb, csv) {
+        (Some(p), None) | (None, Some(p)) => Ok(p.clone()),
+        (None, None) => Ok(PathBuf::from("kb")),
+        (Some(_), Some(_)) => anyhow::bail!("give --kb or --csv, not both"),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Build(args) => build::run(&args),
+        Command::Eval(args) => evaluate::run(&args),
+    }
+}

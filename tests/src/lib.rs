@@ -1,0 +1,349 @@
+//! Harness for the end-to-end tests: build the host and components once, run
+//! `tandem up` as a child process on a free port, and talk to it over plain HTTP/1.1.
+//!
+//! The HTTP client is a few lines over `TcpStream` on purpose: the tests must see exactly
+//! what the host sends (status, headers, body) with nothing in between.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// The workspace root (parent of `tests/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// `target/` of the workspace (honours `CARGO_TARGET_DIR`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let status = Command::new(cargo)
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .with_context(|| format!("running cargo {args:?}"))?;
+    if !status.success() {
+        bail!("cargo {args:?} failed: {status}");
+    }
+    Ok(())
+}
+
+/// Builds the `tandem` binary (release) once per test process and returns its path.
+pub fn host_binary() -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            cargo(&["build", "--release", "-p", "tandem-host"]).map_err(|e| format!("{e:#}"))?;
+            Ok(target_dir().join("release").join("tandem"))
+        })
+        .clone()
+        .expect("building tandem-host")
+}
+
+/// Builds component package `pkg` for `wasm32-wasip2` (release) once per test process and
+/// returns the `.wasm` path.
+pub fn component(pkg: &str) -> PathBuf {
+    static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    // Holding the lock while building serialises builds, so parallel tests never race cargo.
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    let built = built.get_or_insert_with(HashSet::new);
+    if !built.contains(pkg) {
+        cargo(&["build", "--release", "--target", "wasm32-wasip2", "-p", pkg])
+            .unwrap_or_else(|e| panic!("building {pkg}: {e:#}"));
+        built.insert(pkg.to_string());
+    }
+    target_dir()
+        .join("wasm32-wasip2")
+        .join("release")
+        .join(format!("{}.wasm", pkg.replace('-', "_")))
+}
+
+/// One HTTP response as received.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lowercased.
+    pub headers: Vec<(String, String)>,
+    /// Body (de-chunked).
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// First value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Body parsed as JSON (panics with the body on failure).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// How a request body is sent.
+pub enum Body<'a> {
+    /// No body.
+    Empty,
+    /// With `Content-Length`.
+    Sized(&'a [u8]),
+    /// `Transfer-Encoding: chunked`, no length announced up front.
+    Chunked(&'a [u8]),
+}
+
+/// Sends one request on a fresh connection (`Connection: close`) and reads the response.
+pub fn request(addr: SocketAddr, method: &str, path: &str, body: Body<'_>) -> Result<HttpResponse> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    match body {
+        Body::Empty => head.push_str("\r\n"),
+        Body::Sized(b) => head.push_str(&format!("Content-Length: {}\r\n\r\n", b.len())),
+        Body::Chunked(_) => head.push_str("Transfer-Encoding: chunked\r\n\r\n"),
+    }
+    stream.write_all(head.as_bytes())?;
+    // The server may answer (413) and close before the whole body is written: ignore write errors.
+    let _ = match body {
+        Body::Empty => Ok(()),
+        Body::Sized(b) => stream.write_all(b),
+        Body::Chunked(b) => (|| {
+            for chunk in b.chunks(16 * 1024) {
+                stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+                stream.write_all(chunk)?;
+                stream.write_all(b"\r\n")?;
+            }
+            stream.write_all(b"0\r\n\r\n")
+        })(),
+    };
+    let mut raw = Vec::new();
+    // A reset after a complete response (server closed early) still leaves the response readable.
+    let _ = stream.read_to_end(&mut raw);
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> Result<HttpResponse> {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("no complete HTTP response head")?;
+    let head = std::str::from_utf8(&raw[..split])?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().context("empty response")?;
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .context("no status code")?
+        .parse()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
+    {
+        body = dechunk(&body)?;
+    }
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .context("bad chunk")?;
+        let size_text = std::str::from_utf8(&data[..line_end])?;
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+/// A running `tandem up` child process; killed on drop.
+pub struct Host {
+    child: Child,
+    /// The address it serves on.
+    pub addr: SocketAddr,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+/// Options for [`Host::start`].
+#[derive(Default)]
+pub struct HostOptions<'a> {
+    /// Extra `tandem up` arguments.
+    pub args: Vec<&'a str>,
+    /// Extra environment variables for the host.
+    pub env: Vec<(&'a str, &'a str)>,
+}
+
+impl Host {
+    /// Starts `tandem up --from manifest --listen 127.0.0.1:0 --data-dir data_dir` and waits
+    /// for its `Serving http://...` line.
+    pub fn start(manifest: &Path, data_dir: &Path, opts: HostOptions<'_>) -> Result<Self> {
+        let mut cmd = Command::new(host_binary());
+        cmd.arg("up")
+            .arg("--from")
+            .arg(manifest)
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(&opts.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // The tests decide every Spin variable themselves.
+        for (key, _) in std::env::vars() {
+            if key.starts_with("SPIN_VARIABLE_") {
+                cmd.env_remove(key);
+            }
+        }
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().context("spawning tandem")?;
+
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&stderr);
+        let err_pipe = child.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+                sink.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        });
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out_pipe = child.stdout.take().expect("piped stdout");
+        std::thread::spawn(move || {
+            let mut sent = false;
+            // Keep draining stdout so guest output can never block the host on a full pipe.
+            for line in BufReader::new(out_pipe).lines().map_while(Result::ok) {
+                if !sent && let Some(addr) = line.strip_prefix("Serving http://") {
+                    let _ = tx.send(addr.trim().to_string());
+                    sent = true;
+                }
+            }
+        });
+
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let addr = loop {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(addr) => break addr.parse().context("parsing the Serving address")?,
+                Err(_) => {
+                    if let Some(status) = child.try_wait()? {
+                        // Give the stderr reader a moment to collect the error message.
+                        std::thread::sleep(Duration::from_millis(100));
+                        let log = stderr.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
+                        bail!("tandem exited with {status} before serving:\n{log}");
+                    }
+                    if Instant::now() > deadline {
+                        let _ = child.kill();
+                        bail!("tandem did not print `Serving http://...` within 60 s");
+                    }
+                }
+            }
+        };
+        Ok(Self {
+            child,
+            addr,
+            stderr,
+        })
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> HttpResponse {
+        request(self.addr, "GET", path, Body::Empty)
+            .unwrap_or_else(|e| panic!("GET {path}: {e:#}\n{}", self.stderr()))
+    }
+
+    /// `POST path` with a sized body.
+    pub fn post(&self, path: &str, body: &[u8]) -> HttpResponse {
+        request(self.addr, "POST", path, Body::Sized(body))
+            .unwrap_or_else(|e| panic!("POST {path}: {e:#}\n{}", self.stderr()))
+    }
+
+    /// Everything the host wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join("\n")
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns whether the exit status was success.
+    pub fn terminate(mut self) -> Result<bool> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status.success());
+            }
+            if Instant::now() > deadline {
+                bail!("tandem did not exit within 10 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `tandem` with `args` to completion; returns (success, stdout+stderr).
+pub fn run_tandem(args: &[&str], env: &[(&str, &str)]) -> Result<(bool, String)> {
+    let mut cmd = Command::new(host_binary());
+    cmd.args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SPIN_VARIABLE_") {
+            cmd.env_remove(key);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok((out.status.success(), text))
+}

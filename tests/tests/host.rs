@@ -1,0 +1,359 @@
+//! End-to-end tests: the probe component behind `tandem up`, over HTTP on loopback.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tandem_tests::{Body, Host, HostOptions, component, request, run_tandem, workspace_root};
+use tempfile::TempDir;
+
+const TOKEN: (&str, &str) = ("SPIN_VARIABLE_API_TOKEN", "t0ken");
+
+/// The fixture manifest, rewritten into `dir` with `source` pointing at `wasm`.
+fn manifest_for(dir: &Path, wasm: &Path) -> PathBuf {
+    let fixture = workspace_root().join("tests/fixtures/probe-spin.toml");
+    let text = std::fs::read_to_string(fixture).unwrap();
+    let text = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("source = ") {
+                format!("source = {:?}", wasm.display().to_string())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = dir.join("spin.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A probe host with its own temp dir (manifest + data dir), plus extra args and env.
+fn probe(args: &[&str], env: &[(&str, &str)]) -> (Host, TempDir) {
+    let wasm = component("tandem-probe");
+    let dir = TempDir::new().unwrap();
+    let manifest = manifest_for(dir.path(), &wasm);
+    let mut env = env.to_vec();
+    if !env.iter().any(|(k, _)| *k == TOKEN.0) {
+        env.push(TOKEN);
+    }
+    let host = Host::start(
+        &manifest,
+        &dir.path().join("data"),
+        HostOptions {
+            args: args.to_vec(),
+            env,
+        },
+    )
+    .unwrap();
+    (host, dir)
+}
+
+fn assert_problem(res: &tandem_tests::HttpResponse, status: u16, slug: &str) {
+    assert_eq!(res.status, status, "{}", res.text());
+    assert_eq!(res.header("content-type"), Some("application/problem+json"));
+    let body = res.json();
+    assert_eq!(body["type"], format!("https://tandem.dev/problems/{slug}"));
+    assert_eq!(body["status"], status);
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+}
+
+#[test]
+fn unknown_route_is_404_problem() {
+    let (host, _dir) = probe(&[], &[]);
+    assert_problem(&host.get("/nope"), 404, "not-found");
+    assert_problem(&host.get("/probex"), 404, "not-found");
+    // The access log names method, path, component and status.
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        host.stderr().contains("GET /nope - 404"),
+        "{}",
+        host.stderr()
+    );
+}
+
+#[test]
+fn spin_headers_reach_the_component() {
+    let (host, _dir) = probe(&[], &[]);
+    let res = host.get("/probe/headers?x=1");
+    assert_eq!(res.status, 200, "{}", res.text());
+    let h = res.json();
+    assert_eq!(h["spin-path-info"], "/headers");
+    assert_eq!(h["spin-matched-route"], "/probe/...");
+    assert_eq!(h["spin-raw-component-route"], "/probe/...");
+    assert_eq!(h["spin-component-route"], "/probe");
+    assert_eq!(h["spin-base-path"], "/");
+    assert_eq!(
+        h["spin-full-url"],
+        format!("http://{}/probe/headers?x=1", host.addr)
+    );
+    assert!(
+        h["spin-client-addr"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
+}
+
+#[test]
+fn oversize_bodies_are_413_and_small_ones_pass() {
+    let (host, _dir) = probe(&["--max-body-bytes", "1000"], &[]);
+    let ok = host.post("/probe/echo", &[b'a'; 1000]);
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.json()["length"], 1000);
+
+    assert_problem(
+        &host.post("/probe/echo", &[b'a'; 1001]),
+        413,
+        "payload-too-large",
+    );
+    // A chunked body announces no length: the cap applies while it streams in.
+    let chunked = request(
+        host.addr,
+        "POST",
+        "/probe/echo",
+        Body::Chunked(&[b'a'; 50_000]),
+    )
+    .unwrap();
+    assert_problem(&chunked, 413, "payload-too-large");
+    let chunked_ok = request(
+        host.addr,
+        "POST",
+        "/probe/echo",
+        Body::Chunked(&[b'a'; 999]),
+    )
+    .unwrap();
+    assert_eq!(chunked_ok.json()["length"], 999);
+}
+
+#[test]
+fn trap_is_500_for_that_request_only() {
+    let (host, _dir) = probe(&[], &[]);
+    assert_problem(&host.get("/probe/trap"), 500, "component-failed");
+    let next = host.get("/probe/counter");
+    assert_eq!(next.status, 200, "{}", next.text());
+}
+
+#[test]
+fn fresh_instance_per_request_by_default() {
+    let (host, _dir) = probe(&[], &[]);
+    for _ in 0..3 {
+        assert_eq!(host.get("/probe/counter").json()["counter"], 1);
+    }
+}
+
+#[test]
+fn instance_reuse_keeps_state_when_asked() {
+    let (host, _dir) = probe(&["--instance-reuse", "10"], &[]);
+    let counts: Vec<u64> = (0..3)
+        .map(|_| {
+            host.get("/probe/counter").json()["counter"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(counts, [1, 2, 3]);
+}
+
+#[test]
+fn timeout_is_504_for_that_request_only() {
+    let (host, _dir) = probe(&["--timeout-ms", "300"], &[]);
+    let start = Instant::now();
+    assert_problem(&host.get("/probe/sleep?ms=10000"), 504, "timeout");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(host.get("/probe/sleep?ms=10").status, 200);
+}
+
+#[test]
+fn memory_limit_is_500_for_that_request_only() {
+    let (host, _dir) = probe(&["--max-memory-mb", "32"], &[]);
+    let res = host.get("/probe/alloc?mb=64");
+    assert_problem(&res, 500, "component-failed");
+    assert!(
+        res.json()["detail"].as_str().unwrap().contains("memory"),
+        "{}",
+        res.text()
+    );
+    let small = host.get("/probe/alloc?mb=4");
+    assert_eq!(small.status, 200, "{}", small.text());
+}
+
+#[test]
+fn key_value_round_trip() {
+    let (host, _dir) = probe(&[], &[]);
+    let set = host.get("/probe/kv?key=colour&value=teal");
+    assert_eq!(set.status, 200, "{}", set.text());
+    // A separate request (and instance) reads it back.
+    let got = host.get("/probe/kv?key=colour").json();
+    assert_eq!(got["value"], "teal");
+    assert_eq!(got["keys"], serde_json::json!(["colour"]));
+    assert_eq!(
+        host.get("/probe/kv?key=missing").json()["value"],
+        serde_json::Value::Null
+    );
+}
+
+#[test]
+fn sqlite_round_trip_lands_in_the_data_dir() {
+    let (host, dir) = probe(&[], &[]);
+    let first = host.get("/probe/sqlite");
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(
+        first.json()["notes"],
+        serde_json::json!(["hello from probe"])
+    );
+    assert_eq!(
+        host.get("/probe/sqlite").json()["notes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let db = rusqlite::Connection::open(dir.path().join("data/sqlite_db.db")).unwrap();
+    let count: i64 = db
+        .query_row("SELECT COUNT(*) FROM probe", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 2);
+}
+
+#[test]
+fn concurrent_sqlite_writers_do_not_fail() {
+    let (host, _dir) = probe(&[], &[]);
+    let addr = host.addr;
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(move || {
+                (0..3)
+                    .map(|_| {
+                        request(addr, "GET", "/probe/sqlite", Body::Empty)
+                            .unwrap()
+                            .status
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for w in workers {
+        assert!(w.join().unwrap().iter().all(|s| *s == 200));
+    }
+}
+
+#[test]
+fn variables_default_and_env_override() {
+    let (host, _dir) = probe(&[], &[]);
+    assert_eq!(
+        host.get("/probe/var?name=greeting").json()["value"],
+        "hello, world"
+    );
+    assert_eq!(host.get("/probe/var?name=token").json()["value"], "t0ken");
+    assert_eq!(host.get("/probe/var?name=nope").status, 404);
+
+    let (host, _dir) = probe(&[], &[("SPIN_VARIABLE_GREETING", "bonjour")]);
+    assert_eq!(
+        host.get("/probe/var?name=greeting").json()["value"],
+        "bonjour, world"
+    );
+    // Secret values never reach the log.
+    assert!(!host.stderr().contains("t0ken"));
+}
+
+#[test]
+fn required_variable_missing_stops_startup() {
+    let wasm = component("tandem-probe");
+    let dir = TempDir::new().unwrap();
+    let manifest = manifest_for(dir.path(), &wasm);
+    let err = Host::start(&manifest, &dir.path().join("data"), HostOptions::default())
+        .err()
+        .expect("startup must fail");
+    assert!(
+        format!("{err:#}").contains("SPIN_VARIABLE_API_TOKEN"),
+        "{err:#}"
+    );
+}
+
+#[test]
+fn ungranted_database_is_denied_not_a_crash() {
+    let (host, _dir) = probe(&[], &[]);
+    let res = host.get("/probe/denied-db");
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert!(
+        res.json()["denied"]
+            .as_str()
+            .unwrap()
+            .contains("AccessDenied"),
+        "{}",
+        res.text()
+    );
+}
+
+#[test]
+fn manifest_errors_name_the_line() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("spin.toml");
+    let fixture =
+        std::fs::read_to_string(workspace_root().join("tests/fixtures/probe-spin.toml")).unwrap();
+    let text = fixture.replace(
+        "allowed_outbound_hosts = []",
+        "allowed_outbound_hosts = [\"https://example.com\"]",
+    );
+    let line = text[..text.find("allowed_outbound_hosts").unwrap()]
+        .matches('\n')
+        .count()
+        + 1;
+    std::fs::write(&path, text).unwrap();
+    let (ok, out) = run_tandem(&["up", "--from", path.to_str().unwrap()], &[TOKEN]).unwrap();
+    assert!(!ok);
+    assert!(out.contains(&format!("spin.toml:{line}")), "{out}");
+}
+
+#[test]
+fn preinit_snapshots_wizer_initialize() {
+    let wasm = component("tandem-probe");
+    let (host, _dir) = probe(&[], &[]);
+    assert_eq!(host.get("/probe/init").json()["initialised"], false);
+    drop(host);
+
+    let dir = TempDir::new().unwrap();
+    let out = dir.path().join("probe.init.wasm");
+    let (ok, log) = run_tandem(
+        &[
+            "preinit",
+            "--input",
+            wasm.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .unwrap();
+    assert!(ok, "{log}");
+    let manifest = manifest_for(dir.path(), &out);
+    let host = Host::start(
+        &manifest,
+        &dir.path().join("data"),
+        HostOptions {
+            env: vec![TOKEN],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(host.get("/probe/init").json()["initialised"], true);
+    // Still a fresh instance per request: every request starts from the snapshot.
+    assert_eq!(host.get("/probe/counter").json()["counter"], 1);
+    assert_eq!(host.get("/probe/counter").json()["counter"], 1);
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let (host, _dir) = probe(&[], &[]);
+    assert_eq!(host.get("/probe/counter").status, 200);
+    assert!(host.terminate().unwrap());
+}
