@@ -4,9 +4,10 @@
 # Usage: sh scripts/build-component.sh intent   → target/tandem/intent.wasm
 set -eu
 name="$1"
-cargo build --target wasm32-wasip2 --release -p "tandem-$name"
+# The `wasm` profile (size-optimised, LTO) keeps the tract-carrying components under 15 MB.
+cargo build --target wasm32-wasip2 --profile wasm -p "tandem-$name"
 mkdir -p target/tandem
 cargo build --release -p tandem-host
 target/release/tandem preinit \
-    --input "target/wasm32-wasip2/release/tandem_$name.wasm" \
+    --input "target/wasm32-wasip2/wasm/tandem_$name.wasm" \
     --output "target/tandem/$name.wasm"

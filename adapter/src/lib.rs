@@ -132,7 +132,12 @@ pub fn not_yet_built(req: &Request, component: &str, issue: u32) -> HttpResponse
 pub fn is_health_path(path: &str) -> bool {
     let mut segments = path.trim_end_matches('/').split('/').skip(1);
     matches!(
-        (segments.next(), segments.next(), segments.next(), segments.next()),
+        (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next()
+        ),
         (Some("v1"), Some(_), Some("health"), None)
     )
 }

@@ -101,8 +101,16 @@ fn main() -> Result<()> {
     run_phase(&route, args.connections, Duration::from_millis(500))?;
     run_phase(&health, args.connections, Duration::from_millis(500))?;
 
-    let mut route_stats = Stats { latencies_us: vec![], errors: 0, elapsed: Duration::ZERO };
-    let mut health_stats = Stats { latencies_us: vec![], errors: 0, elapsed: Duration::ZERO };
+    let mut route_stats = Stats {
+        latencies_us: vec![],
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
+    let mut health_stats = Stats {
+        latencies_us: vec![],
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
     for _ in 0..args.seconds {
         for (target, stats) in [(&route, &mut route_stats), (&health, &mut health_stats)] {
             let phase = run_phase(target, args.connections, Duration::from_secs(1))?;
@@ -189,9 +197,16 @@ fn run_phase(target: &Target, connections: usize, duration: Duration) -> Result<
             .collect();
         std::thread::sleep(duration);
         stop.store(true, Ordering::Relaxed);
-        workers.into_iter().map(|w| w.join().expect("worker panicked")).collect()
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("worker panicked"))
+            .collect()
     });
-    let mut stats = Stats { latencies_us: vec![], errors: 0, elapsed: started.elapsed() };
+    let mut stats = Stats {
+        latencies_us: vec![],
+        errors: 0,
+        elapsed: started.elapsed(),
+    };
     for (lat, errors) in results {
         stats.latencies_us.extend(lat);
         stats.errors += errors;

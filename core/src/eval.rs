@@ -112,7 +112,7 @@ pub fn evaluate(
             count,
         })
         .collect();
-    confused.sort_by(|a, b| b.count.cmp(&a.count)); // stable: ties stay in label order
+    confused.sort_by_key(|c| std::cmp::Reverse(c.count)); // stable: ties stay in label order
     confused.truncate(top_confused);
     Report {
         accuracy: ratio(correct, in_scope),

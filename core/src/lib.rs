@@ -8,8 +8,10 @@ pub mod problem;
 
 pub mod eval;
 pub mod features;
+#[cfg(feature = "onnx")]
 pub mod intent;
 pub mod kb;
 pub mod linear;
+#[cfg(feature = "onnx")]
 pub mod onnx_export;
 pub mod text;

@@ -5,6 +5,10 @@
 //! in one place. Request decoding ([`decode_json`]) lives here too because its only output besides
 //! the value is a `Problem`.
 
+// A Problem is the error of a request handler, built at most once per request; boxing it would
+// only add noise at every call site.
+#![allow(clippy::result_large_err)]
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 

@@ -85,6 +85,15 @@ pub fn base_config() -> Config {
 pub fn serving_engine(limits: &Limits) -> Result<Engine> {
     let mut config = base_config();
     config.epoch_interruption(true);
+    // Compiling a model-carrying component (~15 MB) takes tens of seconds on two cores. Cache
+    // the compiled code (wasmtime's default cache directory, keyed by module bytes and engine
+    // settings) so that restarts and test hosts start in well under a second.
+    match wasmtime::Cache::from_file(None) {
+        Ok(cache) => {
+            config.cache(Some(cache));
+        }
+        Err(e) => eprintln!("warning: wasmtime compilation cache unavailable: {e}"),
+    }
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(MAX_INSTANCES)
         .total_core_instances(MAX_INSTANCES * 8)

@@ -47,6 +47,12 @@ enum Command {
         #[arg(long, default_value_t = 1_048_576)]
         max_body_bytes: u64,
     },
+    /// Run each component's `[component.X.build] command` (like `spin build`).
+    Build {
+        /// The manifest (or a directory containing spin.toml).
+        #[arg(long, short = 'f', default_value = "spin.toml")]
+        from: PathBuf,
+    },
     /// Pre-initialise a component by running its `wizer-initialize` export.
     Preinit {
         /// Component to initialise.
@@ -84,6 +90,14 @@ async fn main() -> std::process::ExitCode {
                 },
             })
             .await
+        }
+        Command::Build { from } => {
+            let path = if from.is_dir() {
+                from.join("spin.toml")
+            } else {
+                from
+            };
+            tandem_host::manifest::load(&path).and_then(|m| tandem_host::build_step::run(&m))
         }
         Command::Preinit { input, output } => tandem_host::preinit::preinit(&input, &output).await,
     };

@@ -46,7 +46,7 @@ pub fn train(set: &TrainingSet, recipe: &Recipe, what: &str) -> Trained {
     let quiet = recipe.quiet;
     let mut progress = |it: usize, max: usize, loss: f64| {
         // Every 5th iteration: a progress line, not a flood.
-        if !quiet && it % 5 == 0 {
+        if !quiet && it.is_multiple_of(5) {
             eprint!(
                 "\r{what}: {} examples, {} features, iteration {it:>3}/{max} loss {loss:.5}   ",
                 rows.len(),
@@ -99,7 +99,7 @@ pub fn split_holdout(set: &TrainingSet) -> (TrainingSet, TrainingSet) {
     train.oos.clear();
     for e in &set.examples {
         seen[e.label] += 1;
-        if totals[e.label] >= 2 && seen[e.label] % 5 == 0 {
+        if totals[e.label] >= 2 && seen[e.label].is_multiple_of(5) {
             held.examples.push(e.clone());
         } else {
             train.examples.push(e.clone());

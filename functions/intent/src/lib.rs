@@ -26,6 +26,7 @@ mod bindings {
         "#,
         path: "../../wit",
         pub_export_macro: true,
+        generate_all,
     });
 }
 
@@ -76,7 +77,8 @@ struct ClassifyResponse {
 fn classify(text: &str, top_k: Option<u32>) -> Result<ClassifyResponse, Problem> {
     let text = text.trim();
     if text.is_empty() {
-        return Err(Problem::unprocessable("text is empty").with_param("text", "must not be empty or whitespace"));
+        return Err(Problem::unprocessable("text is empty")
+            .with_param("text", "must not be empty or whitespace"));
     }
     if text.len() > MAX_TEXT_BYTES {
         return Err(Problem::payload_too_large(format!(
@@ -141,9 +143,14 @@ impl wit::Guest for Component {
             ranking: c
                 .ranking
                 .into_iter()
-                .map(|r| wit_types::ScoredLabel { label: r.intent, confidence: r.confidence })
+                .map(|r| wit_types::ScoredLabel {
+                    label: r.intent,
+                    confidence: r.confidence,
+                })
                 .collect(),
-            model: wit_types::ModelInfo { version: response.model.version },
+            model: wit_types::ModelInfo {
+                version: response.model.version,
+            },
         })
     }
 }
@@ -153,7 +160,10 @@ fn to_wit_error(p: Problem) -> wit_types::Error {
         400 | 413 | 422 => wit_types::Error::InvalidInput(
             p.invalid_params
                 .into_iter()
-                .map(|i| wit_types::InvalidParam { name: i.name, reason: i.reason })
+                .map(|i| wit_types::InvalidParam {
+                    name: i.name,
+                    reason: i.reason,
+                })
                 .collect(),
         ),
         _ => wit_types::Error::Internal(p.detail.unwrap_or(p.title)),

@@ -1,0 +1,206 @@
+//! End-to-end tests of the real app: `spin.toml` with every component, built by its own build
+//! commands (`tandem build`), served by `tandem up` on loopback.
+
+use std::sync::OnceLock;
+
+use tandem_tests::{Body, Host, HostOptions, HttpResponse, request, run_tandem, workspace_root};
+use tempfile::TempDir;
+
+const TOKEN: (&str, &str) = ("SPIN_VARIABLE_AGENT_TOKEN", "app-test-token");
+
+/// Builds the app once per test process with the manifest's build commands.
+fn built() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let manifest = workspace_root().join("spin.toml");
+        let (ok, log) = run_tandem(&["build", "--from", manifest.to_str().unwrap()], &[]).unwrap();
+        assert!(ok, "tandem build failed:\n{log}");
+    });
+}
+
+fn app() -> (Host, TempDir) {
+    built();
+    let dir = TempDir::new().unwrap();
+    let host = Host::start(
+        &workspace_root().join("spin.toml"),
+        &dir.path().join("data"),
+        HostOptions {
+            args: vec![],
+            env: vec![TOKEN],
+        },
+    )
+    .unwrap();
+    (host, dir)
+}
+
+fn assert_problem(res: &HttpResponse, status: u16) {
+    assert_eq!(res.status, status, "{}", res.text());
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/problem+json"),
+        "{}",
+        res.text()
+    );
+    let body = res.json();
+    assert_eq!(body["status"], status);
+    assert!(
+        body["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://tandem.dev/problems/")
+    );
+}
+
+fn classify(host: &Host, text: &str) -> serde_json::Value {
+    classify_top(host, text, 3)
+}
+
+#[test]
+fn every_component_answers_its_health_route() {
+    let (host, _dir) = app();
+    let health = host.get("/v1/health");
+    assert_eq!(health.status, 200, "{}", health.text());
+    assert_eq!(health.json()["component"], "health");
+    assert_eq!(health.json()["version"], env!("CARGO_PKG_VERSION"));
+    for (path, component) in [
+        ("/v1/intent/health", "intent"),
+        ("/v1/faq/health", "faq"),
+        ("/v1/tickets/health", "ticket"),
+        ("/v1/agents/health", "ticket"),
+        ("/v1/handoff/health", "handoff"),
+        ("/v1/feedback/health", "feedback"),
+    ] {
+        let res = host.get(path);
+        assert_eq!(res.status, 200, "{path}: {}", res.text());
+        assert_eq!(res.json()["component"], component, "{path}");
+    }
+    let model = host.get("/v1/intent/health").json();
+    assert!(
+        model["model"]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("tandem-shop-")
+    );
+}
+
+#[test]
+fn unknown_routes_are_404_problems() {
+    let (host, _dir) = app();
+    assert_problem(&host.get("/nope"), 404);
+    assert_problem(&host.get("/v2/health"), 404);
+    assert_problem(&host.get("/v1/intent/elsewhere"), 404);
+}
+
+#[test]
+fn intent_classifies_chinese_english_and_mixed() {
+    let (host, _dir) = app();
+    for (text, expected) in [
+        ("我的订单到哪了，怎么还没到", "order_status"),
+        ("帮我转人工客服", "talk_to_human"),
+        ("where is my order, it still hasn't arrived", "order_status"),
+        ("I want to talk to a real person", "talk_to_human"),
+        ("我想退货，这件 jacket 尺码不合适", "return_request"),
+        ("the coupon 优惠券 doesn't work at checkout", "coupon_usage"),
+    ] {
+        let out = classify(&host, text);
+        assert_eq!(out["intent"], expected, "{text}: {out}");
+        assert_eq!(out["ranking"].as_array().unwrap().len(), 3);
+        assert!(out["model"]["version"].is_string());
+    }
+}
+
+#[test]
+fn intent_flags_out_of_scope_messages() {
+    let (host, _dir) = app();
+    let out = classify(&host, "what is the boiling point of tungsten in kelvin");
+    assert_eq!(out["out_of_scope"], true, "{out}");
+    let out = classify(&host, "我的订单到哪了");
+    assert_eq!(out["out_of_scope"], false, "{out}");
+}
+
+#[test]
+fn intent_rejects_bad_input_with_problems() {
+    let (host, _dir) = app();
+    let post = |body: &[u8]| host.post("/v1/intent", body);
+    assert_problem(&post(b""), 400);
+    assert_problem(&post(b"{\"text\":"), 400);
+    assert_problem(&post(b"{\"text\": \"\xff\xfe\"}"), 400);
+    assert_problem(&post(b"[]"), 422);
+    assert_problem(&post(b"{\"text\": 42}"), 422);
+    assert_problem(&post(b"{\"text\": \"   \"}"), 422);
+    assert_problem(&post(b"{\"text\": \"hi\", \"top_k\": 0}"), 422);
+    assert_problem(&post(b"{\"text\": \"hi\", \"top_k\": \"3\"}"), 422);
+    assert_problem(&post(b"{\"text\": \"hi\", \"extra\": 1}"), 422);
+    let long = serde_json::json!({ "text": "退".repeat(2000) }).to_string();
+    assert_problem(&post(long.as_bytes()), 413);
+    let huge = vec![b'a'; 64 * 1024];
+    assert_problem(&post(&huge), 413);
+    assert_problem(&host.get("/v1/intent"), 405);
+    // Hostile but well-formed text is just text.
+    let out = classify(
+        &host,
+        "'; DROP TABLE tickets; -- <script>alert(1)</script> \u{202e}",
+    );
+    assert!(out["intent"].is_string());
+    // After all of that the component still serves.
+    assert_eq!(
+        classify(&host, "where is my order")["intent"],
+        "order_status"
+    );
+}
+
+#[test]
+fn capabilities_not_built_yet_say_so_honestly() {
+    let (host, _dir) = app();
+    let res = request(host.addr, "POST", "/v1/faq", Body::Sized(b"{}")).unwrap();
+    assert_problem(&res, 501);
+}
+
+/// Training/serving skew check: the component (wasm, tract in wasm) and the core natively give
+/// the same ranking and probabilities for the same model, so the feature extractor and model
+/// runner behave identically on both targets.
+#[test]
+fn wasm_component_matches_native_core_exactly() {
+    let (host, _dir) = app();
+    let root = workspace_root();
+    let runner = tandem_core::intent::IntentRunner::from_bytes(
+        &std::fs::read(root.join("models/intent.onnx")).unwrap(),
+        &std::fs::read(root.join("models/intent.json")).unwrap(),
+    )
+    .unwrap();
+    for text in [
+        "我的订单到哪了",
+        "ＦＵＬＬ－ＷＩＤＴＨ　退款　ＲＥＦＵＮＤ",
+        "where's my parcel?? it's been 5 days",
+        "我想 cancel 这个 order TD2026112612345",
+        "發票怎麼開",
+        "😀 hi",
+    ] {
+        let native = runner.classify(text, 5).unwrap();
+        let wasm = classify_top(&host, text, 5);
+        assert_eq!(wasm["intent"], native.intent, "{text}");
+        assert_eq!(wasm["out_of_scope"], native.out_of_scope, "{text}");
+        for (w, n) in wasm["ranking"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(&native.ranking)
+        {
+            assert_eq!(w["intent"], n.intent, "{text}");
+            let diff = (w["confidence"].as_f64().unwrap() - n.confidence as f64).abs();
+            assert!(
+                diff < 1e-6,
+                "{text}: {} vs {}",
+                w["confidence"],
+                n.confidence
+            );
+        }
+    }
+}
+
+fn classify_top(host: &Host, text: &str, top_k: u32) -> serde_json::Value {
+    let body = serde_json::json!({ "text": text, "top_k": top_k }).to_string();
+    let res = host.post("/v1/intent", body.as_bytes());
+    assert_eq!(res.status, 200, "{}", res.text());
+    res.json()
+}
