@@ -352,3 +352,27 @@ pub fn run_tandem(args: &[&str], env: &[(&str, &str)]) -> Result<(bool, String)>
     );
     Ok((out.status.success(), text))
 }
+
+/// Asserts an RFC 9457 problem response with `status`; returns its body for further checks.
+pub fn assert_problem(res: &HttpResponse, status: u16) -> serde_json::Value {
+    assert_eq!(res.status, status, "{}", res.text());
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/problem+json"),
+        "{}",
+        res.text()
+    );
+    let body = res.json();
+    assert_eq!(body["status"], status);
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("https://tandem.dev/problems/")),
+        "{body}"
+    );
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}

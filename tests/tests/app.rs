@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use tandem_tests::{Body, Host, HostOptions, HttpResponse, request, run_tandem, workspace_root};
+use tandem_tests::{Body, Host, HostOptions, assert_problem, request, run_tandem, workspace_root};
 use tempfile::TempDir;
 
 const TOKEN: (&str, &str) = ("SPIN_VARIABLE_AGENT_TOKEN", "app-test-token");
@@ -34,24 +34,6 @@ fn app() -> (Host, TempDir) {
     )
     .unwrap();
     (host, dir)
-}
-
-fn assert_problem(res: &HttpResponse, status: u16) {
-    assert_eq!(res.status, status, "{}", res.text());
-    assert_eq!(
-        res.header("content-type"),
-        Some("application/problem+json"),
-        "{}",
-        res.text()
-    );
-    let body = res.json();
-    assert_eq!(body["status"], status);
-    assert!(
-        body["type"]
-            .as_str()
-            .unwrap()
-            .starts_with("https://tandem.dev/problems/")
-    );
 }
 
 fn classify(host: &Host, text: &str) -> serde_json::Value {

@@ -50,15 +50,8 @@ fn probe(args: &[&str], env: &[(&str, &str)]) -> (Host, TempDir) {
 }
 
 fn assert_problem(res: &tandem_tests::HttpResponse, status: u16, slug: &str) {
-    assert_eq!(res.status, status, "{}", res.text());
-    assert_eq!(res.header("content-type"), Some("application/problem+json"));
-    let body = res.json();
+    let body = tandem_tests::assert_problem(res, status);
     assert_eq!(body["type"], format!("https://tandem.dev/problems/{slug}"));
-    assert_eq!(body["status"], status);
-    assert!(
-        body["title"].is_string() && body["detail"].is_string(),
-        "{body}"
-    );
 }
 
 #[test]
