@@ -9,6 +9,8 @@ use tandem_core::kb::{self, Severity, SourceFile, TrainingSet};
 /// Training data with the hash of the bytes it came from.
 pub struct Source {
     pub set: TrainingSet,
+    /// The parsed KB (none for a CSV): FAQ, handoff policy and examples beyond intents.
+    pub kb: Option<kb::KnowledgeBase>,
     /// Hex sha256 over every source file (name, length, bytes), in name order.
     pub hash: String,
     pub warnings: Vec<String>,
@@ -41,6 +43,7 @@ pub fn load(path: &Path) -> anyhow::Result<Source> {
         });
     }
     let mut warnings = Vec::new();
+    let mut parsed = None;
     let set = if csv {
         let name = path
             .file_stem()
@@ -57,7 +60,11 @@ pub fn load(path: &Path) -> anyhow::Result<Source> {
         }
         let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
         match loaded.kb {
-            Some(kb) => TrainingSet::from_kb(&kb),
+            Some(kb) => {
+                let set = TrainingSet::from_kb(&kb);
+                parsed = Some(kb);
+                set
+            }
             None => bail!(
                 "the KB has {} error(s):\n{}",
                 errors.len(),
@@ -67,6 +74,7 @@ pub fn load(path: &Path) -> anyhow::Result<Source> {
     };
     Ok(Source {
         set,
+        kb: parsed,
         hash: hex(&hasher.finalize()),
         warnings,
     })
