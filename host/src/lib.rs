@@ -8,6 +8,7 @@
 pub mod app;
 pub mod bindings;
 pub mod build_step;
+pub mod compose;
 pub mod files;
 pub mod limits;
 pub mod manifest;

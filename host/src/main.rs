@@ -1,5 +1,5 @@
-//! `tandem`: run a Spin application locally (`tandem up`) or pre-initialise a component
-//! (`tandem preinit`).
+//! `tandem`: run a Spin application locally (`tandem up`), pre-initialise a component
+//! (`tandem preinit`) or compose components (`tandem compose`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -62,6 +62,18 @@ enum Command {
         #[arg(long)]
         output: PathBuf,
     },
+    /// Plug components into another's imports (like `wac plug`), e.g. intent into handoff.
+    Compose {
+        /// The component whose imports are to be satisfied.
+        #[arg(long)]
+        input: PathBuf,
+        /// A component whose exports satisfy imports of the same name (repeatable).
+        #[arg(long = "plug", required = true)]
+        plugs: Vec<PathBuf>,
+        /// Where to write the composed component.
+        #[arg(long)]
+        output: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -100,6 +112,11 @@ async fn main() -> std::process::ExitCode {
             tandem_host::manifest::load(&path).and_then(|m| tandem_host::build_step::run(&m))
         }
         Command::Preinit { input, output } => tandem_host::preinit::preinit(&input, &output).await,
+        Command::Compose {
+            input,
+            plugs,
+            output,
+        } => tandem_host::compose::compose(&input, &plugs, &output),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -53,6 +53,11 @@ pub async fn preinit(input: &Path, output: &Path) -> Result<()> {
     wizer.init_func(INIT_FUNC).keep_init_func(true);
     let (snapshot, _results) = wizer
         .run_component(&mut store, &wasm, async |store, component| {
+            // A component that imports another Tandem service (handoff imports intent) is
+            // pre-initialised before it is composed: those imports trap if called, and
+            // initialisers must not call them (their results belong to requests).
+            let mut linker = linker.clone();
+            linker.define_unknown_imports_as_traps(component)?;
             linker.instantiate_async(store, component).await
         })
         .await
