@@ -7,11 +7,14 @@
 pub mod problem;
 
 pub mod eval;
+pub mod feedback;
 pub mod features;
 #[cfg(feature = "onnx")]
 pub mod intent;
 pub mod kb;
 pub mod linear;
+pub mod metrics;
+pub mod pii;
 #[cfg(feature = "onnx")]
 pub mod onnx_export;
 pub mod text;

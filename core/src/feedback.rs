@@ -1,0 +1,655 @@
+//! Feedback events: what a client may send, how it is checked, and the times it carries.
+//!
+//! The feedback component stores what [`validate`] returns; keeping the rules here means the
+//! component, the metrics reference in [`crate::metrics`] and the tests all agree on what an
+//! event is. Personal data in `comment` and `text` is masked with [`crate::pii`] before storage.
+
+// A Problem is the error of a request handler, built at most once per request.
+#![allow(clippy::result_large_err)]
+
+use crate::problem::Problem;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Longest `comment` or `text`, in bytes after trimming. Longer is 413, not truncated.
+pub const MAX_TEXT_BYTES: usize = 4096;
+/// Largest request body (two texts at the limit plus the other fields fit).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Longest id (`event_id`, `conversation_id`, `turn_id`, `agent_id`).
+pub const MAX_ID_BYTES: usize = 128;
+/// Largest plausible `contact_count`.
+pub const MAX_CONTACTS: u32 = 1000;
+
+/// What an event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Rating,
+    Outcome,
+    Correction,
+    Comment,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Rating => "rating",
+            Kind::Outcome => "outcome",
+            Kind::Correction => "correction",
+            Kind::Comment => "comment",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "rating" => Kind::Rating,
+            "outcome" => Kind::Outcome,
+            "correction" => Kind::Correction,
+            "comment" => Kind::Comment,
+            _ => return None,
+        })
+    }
+}
+
+/// Who handled a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandledBy {
+    /// The bot alone.
+    Bot,
+    /// A human alone (the bot handed over before answering anything).
+    Human,
+    /// The bot, then a human.
+    Both,
+}
+
+impl HandledBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandledBy::Bot => "bot",
+            HandledBy::Human => "human",
+            HandledBy::Both => "both",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<HandledBy> {
+        Some(match s {
+            "bot" => HandledBy::Bot,
+            "human" => HandledBy::Human,
+            "both" => HandledBy::Both,
+            _ => return None,
+        })
+    }
+}
+
+/// `POST /v1/feedback` body. Numbers arrive as `serde_json::Number`-compatible integers; a
+/// rating of `"five"` fails decoding (422) and `0`/`6` fail [`validate`] (422).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    pub event_id: String,
+    pub conversation_id: String,
+    #[serde(default)]
+    pub turn_id: Option<String>,
+    pub kind: Kind,
+    #[serde(default)]
+    pub rating: Option<i64>,
+    #[serde(default)]
+    pub resolved: Option<bool>,
+    #[serde(default)]
+    pub handled_by: Option<HandledBy>,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub contact_count: Option<i64>,
+    #[serde(default)]
+    pub intent_predicted: Option<String>,
+    #[serde(default)]
+    pub intent_corrected: Option<String>,
+    #[serde(default)]
+    pub faq_predicted: Option<String>,
+    #[serde(default)]
+    pub faq_corrected: Option<String>,
+    /// The customer's utterance a correction is about (what the training data learns from).
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// When it happened (RFC 3339); the time of receipt when absent.
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+/// A validated event, ready to store (texts still unmasked; see [`Event::masked`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub event_id: String,
+    pub conversation_id: String,
+    pub turn_id: Option<String>,
+    pub kind: Kind,
+    pub rating: Option<u8>,
+    pub resolved: Option<bool>,
+    pub handled_by: Option<HandledBy>,
+    pub agent_id: Option<String>,
+    pub contact_count: Option<u32>,
+    pub intent_predicted: Option<String>,
+    pub intent_corrected: Option<String>,
+    pub faq_predicted: Option<String>,
+    pub faq_corrected: Option<String>,
+    pub text: Option<String>,
+    pub comment: Option<String>,
+    pub channel: Option<String>,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub created_at_ms: i64,
+    /// Hex SHA-256 of the request as sent: a replay with the same id must carry the same event.
+    pub fingerprint: String,
+}
+
+impl Event {
+    /// The event with personal data masked in its free texts.
+    pub fn masked(mut self) -> Event {
+        self.comment = self.comment.map(|c| crate::pii::mask(&c));
+        self.text = self.text.map(|t| crate::pii::mask(&t));
+        self
+    }
+}
+
+fn check_id(p: &mut Problem, name: &str, value: &str) {
+    let ok = !value.is_empty()
+        && value.len() <= MAX_ID_BYTES
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@'));
+    if !ok {
+        p.invalid_params.push(crate::problem::InvalidParam {
+            name: name.into(),
+            reason: format!("1..={MAX_ID_BYTES} characters from A-Z a-z 0-9 - _ . : @"),
+        });
+    }
+}
+
+/// A KB id: `[a-z0-9_]{1,64}` (intents, FAQ entries, channels use the same alphabet).
+pub fn is_kb_id(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn reject(p: &mut Problem, name: &str, reason: impl Into<String>) {
+    p.invalid_params.push(crate::problem::InvalidParam {
+        name: name.into(),
+        reason: reason.into(),
+    });
+}
+
+/// Checks an event. `now_ms` stands in for `created_at` when the client sent none.
+///
+/// Every field a kind does not use is rejected rather than ignored (a `rating` on an outcome
+/// event would otherwise silently not count). Oversize texts are 413; everything else 422, with
+/// all offending fields listed.
+pub fn validate(input: &EventInput, now_ms: i64) -> Result<Event, Problem> {
+    // Size first: a 413 says "send less", whatever else is wrong.
+    let comment = input.comment.as_deref().map(str::trim);
+    let text = input.text.as_deref().map(str::trim);
+    for (name, value) in [("comment", comment), ("text", text)] {
+        if let Some(v) = value
+            && v.len() > MAX_TEXT_BYTES
+        {
+            return Err(Problem::payload_too_large(format!(
+                "{name} is {} bytes; the limit is {MAX_TEXT_BYTES}",
+                v.len()
+            ))
+            .with_param(name, format!("at most {MAX_TEXT_BYTES} bytes")));
+        }
+    }
+
+    let mut p = Problem::unprocessable("the feedback event is not valid");
+    check_id(&mut p, "event_id", &input.event_id);
+    check_id(&mut p, "conversation_id", &input.conversation_id);
+    if let Some(t) = &input.turn_id {
+        check_id(&mut p, "turn_id", t);
+    }
+    if let Some(a) = &input.agent_id {
+        check_id(&mut p, "agent_id", a);
+    }
+    for (name, value) in [
+        ("intent_predicted", &input.intent_predicted),
+        ("intent_corrected", &input.intent_corrected),
+        ("faq_predicted", &input.faq_predicted),
+        ("faq_corrected", &input.faq_corrected),
+        ("channel", &input.channel),
+    ] {
+        if let Some(v) = value
+            && !is_kb_id(v)
+        {
+            reject(&mut p, name, "an id of 1..=64 characters from a-z 0-9 _");
+        }
+    }
+    for (name, value) in [("comment", comment), ("text", text)] {
+        if value == Some("") {
+            reject(&mut p, name, "must not be empty; leave it out instead");
+        }
+    }
+
+    let rating = match input.rating {
+        Some(r @ 1..=5) => Some(r as u8),
+        Some(r) => {
+            reject(&mut p, "rating", format!("{r} is not between 1 and 5"));
+            None
+        }
+        None => None,
+    };
+    let contact_count = match input.contact_count {
+        Some(c) if (1..=i64::from(MAX_CONTACTS)).contains(&c) => Some(c as u32),
+        Some(c) => {
+            reject(
+                &mut p,
+                "contact_count",
+                format!("{c} is not between 1 and {MAX_CONTACTS}"),
+            );
+            None
+        }
+        None => None,
+    };
+
+    // Which fields each kind requires and allows.
+    let kind = input.kind;
+    let present = |v: bool, name: &str, p: &mut Problem, belongs: Kind| {
+        if v && kind != belongs {
+            reject(
+                p,
+                name,
+                format!("only allowed on kind \"{}\"", belongs.as_str()),
+            );
+        }
+    };
+    present(input.rating.is_some(), "rating", &mut p, Kind::Rating);
+    present(input.resolved.is_some(), "resolved", &mut p, Kind::Outcome);
+    present(
+        input.handled_by.is_some(),
+        "handled_by",
+        &mut p,
+        Kind::Outcome,
+    );
+    present(
+        input.contact_count.is_some(),
+        "contact_count",
+        &mut p,
+        Kind::Outcome,
+    );
+    present(
+        input.intent_corrected.is_some(),
+        "intent_corrected",
+        &mut p,
+        Kind::Correction,
+    );
+    present(
+        input.faq_corrected.is_some(),
+        "faq_corrected",
+        &mut p,
+        Kind::Correction,
+    );
+    match kind {
+        Kind::Rating if input.rating.is_none() => reject(&mut p, "rating", "required for a rating"),
+        Kind::Outcome => {
+            if input.resolved.is_none() {
+                reject(&mut p, "resolved", "required for an outcome");
+            }
+            match input.handled_by {
+                None => reject(&mut p, "handled_by", "required for an outcome"),
+                Some(HandledBy::Bot) if input.agent_id.is_some() => reject(
+                    &mut p,
+                    "agent_id",
+                    "a conversation the bot handled alone has no agent",
+                ),
+                _ => {}
+            }
+        }
+        Kind::Correction => {
+            if input.intent_corrected.is_none() && input.faq_corrected.is_none() {
+                reject(
+                    &mut p,
+                    "intent_corrected",
+                    "a correction needs intent_corrected or faq_corrected",
+                );
+            }
+            if input.intent_corrected.is_some() && text.is_none() {
+                reject(
+                    &mut p,
+                    "text",
+                    "an intent correction needs the customer's text it corrects",
+                );
+            }
+        }
+        Kind::Comment if comment.is_none() => reject(&mut p, "comment", "required for a comment"),
+        _ => {}
+    }
+
+    let created_at_ms = match &input.created_at {
+        None => now_ms,
+        Some(s) => match parse_time(s) {
+            Some(ms) if ms <= now_ms + 5 * 60_000 => ms,
+            Some(_) => {
+                reject(&mut p, "created_at", "lies in the future");
+                now_ms
+            }
+            None => {
+                reject(
+                    &mut p,
+                    "created_at",
+                    "an RFC 3339 time between 2000 and 2099 (2026-11-26T09:30:00Z)",
+                );
+                now_ms
+            }
+        },
+    };
+
+    if !p.invalid_params.is_empty() {
+        let names: Vec<String> = p.invalid_params.iter().map(|i| i.name.clone()).collect();
+        return Err(p.with_detail(format!("invalid fields: {}", names.join(", "))));
+    }
+    let canonical = serde_json::to_vec(input).expect("an input always serialises");
+    let fingerprint = Sha256::digest(&canonical)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(Event {
+        event_id: input.event_id.clone(),
+        conversation_id: input.conversation_id.clone(),
+        turn_id: input.turn_id.clone(),
+        kind,
+        rating,
+        resolved: input.resolved,
+        handled_by: input.handled_by,
+        agent_id: input.agent_id.clone(),
+        contact_count,
+        intent_predicted: input.intent_predicted.clone(),
+        intent_corrected: input.intent_corrected.clone(),
+        faq_predicted: input.faq_predicted.clone(),
+        faq_corrected: input.faq_corrected.clone(),
+        text: text.map(str::to_string),
+        comment: comment.map(str::to_string),
+        channel: input.channel.clone(),
+        created_at_ms,
+        fingerprint,
+    })
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Parses an RFC 3339 time (`2026-11-26T09:30:00Z`, `...T17:30:00.250+08:00`) or a bare date
+/// (`2026-11-26`, midnight UTC) into milliseconds since the epoch. Years 2000–2099 only: any
+/// other year in feedback is a client bug.
+pub fn parse_time(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        if part.is_empty() || !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(2000..=2099).contains(&y) || !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
+        return None;
+    }
+    let day_ms = days_from_civil(y, mo, d) * 86_400_000;
+    if b.len() == 10 {
+        return Some(day_ms);
+    }
+    if b.len() < 20 || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut ms = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        let mut f: i64 = frac[..digits].parse().ok()?;
+        for _ in digits..3 {
+            f *= 10;
+        }
+        for _ in 3..digits {
+            f /= 10;
+        }
+        ms = f;
+        rest = &frac[digits..];
+    }
+    let offset_min = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
+            let (oh, om) = (
+                rest[1..3].parse::<i64>().ok()?,
+                rest[4..6].parse::<i64>().ok()?,
+            );
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            sign * (oh * 60 + om)
+        }
+        _ => return None,
+    };
+    Some(day_ms + ((h * 60 + mi - offset_min) * 60 + sec) * 1000 + ms)
+}
+
+/// `2026-11-26T09:30:00.250Z` for milliseconds since the epoch.
+pub fn format_time(ms: i64) -> String {
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (y, m, d) = civil_from_days(days);
+    let (h, mi, s, milli) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+}
+
+/// `2026-11-26`: the UTC day of a time, the key of `group_by=day`.
+pub fn format_day(ms: i64) -> String {
+    let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problem::decode_json;
+
+    const NOW: i64 = 1_795_000_000_000; // 2026-11-18
+
+    fn input(json: serde_json::Value) -> Result<Event, Problem> {
+        let input: EventInput = decode_json(json.to_string().as_bytes(), MAX_BODY_BYTES)?;
+        validate(&input, NOW)
+    }
+
+    fn rating(r: serde_json::Value) -> Result<Event, Problem> {
+        input(serde_json::json!({
+            "event_id": "e1", "conversation_id": "c1", "kind": "rating", "rating": r
+        }))
+    }
+
+    #[test]
+    fn ratings_outside_one_to_five_or_not_numbers_are_422() {
+        for r in [0, 6, -1, 300] {
+            let p = rating(serde_json::json!(r)).unwrap_err();
+            assert_eq!(p.status, 422, "{r}");
+            assert_eq!(p.invalid_params[0].name, "rating");
+        }
+        for r in [
+            serde_json::json!("five"),
+            serde_json::json!(4.5),
+            serde_json::json!(true),
+        ] {
+            assert_eq!(rating(r.clone()).unwrap_err().status, 422, "{r}");
+        }
+        for r in 1..=5 {
+            assert_eq!(rating(serde_json::json!(r)).unwrap().rating, Some(r as u8));
+        }
+    }
+
+    #[test]
+    fn oversize_texts_are_413_and_empty_ones_422() {
+        let long = "好".repeat(MAX_TEXT_BYTES / 3 + 1);
+        let p = input(serde_json::json!({
+            "event_id": "e", "conversation_id": "c", "kind": "comment", "comment": long
+        }))
+        .unwrap_err();
+        assert_eq!(p.status, 413);
+        let exact = "a".repeat(MAX_TEXT_BYTES);
+        assert!(
+            input(serde_json::json!({
+                "event_id": "e", "conversation_id": "c", "kind": "comment", "comment": exact
+            }))
+            .is_ok()
+        );
+        let p = input(serde_json::json!({
+            "event_id": "e", "conversation_id": "c", "kind": "comment", "comment": "  "
+        }))
+        .unwrap_err();
+        assert_eq!(p.status, 422);
+    }
+
+    #[test]
+    fn each_kind_requires_its_fields_and_rejects_the_others() {
+        let bad = |json: serde_json::Value| -> Vec<String> {
+            input(json)
+                .unwrap_err()
+                .invalid_params
+                .into_iter()
+                .map(|i| i.name)
+                .collect()
+        };
+        assert_eq!(
+            bad(serde_json::json!({"event_id": "e", "conversation_id": "c", "kind": "outcome"})),
+            ["resolved", "handled_by"]
+        );
+        assert_eq!(
+            bad(
+                serde_json::json!({"event_id": "e", "conversation_id": "c", "kind": "outcome",
+                "resolved": true, "handled_by": "bot", "rating": 5})
+            ),
+            ["rating"]
+        );
+        assert_eq!(
+            bad(
+                serde_json::json!({"event_id": "e", "conversation_id": "c", "kind": "outcome",
+                "resolved": true, "handled_by": "bot", "agent_id": "a1"})
+            ),
+            ["agent_id"]
+        );
+        assert_eq!(
+            bad(
+                serde_json::json!({"event_id": "e", "conversation_id": "c", "kind": "correction",
+                "intent_corrected": "refund"})
+            ),
+            ["text"]
+        );
+        assert_eq!(
+            bad(
+                serde_json::json!({"event_id": "has space", "conversation_id": "", "kind": "comment",
+                "comment": "x", "channel": "Web"})
+            ),
+            ["event_id", "conversation_id", "channel"]
+        );
+        let ok = input(serde_json::json!({"event_id": "e", "conversation_id": "c",
+            "kind": "outcome", "resolved": true, "handled_by": "both", "agent_id": "a1",
+            "contact_count": 2, "channel": "web", "created_at": "2026-11-17T08:00:00+08:00"}))
+        .unwrap();
+        assert_eq!(ok.contact_count, Some(2));
+        assert_eq!(format_time(ok.created_at_ms), "2026-11-17T00:00:00.000Z");
+    }
+
+    #[test]
+    fn the_fingerprint_tells_a_replay_from_a_different_event() {
+        let a = rating(serde_json::json!(5)).unwrap();
+        let b = rating(serde_json::json!(5)).unwrap();
+        let c = rating(serde_json::json!(4)).unwrap();
+        assert_eq!(a.fingerprint, b.fingerprint);
+        assert_ne!(a.fingerprint, c.fingerprint);
+    }
+
+    #[test]
+    fn masking_covers_comment_and_text() {
+        let e = input(serde_json::json!({"event_id": "e", "conversation_id": "c",
+            "kind": "correction", "intent_corrected": "refund",
+            "text": "退款到卡 4111111111111111", "comment": "call 13812345678"}))
+        .unwrap()
+        .masked();
+        assert_eq!(e.text.as_deref(), Some("退款到卡 ************1111"));
+        assert_eq!(e.comment.as_deref(), Some("call 138****5678"));
+    }
+
+    #[test]
+    fn times_round_trip_and_bad_ones_are_refused() {
+        let ms = parse_time("2026-11-26T09:30:00Z").unwrap();
+        assert_eq!(format_time(ms), "2026-11-26T09:30:00.000Z");
+        assert_eq!(format_day(ms), "2026-11-26");
+        assert_eq!(
+            parse_time("2026-11-26").unwrap(),
+            ms - 9 * 3_600_000 - 30 * 60_000
+        );
+        assert_eq!(parse_time("2026-11-26T09:30:00.5Z").unwrap(), ms + 500);
+        assert_eq!(parse_time("2026-11-26T17:30:00+08:00").unwrap(), ms);
+        assert_eq!(
+            parse_time("2024-02-29").map(format_day).unwrap(),
+            "2024-02-29"
+        );
+        for bad in [
+            "2026-02-29",
+            "2026-13-01",
+            "1999-01-01",
+            "2026-11-26T24:00:00Z",
+            "2026-11-26T09:30:00",
+            "2026-11-26T09:30:00+8",
+            "yesterday",
+            "",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,563 @@
+//! Service metrics from feedback events: the definitions, and a reference computation.
+//!
+//! The definitions (also in the README, section "Metrics"):
+//!
+//! - A **conversation** is one `conversation_id`: one contact of a customer with the service
+//!   about one issue, whatever its channel and however many turns it has. A customer who comes
+//!   back about the same issue starts a new conversation; its `contact_count` says which contact
+//!   about that issue it is (1 = the first).
+//! - A conversation's state is folded from its events, ordering events by
+//!   `(created_at, event_id)` so that the result does not depend on arrival order:
+//!   its **start** is its earliest event; its **outcome** (`resolved`, `handled_by`, `agent_id`,
+//!   `contact_count`) comes from its latest `outcome` event; its **rating** from its latest
+//!   `rating` event (a customer who re-rates replaces the earlier rating); its **intent** is the
+//!   latest `intent_corrected` if any correction exists, else the latest `intent_predicted`; its
+//!   **channel** is that of its earliest event that names one.
+//! - A conversation belongs to a time range when its start lies in `[from, to)`.
+//!
+//! Over the conversations of a range (or of one group):
+//!
+//! | metric | formula |
+//! |---|---|
+//! | CSAT | rated conversations with rating 4 or 5 / rated conversations |
+//! | average rating | sum of ratings / rated conversations |
+//! | FCR | resolved conversations with `contact_count = 1` / resolved conversations (an unknown contact count is not counted as first contact) |
+//! | resolution rate | resolved conversations / conversations with an outcome |
+//! | self-service rate | conversations resolved with `handled_by = bot` / all conversations |
+//! | handoff rate | conversations with `handled_by` = `human` or `both` / all conversations |
+//!
+//! Every conversation enters through the bot, so any human involvement is a handoff. A rate
+//! whose denominator is zero is `null` (undefined), never 0. Counts of events and the top
+//! corrections use each event's own `created_at`.
+
+use crate::feedback::{Event, HandledBy, Kind};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How stats are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Intent,
+    Day,
+    Channel,
+    Agent,
+}
+
+impl GroupBy {
+    pub fn parse(s: &str) -> Option<GroupBy> {
+        Some(match s {
+            "intent" => GroupBy::Intent,
+            "day" => GroupBy::Day,
+            "channel" => GroupBy::Channel,
+            "agent" => GroupBy::Agent,
+            _ => return None,
+        })
+    }
+}
+
+/// The folded state of one conversation (see the module docs for the rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    pub conversation_id: String,
+    pub started_at_ms: i64,
+    pub channel: Option<String>,
+    pub intent: Option<String>,
+    pub resolved: Option<bool>,
+    pub handled_by: Option<HandledBy>,
+    pub agent_id: Option<String>,
+    pub contact_count: Option<u32>,
+    pub rating: Option<u8>,
+}
+
+/// Folds events into conversations, sorted by id.
+pub fn conversations(events: &[Event]) -> Vec<Conversation> {
+    let mut by_id: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
+    for e in events {
+        by_id.entry(&e.conversation_id).or_default().push(e);
+    }
+    by_id
+        .into_iter()
+        .map(|(id, mut evs)| {
+            evs.sort_by(|a, b| (a.created_at_ms, &a.event_id).cmp(&(b.created_at_ms, &b.event_id)));
+            let latest =
+                |pred: &dyn Fn(&Event) -> bool| evs.iter().rev().find(|e| pred(e)).copied();
+            let outcome = latest(&|e| e.kind == Kind::Outcome);
+            Conversation {
+                conversation_id: id.to_string(),
+                started_at_ms: evs[0].created_at_ms,
+                channel: evs.iter().find_map(|e| e.channel.clone()),
+                intent: latest(&|e| e.intent_corrected.is_some())
+                    .and_then(|e| e.intent_corrected.clone())
+                    .or_else(|| {
+                        latest(&|e| e.intent_predicted.is_some())
+                            .and_then(|e| e.intent_predicted.clone())
+                    }),
+                resolved: outcome.and_then(|e| e.resolved),
+                handled_by: outcome.and_then(|e| e.handled_by),
+                agent_id: outcome.and_then(|e| e.agent_id.clone()),
+                contact_count: outcome.and_then(|e| e.contact_count),
+                rating: latest(&|e| e.kind == Kind::Rating).and_then(|e| e.rating),
+            }
+        })
+        .collect()
+}
+
+/// The numerators and denominators of every metric; what the database aggregates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub conversations: u64,
+    /// Conversations with an outcome event.
+    pub with_outcome: u64,
+    pub resolved: u64,
+    /// Resolved with `contact_count = 1`.
+    pub resolved_first_contact: u64,
+    /// Resolved with `handled_by = bot`.
+    pub self_served: u64,
+    /// `handled_by` = `human` or `both`.
+    pub handed_off: u64,
+    /// Conversations with a rating.
+    pub rated: u64,
+    /// Rated 4 or 5.
+    pub satisfied: u64,
+    pub rating_sum: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, c: &Conversation) {
+        self.conversations += 1;
+        let resolved = c.resolved == Some(true);
+        self.with_outcome += u64::from(c.resolved.is_some());
+        self.resolved += u64::from(resolved);
+        self.resolved_first_contact += u64::from(resolved && c.contact_count == Some(1));
+        self.self_served += u64::from(resolved && c.handled_by == Some(HandledBy::Bot));
+        self.handed_off += u64::from(matches!(
+            c.handled_by,
+            Some(HandledBy::Human | HandledBy::Both)
+        ));
+        if let Some(r) = c.rating {
+            self.rated += 1;
+            self.satisfied += u64::from(r >= 4);
+            self.rating_sum += u64::from(r);
+        }
+    }
+
+    /// The rates; `None` where the denominator is zero.
+    pub fn metrics(&self) -> Metrics {
+        let ratio = |n: u64, d: u64| (d > 0).then(|| round4(n as f64 / d as f64));
+        Metrics {
+            csat: (self.rated > 0)
+                .then(|| round4(100.0 * self.satisfied as f64 / self.rated as f64)),
+            average_rating: ratio(self.rating_sum, self.rated),
+            fcr: ratio(self.resolved_first_contact, self.resolved),
+            resolution_rate: ratio(self.resolved, self.with_outcome),
+            self_service_rate: ratio(self.self_served, self.conversations),
+            handoff_rate: ratio(self.handed_off, self.conversations),
+        }
+    }
+}
+
+/// Four decimals: enough for a dashboard, and stable across float summation orders.
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// The rates of one set of conversations.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Percent (0–100) of rated conversations rated 4 or 5.
+    pub csat: Option<f64>,
+    pub average_rating: Option<f64>,
+    /// Fraction (0–1).
+    pub fcr: Option<f64>,
+    pub resolution_rate: Option<f64>,
+    pub self_service_rate: Option<f64>,
+    pub handoff_rate: Option<f64>,
+}
+
+/// A group's key: the intent, day (`YYYY-MM-DD`, UTC), channel or agent; `None` when the
+/// conversation has none (no intent known, no channel given, no agent involved).
+pub fn group_key(c: &Conversation, by: GroupBy) -> Option<String> {
+    match by {
+        GroupBy::Intent => c.intent.clone(),
+        GroupBy::Day => Some(crate::feedback::format_day(c.started_at_ms)),
+        GroupBy::Channel => c.channel.clone(),
+        GroupBy::Agent => c.agent_id.clone(),
+    }
+}
+
+/// One corrected prediction and how often it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CorrectionCount {
+    /// The intent the bot predicted (`null` when the client did not say).
+    pub from: Option<String>,
+    /// The intent an agent corrected it to.
+    pub to: String,
+    pub count: u64,
+}
+
+/// How many top corrections stats report.
+pub const TOP_CORRECTIONS: usize = 10;
+
+/// Event counts per kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EventCounts {
+    pub total: u64,
+    pub rating: u64,
+    pub outcome: u64,
+    pub correction: u64,
+    pub comment: u64,
+}
+
+impl EventCounts {
+    pub fn add(&mut self, kind: Kind, n: u64) {
+        self.total += n;
+        match kind {
+            Kind::Rating => self.rating += n,
+            Kind::Outcome => self.outcome += n,
+            Kind::Correction => self.correction += n,
+            Kind::Comment => self.comment += n,
+        }
+    }
+}
+
+/// Stats of a range, as `GET /v1/feedback/stats` returns them (minus the echo of the query).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stats {
+    pub counts: Counts,
+    pub metrics: Metrics,
+    pub events: EventCounts,
+    pub top_corrections: Vec<CorrectionCount>,
+    /// Present when grouped; ordered by key, `null` key first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<Group>>,
+}
+
+/// One group of a grouped result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    pub key: Option<String>,
+    pub counts: Counts,
+    pub metrics: Metrics,
+}
+
+impl Group {
+    pub fn new(key: Option<String>, counts: Counts) -> Group {
+        Group {
+            key,
+            metrics: counts.metrics(),
+            counts,
+        }
+    }
+}
+
+/// Sorts corrections the way stats report them: most frequent first, then by name.
+pub fn rank_corrections(mut list: Vec<CorrectionCount>) -> Vec<CorrectionCount> {
+    list.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.to.cmp(&b.to))
+            .then_with(|| a.from.cmp(&b.from))
+    });
+    list.truncate(TOP_CORRECTIONS);
+    list
+}
+
+/// The reference computation of stats over `[from_ms, to_ms)`. The feedback component computes
+/// the same in SQL; the end-to-end tests hold the two against each other.
+pub fn stats(events: &[Event], from_ms: i64, to_ms: i64, group_by: Option<GroupBy>) -> Stats {
+    let convs: Vec<Conversation> = conversations(events)
+        .into_iter()
+        .filter(|c| (from_ms..to_ms).contains(&c.started_at_ms))
+        .collect();
+    let mut counts = Counts::default();
+    for c in &convs {
+        counts.add(c);
+    }
+    let groups = group_by.map(|by| {
+        let mut groups: BTreeMap<Option<String>, Counts> = BTreeMap::new();
+        for c in &convs {
+            groups.entry(group_key(c, by)).or_default().add(c);
+        }
+        groups.into_iter().map(|(k, c)| Group::new(k, c)).collect()
+    });
+    let mut event_counts = EventCounts::default();
+    let mut corrections: BTreeMap<(Option<String>, String), u64> = BTreeMap::new();
+    for e in events
+        .iter()
+        .filter(|e| (from_ms..to_ms).contains(&e.created_at_ms))
+    {
+        event_counts.add(e.kind, 1);
+        if let Some(to) = &e.intent_corrected {
+            *corrections
+                .entry((e.intent_predicted.clone(), to.clone()))
+                .or_default() += 1;
+        }
+    }
+    Stats {
+        counts,
+        metrics: counts.metrics(),
+        events: event_counts,
+        top_corrections: rank_corrections(
+            corrections
+                .into_iter()
+                .map(|((from, to), count)| CorrectionCount { from, to, count })
+                .collect(),
+        ),
+        groups,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feedback::{EventInput, validate};
+
+    const DAY: i64 = 86_400_000;
+    /// 2026-11-20T00:00:00Z.
+    const T0: i64 = 1_795_132_800_000;
+
+    fn ev(id: &str, conv: &str, at: i64, json: serde_json::Value) -> Event {
+        let mut v = json;
+        v["event_id"] = id.into();
+        v["conversation_id"] = conv.into();
+        v["created_at"] = crate::feedback::format_time(at).into();
+        let input: EventInput = serde_json::from_value(v).unwrap();
+        validate(&input, T0 + 100 * DAY).unwrap()
+    }
+
+    fn outcome(
+        id: &str,
+        conv: &str,
+        at: i64,
+        resolved: bool,
+        by: &str,
+        contacts: Option<u32>,
+    ) -> Event {
+        let mut j = serde_json::json!({"kind": "outcome", "resolved": resolved, "handled_by": by});
+        if let Some(c) = contacts {
+            j["contact_count"] = c.into();
+        }
+        if by != "bot" {
+            j["agent_id"] = "agent_li".into();
+        }
+        ev(id, conv, at, j)
+    }
+
+    fn rating(id: &str, conv: &str, at: i64, r: u8) -> Event {
+        ev(
+            id,
+            conv,
+            at,
+            serde_json::json!({"kind": "rating", "rating": r}),
+        )
+    }
+
+    /// Five conversations with hand-computed answers (see each assertion).
+    fn sample() -> Vec<Event> {
+        vec![
+            // c1 (day 0, web, order_status): bot resolved on first contact, rated 5.
+            ev(
+                "e01",
+                "c1",
+                T0 + 1000,
+                serde_json::json!({"kind": "comment", "comment": "快",
+                "channel": "web", "intent_predicted": "order_status"}),
+            ),
+            outcome("e02", "c1", T0 + 2000, true, "bot", Some(1)),
+            rating("e03", "c1", T0 + 3000, 5),
+            // c2 (day 0, app, refund corrected from order_status): human resolved on 2nd contact,
+            // rated 2 then re-rated 4 (the later rating counts).
+            ev(
+                "e04",
+                "c2",
+                T0 + 5000,
+                serde_json::json!({"kind": "correction",
+                "intent_predicted": "order_status", "intent_corrected": "refund",
+                "text": "我的退款呢", "channel": "app"}),
+            ),
+            outcome("e05", "c2", T0 + 6000, true, "both", Some(2)),
+            rating("e06", "c2", T0 + 7000, 2),
+            rating("e07", "c2", T0 + 8000, 4),
+            // c3 (day 1, web): not resolved, human; rated 1. Its outcome arrives first in the
+            // list but is older than the later outcome (resolved=false wins by time).
+            outcome("e09", "c3", T0 + DAY + 9000, false, "human", None),
+            outcome("e08", "c3", T0 + DAY + 1000, true, "human", Some(1)),
+            ev(
+                "e10",
+                "c3",
+                T0 + DAY,
+                serde_json::json!({"kind": "rating", "rating": 1,
+                "channel": "web"}),
+            ),
+            // c4 (day 1): only a correction, no outcome, no rating.
+            ev(
+                "e11",
+                "c4",
+                T0 + DAY + 500,
+                serde_json::json!({"kind": "correction",
+                "intent_predicted": "order_status", "intent_corrected": "refund",
+                "text": "refund please"}),
+            ),
+            // c5 (day 2): resolved by bot with unknown contact count.
+            outcome("e12", "c5", T0 + 2 * DAY, true, "bot", None),
+        ]
+    }
+
+    #[test]
+    fn folding_follows_event_time_not_arrival_order() {
+        let convs = conversations(&sample());
+        let c3 = &convs[2];
+        assert_eq!(c3.resolved, Some(false));
+        assert_eq!(c3.started_at_ms, T0 + DAY);
+        assert_eq!(convs[1].rating, Some(4));
+        assert_eq!(convs[1].intent.as_deref(), Some("refund"));
+        assert_eq!(convs[0].intent.as_deref(), Some("order_status"));
+        let mut reversed = sample();
+        reversed.reverse();
+        assert_eq!(conversations(&reversed), convs);
+    }
+
+    #[test]
+    fn every_metric_on_the_hand_built_set() {
+        let s = stats(&sample(), T0, T0 + 3 * DAY, None);
+        let c = s.counts;
+        assert_eq!(c.conversations, 5);
+        assert_eq!(c.with_outcome, 4); // c1, c2, c3, c5
+        assert_eq!(c.resolved, 3); // c1, c2, c5
+        assert_eq!(c.resolved_first_contact, 1); // c1 (c5's count is unknown)
+        assert_eq!(c.self_served, 2); // c1, c5
+        assert_eq!(c.handed_off, 2); // c2 (both), c3 (human)
+        assert_eq!((c.rated, c.satisfied, c.rating_sum), (3, 2, 10)); // 5, 4, 1
+        let m = s.metrics;
+        assert_eq!(m.csat, Some(66.6667));
+        assert_eq!(m.average_rating, Some(3.3333));
+        assert_eq!(m.fcr, Some(0.3333));
+        assert_eq!(m.resolution_rate, Some(0.75));
+        assert_eq!(m.self_service_rate, Some(0.4));
+        assert_eq!(m.handoff_rate, Some(0.4));
+        assert_eq!(
+            s.events,
+            EventCounts {
+                total: 12,
+                rating: 4,
+                outcome: 5,
+                correction: 2,
+                comment: 1
+            }
+        );
+        assert_eq!(
+            s.top_corrections,
+            [CorrectionCount {
+                from: Some("order_status".into()),
+                to: "refund".into(),
+                count: 2
+            }]
+        );
+    }
+
+    #[test]
+    fn an_empty_range_has_zero_counts_and_undefined_rates() {
+        let s = stats(&sample(), T0 + 10 * DAY, T0 + 11 * DAY, Some(GroupBy::Day));
+        assert_eq!(s.counts, Counts::default());
+        assert_eq!(s.metrics.csat, None);
+        assert_eq!(s.metrics.self_service_rate, None);
+        assert_eq!(s.events.total, 0);
+        assert!(s.top_corrections.is_empty());
+        assert_eq!(s.groups, Some(vec![]));
+        assert_eq!(stats(&[], 0, i64::MAX, None).counts, Counts::default());
+    }
+
+    #[test]
+    fn a_single_event() {
+        let s = stats(&[rating("e", "c", T0, 3)], T0, T0 + 1, None);
+        assert_eq!(s.counts.conversations, 1);
+        assert_eq!(s.metrics.csat, Some(0.0));
+        assert_eq!(s.metrics.average_rating, Some(3.0));
+        assert_eq!(s.metrics.fcr, None);
+        assert_eq!(s.metrics.self_service_rate, Some(0.0));
+        // `to` is exclusive.
+        assert_eq!(
+            stats(&[rating("e", "c", T0, 3)], T0 - 1, T0, None)
+                .counts
+                .conversations,
+            0
+        );
+    }
+
+    #[test]
+    fn the_range_takes_conversations_by_their_start() {
+        // c3 starts on day 1; its late outcome (day 1 too) and c5 (day 2) are out of [T0, T0+DAY).
+        let s = stats(&sample(), T0, T0 + DAY, None);
+        assert_eq!(s.counts.conversations, 2);
+        assert_eq!(s.events.total, 7);
+    }
+
+    #[test]
+    fn grouped_by_day_channel_intent_and_agent() {
+        let key = |g: &Group| g.key.clone().unwrap_or_else(|| "-".into());
+        let groups = |by| stats(&sample(), T0, T0 + 3 * DAY, Some(by)).groups.unwrap();
+        let day = groups(GroupBy::Day);
+        assert_eq!(
+            day.iter().map(key).collect::<Vec<_>>(),
+            ["2026-11-20", "2026-11-21", "2026-11-22"]
+        );
+        assert_eq!(
+            day.iter()
+                .map(|g| g.counts.conversations)
+                .collect::<Vec<_>>(),
+            [2, 2, 1]
+        );
+        assert_eq!(day[0].metrics.csat, Some(100.0));
+        assert_eq!(day[1].metrics.csat, Some(0.0));
+        let channel = groups(GroupBy::Channel);
+        assert_eq!(
+            channel.iter().map(key).collect::<Vec<_>>(),
+            ["-", "app", "web"]
+        );
+        assert_eq!(
+            channel
+                .iter()
+                .map(|g| g.counts.conversations)
+                .collect::<Vec<_>>(),
+            [2, 1, 2]
+        );
+        let intent = groups(GroupBy::Intent);
+        assert_eq!(
+            intent.iter().map(key).collect::<Vec<_>>(),
+            ["-", "order_status", "refund"]
+        );
+        assert_eq!(intent[2].counts.conversations, 2);
+        let agent = groups(GroupBy::Agent);
+        assert_eq!(agent.iter().map(key).collect::<Vec<_>>(), ["-", "agent_li"]);
+        // agent_li: c2 (resolved, rated 4) and c3 (unresolved, rated 1).
+        assert_eq!(agent[1].counts.conversations, 2);
+        assert_eq!(agent[1].metrics.resolution_rate, Some(0.5));
+        assert_eq!(agent[1].metrics.csat, Some(50.0));
+        // The groups always add up to the whole.
+        for by in [
+            GroupBy::Day,
+            GroupBy::Channel,
+            GroupBy::Intent,
+            GroupBy::Agent,
+        ] {
+            let total: u64 = groups(by).iter().map(|g| g.counts.conversations).sum();
+            assert_eq!(total, 5);
+        }
+    }
+
+    #[test]
+    fn top_corrections_rank_by_count_then_name_and_keep_ten() {
+        let list = (0..12)
+            .map(|i| CorrectionCount {
+                from: None,
+                to: format!("i{i:02}"),
+                count: i % 3,
+            })
+            .collect();
+        let ranked = rank_corrections(list);
+        assert_eq!(ranked.len(), TOP_CORRECTIONS);
+        assert_eq!(ranked[0].to, "i02");
+        assert_eq!(ranked[0].count, 2);
+    }
+}
