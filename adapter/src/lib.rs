@@ -141,3 +141,55 @@ pub fn is_health_path(path: &str) -> bool {
         (Some("v1"), Some(_), Some("health"), None)
     )
 }
+
+/// Agent and admin routes: `Authorization: Bearer <agent_token>` (the Spin variable).
+/// 401 with `WWW-Authenticate` when absent or not a bearer token, 403 when wrong.
+pub async fn authorize_agent(req: &Request) -> Result<(), HttpResponse> {
+    authorize_agent_header(req.headers().get("authorization")).await
+}
+
+/// [`authorize_agent`] on an `Authorization` header kept aside, for routes that must read the
+/// body (which consumes the request) before they know whether the call needs the token.
+pub async fn authorize_agent_header(
+    authorization: Option<&spin_sdk::http::HeaderValue>,
+) -> Result<(), HttpResponse> {
+    let presented = authorization
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_string())
+        })
+        .filter(|t| !t.is_empty());
+    let Some(presented) = presented else {
+        let mut r = problem(&Problem::unauthorized(
+            "this route needs the agent token: Authorization: Bearer <agent_token>",
+        ));
+        r.headers_mut().insert(
+            "www-authenticate",
+            spin_sdk::http::HeaderValue::from_static("Bearer realm=\"tandem\""),
+        );
+        return Err(r);
+    };
+    let expected = spin_sdk::variables::get("agent_token").await.map_err(|e| {
+        problem(&Problem::internal(format!(
+            "the agent_token variable is not readable: {e:?}"
+        )))
+    })?;
+    if expected.is_empty() || !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+        return Err(problem(&Problem::forbidden(
+            "the bearer token is not the agent token",
+        )));
+    }
+    Ok(())
+}
+
+/// Compares without an early exit, so response time does not reveal how much of a guess matched.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}

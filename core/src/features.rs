@@ -186,6 +186,32 @@ impl FeatureExtractor {
     }
 }
 
+/// Raw counts of one text's terms, for lexical matching (BM25) next to the TF-IDF features.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TermFrequencies {
+    /// Vocabulary terms by index, ascending, with their counts.
+    pub known: Vec<(u32, u32)>,
+    /// Counts of terms outside the vocabulary (sorted): a question full of words the knowledge
+    /// base never uses should not look like a perfect match on the few words it shares.
+    pub unknown: Vec<u32>,
+}
+
+impl FeatureExtractor {
+    /// Term counts of one raw text (normalised here), split into vocabulary and unknown terms.
+    pub fn term_frequencies(&self, text: &str) -> TermFrequencies {
+        let mut tf = TermFrequencies::default();
+        for (term, n) in term_counts(&self.settings, &normalize(text)) {
+            match self.index.get(&term) {
+                Some(&i) => tf.known.push((i, n)),
+                None => tf.unknown.push(n),
+            }
+        }
+        tf.known.sort_unstable();
+        tf.unknown.sort_unstable();
+        tf
+    }
+}
+
 /// A token: a Latin-script word or a single Han character, with the run of Han characters it
 /// belongs to marked so that character n-grams stay inside runs.
 enum Token<'a> {

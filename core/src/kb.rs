@@ -87,6 +87,10 @@ pub enum Priority {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct FaqFile {
     pub faq: Vec<FaqEntry>,
+    /// Questions the FAQ deliberately has no entry for, per language: they calibrate and test
+    /// the "no answer" path (kb-loader), and are never served.
+    #[serde(default)]
+    pub no_answer_examples: LocalizedList,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -130,7 +134,7 @@ pub struct Handoff {
     pub conversations: Vec<Conversation>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HandoffRule {
     pub id: String,
     #[serde(default)]
@@ -145,7 +149,7 @@ pub struct HandoffRule {
 }
 
 /// All given keys must hold for a rule to fire.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RuleCondition {
     pub explicit_request: Option<bool>,
     /// A topic id, or `any`.
@@ -192,6 +196,8 @@ pub struct KnowledgeBase {
     pub meta: KbMeta,
     pub intents: Vec<Intent>,
     pub faq: Vec<FaqEntry>,
+    /// `faq.yaml`'s `no_answer_examples`.
+    pub faq_no_answer: LocalizedList,
     pub handoff: Option<Handoff>,
 }
 
@@ -259,6 +265,10 @@ pub fn load(files: &[SourceFile]) -> Loaded {
         let kb = KnowledgeBase {
             meta,
             intents: intents.intents,
+            faq_no_answer: faq
+                .as_ref()
+                .map(|f| f.no_answer_examples.clone())
+                .unwrap_or_default(),
             faq: faq.map(|f| f.faq).unwrap_or_default(),
             handoff,
         };

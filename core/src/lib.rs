@@ -7,6 +7,7 @@
 pub mod problem;
 
 pub mod eval;
+pub mod faq;
 pub mod feedback;
 pub mod features;
 #[cfg(feature = "onnx")]
@@ -18,3 +19,4 @@ pub mod pii;
 #[cfg(feature = "onnx")]
 pub mod onnx_export;
 pub mod text;
+pub mod time;

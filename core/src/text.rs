@@ -35,10 +35,11 @@ pub fn is_han(c: char) -> bool {
 }
 
 /// Language of a message: `"zh"` when Han characters make up at least 30 % of its letters,
-/// else `"en"`. A low share suffices because one Han character carries about a word.
+/// else `"en"`. A low share suffices because one Han character carries about a word. Digits
+/// are not letters: an order number must not turn a Chinese message into an English one.
 pub fn detect_language(text: &str) -> &'static str {
     let (mut han, mut letters) = (0usize, 0usize);
-    for c in text.chars().filter(|c| c.is_alphanumeric()) {
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
         letters += 1;
         if is_han(c) {
             han += 1;
@@ -75,5 +76,7 @@ mod tests {
         assert_eq!(detect_language("where is my order"), "en");
         assert_eq!(detect_language("我的 order 还没到"), "zh");
         assert_eq!(detect_language(""), "en");
+        assert_eq!(detect_language("订单 TD20260511123456 到哪了"), "zh");
+        assert_eq!(detect_language("我的订单 202605111234567 还没发货"), "zh");
     }
 }

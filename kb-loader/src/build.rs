@@ -94,6 +94,9 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
     json.push(b'\n');
     std::fs::write(args.out.join("intent.onnx"), &onnx)?;
     std::fs::write(args.out.join("intent.json"), &json)?;
+    if let Some(kb) = &src.kb {
+        crate::faq::build(kb, &version, &src.hash, &recipe, &args.out)?;
+    }
     eprintln!(
         "wrote {}/intent.onnx ({} KiB) and intent.json ({} KiB): {version}, {} intents, threshold {threshold:.3}, \
          held-out accuracy {:.2} %, tract max |Δp| {max_diff:.1e}",

@@ -36,6 +36,11 @@ pub struct EvalArgs {
     /// Seeds of the draws / folds; several (`--seed 1,2,3`) report each run and the mean.
     #[arg(long, value_delimiter = ',', default_values_t = vec![0u64])]
     seed: Vec<u64>,
+    /// Evaluate FAQ retrieval instead of intents: held-out paraphrases of a KB, or (with
+    /// --test) an FAQ of --examples-per-intent utterances per intent (default 5) asked every
+    /// test utterance.
+    #[arg(long)]
+    faq: bool,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -70,8 +75,24 @@ struct Output {
 
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let path = input_path(&args.train, &args.kb)?;
-    let full = source::load(&path)?.set;
+    let src = source::load(&path)?;
     let recipe = args.recipe.recipe();
+    if args.faq {
+        return match (&src.kb, &args.test) {
+            (Some(kb), None) => {
+                crate::faq_eval::kb(&crate::faq::corpus_from_kb(kb), &recipe, args.json)
+            }
+            (_, Some(test)) => crate::faq_eval::csv(
+                &src.set,
+                &source::load(test)?.set,
+                args.examples_per_intent.unwrap_or(5),
+                &recipe,
+                args.json,
+            ),
+            (None, None) => anyhow::bail!("--faq needs a KB folder, or a training CSV with --test"),
+        };
+    }
+    let full = src.set;
     let calibration = args
         .calibrate
         .as_ref()

@@ -3,6 +3,8 @@
 
 mod build;
 mod evaluate;
+mod faq;
+mod faq_eval;
 mod pipeline;
 mod source;
 

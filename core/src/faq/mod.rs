@@ -1,0 +1,364 @@
+//! FAQ retrieval: which knowledge-base entry answers a question, how sure we are, and when to
+//! say "no answer" instead.
+//!
+//! Two signals, fused by a weight `kb-loader` tunes on held-out paraphrases:
+//! - **vector**: an encoder (the shared TF-IDF features → a linear layer trained so that the
+//!   questions of one entry score alike and different entries apart, exported to ONNX) maps a
+//!   question to a unit vector; each entry has the precomputed centroid of its questions'
+//!   vectors, and the signal is the cosine between them (negative clipped to 0);
+//! - **lexical**: [`bm25`] over the same word and character n-grams, normalised by the score
+//!   the question would get against itself, so 1.0 means "every term of the question matched".
+//!
+//! The fused score is in `[0, 1]`; below the calibrated threshold a customer gets no answer.
+
+pub mod bm25;
+#[cfg(feature = "onnx")]
+pub mod runner;
+pub mod templates;
+
+use crate::features::{FeatureExtractor, FeatureSettings, TermFrequencies, Vocabulary};
+use crate::kb::Localized;
+use crate::linear::TrainConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub use bm25::Bm25;
+
+/// Version of the manifest layout below.
+pub const FAQ_MANIFEST_FORMAT: u32 = 1;
+
+/// `models/faq.json`: the index and everything besides the encoder weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaqManifest {
+    pub format: u32,
+    /// `<kb-name>-<first 12 hex of kb hash>`, shared with the intent model of the same build.
+    pub model_version: String,
+    pub kb_name: String,
+    pub kb_hash: String,
+    /// Enabled entries only; the encoder's output `i` belongs to `entries[i]`.
+    pub entries: Vec<IndexedEntry>,
+    pub fusion: Fusion,
+    /// Intent id → language → reply template with `{entity}` placeholders (agent mode).
+    #[serde(default)]
+    pub templates: BTreeMap<String, Localized>,
+    /// Entity name → regular expression, from the KB (`order_id`, …).
+    #[serde(default)]
+    pub entities: BTreeMap<String, String>,
+    /// `int8` or `f32` (as in the intent manifest).
+    pub weights: crate::onnx_export::WeightFormat,
+    pub train: TrainConfig,
+    /// Figures measured at build time on held-out paraphrases.
+    #[serde(default)]
+    pub metrics: serde_json::Value,
+    pub features: FeatureSettings,
+    pub vocab: Vocabulary,
+}
+
+/// One FAQ entry as served.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexedEntry {
+    pub id: String,
+    #[serde(default)]
+    pub intent: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Inclusive `YYYY-MM-DD` bounds; outside them the entry is not served.
+    #[serde(default)]
+    pub valid_from: Option<String>,
+    #[serde(default)]
+    pub valid_to: Option<String>,
+    /// Language → Markdown answer.
+    pub answer: Localized,
+    /// Questions that retrieve the entry: per language the canonical one first, then paraphrases.
+    pub questions: Vec<LangText>,
+    /// Unit-length centroid of the encoder vectors of `questions`.
+    #[serde(default)]
+    pub vector: Vec<f32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LangText {
+    pub lang: String,
+    pub text: String,
+}
+
+impl IndexedEntry {
+    /// True when the entry may be served on `today` (`YYYY-MM-DD`; none = no date check).
+    pub fn valid_on(&self, today: Option<&str>) -> bool {
+        let Some(today) = today else { return true };
+        // ISO dates compare correctly as strings.
+        self.valid_from.as_deref().is_none_or(|from| today >= from)
+            && self.valid_to.as_deref().is_none_or(|to| today <= to)
+    }
+
+    /// The answer in `lang`, else in any language the entry has (zh before en by key order).
+    pub fn answer_in(&self, lang: &str) -> &str {
+        self.answer
+            .get(lang)
+            .or_else(|| self.answer.values().next())
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+}
+
+/// How the two signals combine, and the no-answer threshold on the result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fusion {
+    /// Weight of the vector signal; the lexical signal gets `1 - vector_weight`.
+    pub vector_weight: f32,
+    /// Fused scores below this are "no answer" for customers.
+    pub threshold: f32,
+    pub bm25_k1: f32,
+    pub bm25_b: f32,
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Self {
+            vector_weight: 0.5,
+            threshold: 0.5,
+            bm25_k1: 1.2,
+            bm25_b: 0.75,
+        }
+    }
+}
+
+/// The encoder's view of a question: a unit vector from its logits. Centring first removes the
+/// part every entry shares, so the cosine measures which entries the question leans to.
+pub fn embed(logits: &[f32]) -> Vec<f32> {
+    let n = logits.len().max(1) as f32;
+    let mean = logits.iter().sum::<f32>() / n;
+    let mut v: Vec<f32> = logits.iter().map(|z| z - mean).collect();
+    normalize_in_place(&mut v);
+    v
+}
+
+/// Unit-length mean of unit vectors (the zero vector stays zero).
+pub fn centroid(vectors: &[Vec<f32>]) -> Vec<f32> {
+    let dim = vectors.first().map_or(0, Vec::len);
+    let mut c = vec![0f32; dim];
+    for v in vectors {
+        for (a, b) in c.iter_mut().zip(v) {
+            *a += b;
+        }
+    }
+    normalize_in_place(&mut c);
+    c
+}
+
+fn normalize_in_place(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Both signals of one entry for one question; [`Signals::fused`] ranks with a given weight.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Signals {
+    pub entry: usize,
+    /// Cosine to the entry's centroid, clipped to `[0, 1]`.
+    pub vector: f32,
+    /// Best normalised BM25 over the entry's questions, in `[0, 1]`.
+    pub lexical: f32,
+    /// Index in `entry.questions` of the question that matched best lexically.
+    pub matched: usize,
+}
+
+impl Signals {
+    pub fn fused(&self, vector_weight: f32) -> f32 {
+        vector_weight * self.vector + (1.0 - vector_weight) * self.lexical
+    }
+}
+
+/// A ranked entry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hit {
+    pub signals: Signals,
+    pub score: f32,
+}
+
+/// The searchable index: entries with their vectors, and BM25 over every question.
+#[derive(Clone, Debug)]
+pub struct Retriever {
+    entries: Vec<IndexedEntry>,
+    bm25: Bm25,
+    /// BM25 document → (entry, question index).
+    docs: Vec<(usize, usize)>,
+}
+
+impl Retriever {
+    /// Indexes the entries' questions with `features` (the encoder's own vocabulary).
+    pub fn new(entries: Vec<IndexedEntry>, fusion: &Fusion, features: &FeatureExtractor) -> Self {
+        let mut docs = Vec::new();
+        let mut tfs = Vec::new();
+        for (e, entry) in entries.iter().enumerate() {
+            for (q, question) in entry.questions.iter().enumerate() {
+                docs.push((e, q));
+                tfs.push(features.term_frequencies(&question.text));
+            }
+        }
+        let bm25 = Bm25::new(&tfs, features.dim(), fusion.bm25_k1, fusion.bm25_b);
+        Self {
+            entries,
+            bm25,
+            docs,
+        }
+    }
+
+    pub fn entries(&self) -> &[IndexedEntry] {
+        &self.entries
+    }
+
+    /// Both signals for every entry valid on `today`, in entry order.
+    pub fn signals(
+        &self,
+        embedding: &[f32],
+        terms: &TermFrequencies,
+        today: Option<&str>,
+    ) -> Vec<Signals> {
+        let lexical = self.bm25.normalized_scores(terms);
+        let mut best: Vec<(f32, usize)> = vec![(-1.0, 0); self.entries.len()];
+        for (d, &(e, q)) in self.docs.iter().enumerate() {
+            // Strictly greater: ties keep the earlier (canonical) question.
+            if lexical[d] > best[e].0 {
+                best[e] = (lexical[d], q);
+            }
+        }
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| entry.valid_on(today))
+            .map(|(e, entry)| Signals {
+                entry: e,
+                vector: dot(embedding, &entry.vector).clamp(0.0, 1.0),
+                lexical: best[e].0.max(0.0),
+                matched: best[e].1,
+            })
+            .collect()
+    }
+}
+
+/// Ranks signals by fused score, best first; ties go to the earlier entry (deterministic).
+pub fn rank(signals: &[Signals], vector_weight: f32) -> Vec<Hit> {
+    let mut hits: Vec<Hit> = signals
+        .iter()
+        .map(|s| Hit {
+            signals: *s,
+            score: s.fused(vector_weight),
+        })
+        .collect();
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.signals.entry.cmp(&b.signals.entry))
+    });
+    hits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, questions: &[(&str, &str)], vector: Vec<f32>) -> IndexedEntry {
+        IndexedEntry {
+            id: id.into(),
+            intent: None,
+            tags: vec![],
+            valid_from: None,
+            valid_to: None,
+            answer: [("en".to_string(), format!("answer {id}"))].into(),
+            questions: questions
+                .iter()
+                .map(|(l, t)| LangText {
+                    lang: l.to_string(),
+                    text: t.to_string(),
+                })
+                .collect(),
+            vector,
+        }
+    }
+
+    #[test]
+    fn embedding_is_centred_and_unit() {
+        let v = embed(&[3.0, 1.0, 2.0]);
+        assert!((v.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(v.iter().sum::<f32>().abs() < 1e-6);
+        assert_eq!(
+            embed(&[2.0, 2.0]),
+            vec![0.0, 0.0],
+            "no preference, no direction"
+        );
+    }
+
+    #[test]
+    fn validity_dates_are_inclusive() {
+        let mut e = entry("a", &[("en", "x")], vec![]);
+        e.valid_from = Some("2026-01-01".into());
+        e.valid_to = Some("2026-12-31".into());
+        assert!(e.valid_on(Some("2026-01-01")) && e.valid_on(Some("2026-12-31")));
+        assert!(!e.valid_on(Some("2025-12-31")) && !e.valid_on(Some("2027-01-01")));
+        assert!(e.valid_on(None));
+    }
+
+    #[test]
+    fn lexical_match_picks_the_entry_and_its_closest_question() {
+        let texts = [
+            "how do i return an item",
+            "退货怎么办理",
+            "where is my parcel",
+        ];
+        let fx = FeatureExtractor::fit(FeatureSettings::default(), &texts);
+        let entries = vec![
+            entry(
+                "returns",
+                &[("en", texts[0]), ("zh", texts[1])],
+                vec![1.0, 0.0],
+            ),
+            entry("tracking", &[("en", texts[2])], vec![0.0, 1.0]),
+        ];
+        let r = Retriever::new(entries, &Fusion::default(), &fx);
+        let q = "退货怎么办理";
+        let s = r.signals(&[1.0, 0.0], &fx.term_frequencies(q), None);
+        let hits = rank(&s, 0.5);
+        assert_eq!(hits[0].signals.entry, 0);
+        assert_eq!(hits[0].signals.matched, 1, "the Chinese question matched");
+        assert!(
+            (hits[0].signals.lexical - 1.0).abs() < 1e-5,
+            "identical text"
+        );
+        assert!((hits[0].score - 1.0).abs() < 1e-5);
+        assert_eq!(hits[1].signals.lexical, 0.0);
+        // Unknown words dilute the lexical match instead of being ignored.
+        let noisy = r.signals(
+            &[0.0, 0.0],
+            &fx.term_frequencies("退货 quantum chromodynamics"),
+            None,
+        );
+        assert!(
+            noisy[0].lexical > 0.0 && noisy[0].lexical < 0.6,
+            "{noisy:?}"
+        );
+    }
+
+    #[test]
+    fn expired_entries_are_not_ranked() {
+        let fx = FeatureExtractor::fit(FeatureSettings::default(), &["sale", "refund"]);
+        let mut sale = entry("sale", &[("en", "sale")], vec![1.0, 0.0]);
+        sale.valid_to = Some("2026-06-30".into());
+        let r = Retriever::new(
+            vec![sale, entry("refund", &[("en", "refund")], vec![0.0, 1.0])],
+            &Fusion::default(),
+            &fx,
+        );
+        let tf = fx.term_frequencies("sale");
+        assert_eq!(r.signals(&[1.0, 0.0], &tf, Some("2026-06-30")).len(), 2);
+        let later = r.signals(&[1.0, 0.0], &tf, Some("2026-07-01"));
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].entry, 1);
+    }
+}

@@ -1,0 +1,181 @@
+//! FAQ answering at serving time: the encoder on tract, the index from the manifest, and the
+//! customer/agent answer shapes.
+
+use super::templates::{EntityPatterns, fill};
+use super::{FAQ_MANIFEST_FORMAT, FaqManifest, Hit, Retriever, embed, rank};
+use crate::features::{FeatureExtractor, TermFrequencies};
+use crate::intent::{load_plan, run_model};
+use crate::text::detect_language;
+use anyhow::Context;
+use serde::Serialize;
+use std::sync::Arc;
+use tract_onnx::prelude::TypedRunnableModel;
+
+/// Customers get one answer or none; agents get ranked suggestions and reply templates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Customer,
+    Agent,
+}
+
+#[derive(Clone, Debug)]
+pub struct AskRequest<'a> {
+    pub question: &'a str,
+    /// `zh` or `en`; none = the question's language.
+    pub lang: Option<&'a str>,
+    pub top_k: usize,
+    pub mode: Mode,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Suggestion {
+    pub faq_id: String,
+    pub score: f32,
+    pub matched_question: String,
+    pub answer: String,
+    /// The entry's linked intent, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReplyTemplate {
+    pub intent: String,
+    pub text: String,
+    pub missing: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Answer {
+    pub best: Option<Suggestion>,
+    pub no_answer_reason: Option<&'static str>,
+    pub suggestions: Vec<Suggestion>,
+    pub templates: Vec<ReplyTemplate>,
+    pub lang: String,
+    pub model_version: String,
+}
+
+/// Why a customer gets no answer.
+pub const BELOW_THRESHOLD: &str = "below-threshold";
+pub const EMPTY_KNOWLEDGE_BASE: &str = "empty-knowledge-base";
+
+pub struct FaqRunner {
+    manifest: FaqManifest,
+    features: FeatureExtractor,
+    plan: Arc<TypedRunnableModel>,
+    retriever: Retriever,
+    entities: EntityPatterns,
+}
+
+impl FaqRunner {
+    pub fn from_bytes(onnx: &[u8], manifest_json: &[u8]) -> anyhow::Result<Self> {
+        let mut manifest: FaqManifest =
+            serde_json::from_slice(manifest_json).context("parsing the FAQ manifest")?;
+        anyhow::ensure!(
+            manifest.format == FAQ_MANIFEST_FORMAT,
+            "FAQ manifest format {} unsupported (expected {FAQ_MANIFEST_FORMAT})",
+            manifest.format
+        );
+        let vocab = std::mem::take(&mut manifest.vocab);
+        let features = FeatureExtractor::new(manifest.features.clone(), vocab)?;
+        let entries = std::mem::take(&mut manifest.entries);
+        let retriever = Retriever::new(entries, &manifest.fusion, &features);
+        let entities = EntityPatterns::compile(&manifest.entities)?;
+        let plan = load_plan(onnx).context("loading the FAQ encoder")?;
+        Ok(Self {
+            manifest,
+            features,
+            plan,
+            retriever,
+            entities,
+        })
+    }
+
+    /// The manifest without its vocabulary and entries (moved into the extractor and index).
+    pub fn manifest(&self) -> &FaqManifest {
+        &self.manifest
+    }
+
+    pub fn retriever(&self) -> &Retriever {
+        &self.retriever
+    }
+
+    /// The question's encoder vector and term counts.
+    pub fn encode(&self, question: &str) -> anyhow::Result<(Vec<f32>, TermFrequencies)> {
+        let (logits, _) = run_model(&self.plan, &self.features.extract(question))?;
+        Ok((embed(&logits), self.features.term_frequencies(question)))
+    }
+
+    /// Entries ranked for `question` among those valid on `today` (`YYYY-MM-DD`).
+    pub fn search(&self, question: &str, today: Option<&str>) -> anyhow::Result<Vec<Hit>> {
+        let (embedding, terms) = self.encode(question)?;
+        let signals = self.retriever.signals(&embedding, &terms, today);
+        Ok(rank(&signals, self.manifest.fusion.vector_weight))
+    }
+
+    pub fn ask(&self, req: &AskRequest<'_>, today: Option<&str>) -> anyhow::Result<Answer> {
+        let lang = req
+            .lang
+            .unwrap_or_else(|| detect_language(req.question))
+            .to_string();
+        let hits = self.search(req.question, today)?;
+        let suggestion = |h: &Hit| {
+            let entry = &self.retriever.entries()[h.signals.entry];
+            Suggestion {
+                faq_id: entry.id.clone(),
+                score: h.score,
+                matched_question: entry.questions[h.signals.matched].text.clone(),
+                answer: entry.answer_in(&lang).to_string(),
+                intent: entry.intent.clone(),
+            }
+        };
+        let threshold = self.manifest.fusion.threshold;
+        let best = hits
+            .first()
+            .filter(|h| h.score >= threshold)
+            .map(suggestion);
+        let no_answer_reason = match (&best, hits.is_empty()) {
+            (Some(_), _) => None,
+            (None, true) => Some(EMPTY_KNOWLEDGE_BASE),
+            (None, false) => Some(BELOW_THRESHOLD),
+        };
+        let (suggestions, templates) = match req.mode {
+            Mode::Customer => (Vec::new(), Vec::new()),
+            Mode::Agent => {
+                let suggestions: Vec<Suggestion> =
+                    hits.iter().take(req.top_k.max(1)).map(suggestion).collect();
+                let templates = suggestions
+                    .first()
+                    .and_then(|s| s.intent.as_deref())
+                    .map(|intent| self.templates(intent, &lang, req.question))
+                    .unwrap_or_default();
+                (suggestions, templates)
+            }
+        };
+        Ok(Answer {
+            best,
+            no_answer_reason,
+            suggestions,
+            templates,
+            lang,
+            model_version: self.manifest.model_version.clone(),
+        })
+    }
+
+    /// The intent's reply template in `lang` (else any language it has), filled from the
+    /// entities found in the question.
+    fn templates(&self, intent: &str, lang: &str, question: &str) -> Vec<ReplyTemplate> {
+        let Some(by_lang) = self.manifest.templates.get(intent) else {
+            return Vec::new();
+        };
+        let Some(template) = by_lang.get(lang).or_else(|| by_lang.values().next()) else {
+            return Vec::new();
+        };
+        let filled = fill(template, &self.entities.find(question));
+        vec![ReplyTemplate {
+            intent: intent.to_string(),
+            text: filled.text,
+            missing: filled.missing,
+        }]
+    }
+}

@@ -1,0 +1,122 @@
+//! `kb-loader eval --faq`: hit@1, hit@3, MRR and the no-answer figures of the FAQ index, on
+//! held-out paraphrases of a KB, or on a test CSV against an FAQ built from a training CSV.
+
+use crate::faq::{self, Corpus, Index, Metrics, Query, Scored};
+use crate::pipeline::Recipe;
+use serde::Serialize;
+use tandem_core::faq::Fusion;
+use tandem_core::kb::TrainingSet;
+use tandem_core::text::detect_language;
+
+#[derive(Serialize)]
+struct Output {
+    entries: usize,
+    fusion: Fusion,
+    /// Cross-validated on held-out paraphrases of the corpus (what tuned `fusion`).
+    held_out: Metrics,
+    /// On the test set, when one was given.
+    test: Option<Metrics>,
+}
+
+/// Evaluates a KB's FAQ on its own held-out paraphrases.
+pub fn kb(corpus: &Corpus, recipe: &Recipe, json: bool) -> anyhow::Result<()> {
+    let held = faq::held_out(corpus, recipe);
+    report(
+        &Output {
+            entries: corpus.entries.len(),
+            fusion: held.fusion,
+            held_out: held.metrics,
+            test: None,
+        },
+        json,
+    )
+}
+
+/// Builds an FAQ of `per_intent` utterances per intent from `train` and asks it every test
+/// utterance (`oos` rows are questions with no entry).
+pub fn csv(
+    train: &TrainingSet,
+    test: &TrainingSet,
+    per_intent: usize,
+    recipe: &Recipe,
+    json: bool,
+) -> anyhow::Result<()> {
+    let corpus = faq::corpus_from_csv(train, per_intent);
+    let held = faq::held_out(&corpus, recipe);
+    let index = Index::build(&corpus.entries, recipe, "faq encoder");
+    let mut queries = Vec::new();
+    for e in &test.examples {
+        let name = &test.labels[e.label];
+        let gold = train.labels.iter().position(|l| l == name);
+        anyhow::ensure!(gold.is_some(), "test intent \"{name}\" has no FAQ entry");
+        queries.push(Query {
+            text: e.text.clone(),
+            lang: detect_language(&e.text).to_string(),
+            gold,
+        });
+    }
+    queries.extend(test.oos.iter().map(|t| Query {
+        text: t.clone(),
+        lang: detect_language(t).to_string(),
+        gold: None,
+    }));
+    let mut scored = Scored::default();
+    scored.extend(&index, queries);
+    let test_metrics = faq::metrics(&scored, held.fusion.vector_weight, held.fusion.threshold);
+    report(
+        &Output {
+            entries: corpus.entries.len(),
+            fusion: held.fusion,
+            held_out: held.metrics,
+            test: Some(test_metrics),
+        },
+        json,
+    )
+}
+
+fn report(out: &Output, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(out)?);
+        return Ok(());
+    }
+    println!(
+        "{} entries; vector weight {:.2}, no-answer threshold {:.3} (tuned on held-out paraphrases)",
+        out.entries, out.fusion.vector_weight, out.fusion.threshold
+    );
+    print_metrics("held-out paraphrases", &out.held_out);
+    if let Some(t) = &out.test {
+        print_metrics("test set", t);
+    }
+    Ok(())
+}
+
+fn print_metrics(what: &str, m: &Metrics) {
+    let pct = |x: f64| format!("{:6.2} %", 100.0 * x);
+    println!("== {what}: {} answerable, {} with no entry", m.answerable, m.unanswerable);
+    println!("{:<10} {:>9} {:>9} {:>9} {:>9}", "lang", "questions", "hit@1", "hit@3", "MRR");
+    for (lang, l) in &m.by_lang {
+        println!(
+            "{lang:<10} {:>9} {:>9} {:>9} {:>9.4}",
+            l.answerable,
+            pct(l.hit_at_1),
+            pct(l.hit_at_3),
+            l.mrr
+        );
+    }
+    println!(
+        "{:<10} {:>9} {:>9} {:>9} {:>9.4}",
+        "all",
+        m.answerable,
+        pct(m.hit_at_1),
+        pct(m.hit_at_3),
+        m.mrr
+    );
+    println!(
+        "at the threshold: answered precision {}, coverage {}",
+        pct(m.answered_precision),
+        pct(m.coverage)
+    );
+    if let (Some(p), Some(r)) = (m.no_answer_precision, m.no_answer_recall) {
+        println!("no-answer precision {}, recall {}", pct(p), pct(r));
+    }
+}
