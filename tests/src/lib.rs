@@ -122,9 +122,23 @@ pub enum Body<'a> {
 
 /// Sends one request on a fresh connection (`Connection: close`) and reads the response.
 pub fn request(addr: SocketAddr, method: &str, path: &str, body: Body<'_>) -> Result<HttpResponse> {
+    request_with(addr, method, path, &[], body)
+}
+
+/// [`request`] with extra request headers (`("Authorization", "Bearer ...")`).
+pub fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Body<'_>,
+) -> Result<HttpResponse> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
     match body {
         Body::Empty => head.push_str("\r\n"),
         Body::Sized(b) => head.push_str(&format!("Content-Length: {}\r\n\r\n", b.len())),
