@@ -8,15 +8,20 @@ pub mod problem;
 
 pub mod eval;
 pub mod faq;
-pub mod feedback;
 pub mod features;
+pub mod feedback;
+pub mod handoff;
+#[cfg(feature = "onnx")]
+pub mod handoff_model;
 #[cfg(feature = "onnx")]
 pub mod intent;
 pub mod kb;
 pub mod linear;
 pub mod metrics;
-pub mod pii;
 #[cfg(feature = "onnx")]
 pub mod onnx_export;
+pub mod pii;
+#[cfg(feature = "onnx")]
+pub mod sentiment;
 pub mod text;
 pub mod time;

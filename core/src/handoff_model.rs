@@ -1,0 +1,124 @@
+//! The handoff decision with its models: the policy and the escalation-score model
+//! (`models/handoff.{onnx,json}`) plus the sentiment model (`models/sentiment.{onnx,json}`),
+//! all written by `kb-loader build`. The logic itself is in [`crate::handoff`].
+
+use crate::features::SparseVector;
+use crate::handoff::{self, Decision, Policy, SCORE_FEATURES, Signals, Turn};
+use crate::intent::{load_plan, run_model};
+use crate::linear::TrainConfig;
+use crate::sentiment::SentimentRunner;
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tract_onnx::prelude::TypedRunnableModel;
+
+pub const HANDOFF_FORMAT: u32 = 1;
+
+/// `models/handoff.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HandoffManifest {
+    pub format: u32,
+    pub model_version: String,
+    pub kb_hash: String,
+    pub policy: Policy,
+    /// Score-model inputs, in order (must equal [`SCORE_FEATURES`] of this build).
+    pub score_features: Vec<String>,
+    pub train: TrainConfig,
+    /// Held-out figures measured by `kb-loader build`.
+    #[serde(default)]
+    pub metrics: serde_json::Value,
+}
+
+/// The score model's input as the sparse vector the exported linear graph takes.
+pub fn score_input(s: &Signals) -> SparseVector {
+    let values = handoff::score_features(s);
+    SparseVector {
+        indices: (0..values.len() as i64).collect(),
+        values,
+    }
+}
+
+pub struct HandoffEngine {
+    manifest: HandoffManifest,
+    score: Arc<TypedRunnableModel>,
+    sentiment: SentimentRunner,
+}
+
+impl HandoffEngine {
+    pub fn from_bytes(
+        handoff_onnx: &[u8],
+        handoff_json: &[u8],
+        sentiment_onnx: &[u8],
+        sentiment_json: &[u8],
+    ) -> anyhow::Result<Self> {
+        let manifest: HandoffManifest =
+            serde_json::from_slice(handoff_json).context("parsing the handoff manifest")?;
+        anyhow::ensure!(
+            manifest.format == HANDOFF_FORMAT,
+            "handoff manifest format {} unsupported (expected {HANDOFF_FORMAT})",
+            manifest.format
+        );
+        anyhow::ensure!(
+            manifest.score_features == SCORE_FEATURES,
+            "the score model was trained on other signals ({:?}); rebuild models/ with kb-loader",
+            manifest.score_features
+        );
+        Ok(Self {
+            score: load_plan(handoff_onnx)?,
+            sentiment: SentimentRunner::from_bytes(sentiment_onnx, sentiment_json)?,
+            manifest,
+        })
+    }
+
+    pub fn manifest(&self) -> &HandoffManifest {
+        &self.manifest
+    }
+
+    pub fn sentiment(&self) -> &SentimentRunner {
+        &self.sentiment
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.manifest.policy
+    }
+
+    /// Signals of a conversation whose customer turns already carry their intents.
+    pub fn signals(&self, tier: Option<&str>, turns: &[Turn]) -> anyhow::Result<Signals> {
+        let mut failure = None;
+        let s = handoff::signals(&self.manifest.policy, tier, turns, &mut |text| match self
+            .sentiment
+            .analyze(text)
+        {
+            Ok(a) => a.negative,
+            Err(e) => {
+                failure.get_or_insert(e);
+                0.0
+            }
+        });
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(s),
+        }
+    }
+
+    /// Probability of `human` from the score model.
+    pub fn score(&self, s: &Signals) -> anyhow::Result<f32> {
+        let (_, probs) = run_model(&self.score, &score_input(s))?;
+        probs
+            .get(1)
+            .copied()
+            .context("the score model has no `human` output")
+    }
+
+    pub fn decide(
+        &self,
+        tier: Option<&str>,
+        turns: &[Turn],
+        agents_online: Option<u32>,
+    ) -> anyhow::Result<(Signals, Decision)> {
+        let s = self.signals(tier, turns)?;
+        let score = self.score(&s)?;
+        let d = handoff::decide(&self.manifest.policy, &s, score, agents_online);
+        Ok((s, d))
+    }
+}

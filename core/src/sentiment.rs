@@ -1,0 +1,103 @@
+//! Customer sentiment (negative / neutral / positive) at serving time: a linear model over the
+//! shared TF-IDF features (`kb-loader` trains it from the KB's `sentiment_examples`), exported
+//! to ONNX and run on tract. Used by handoff (frustration) and reusable for feedback comments.
+//!
+//! ```ignore
+//! let s = SentimentRunner::from_bytes(include_bytes!("sentiment.onnx"), include_bytes!("sentiment.json"))?;
+//! let a = s.analyze("不是很生气，就是问问")?; // a.label == "neutral"
+//! ```
+//!
+//! Negation ("不是很生气", "not happy at all", "not bad") is learned from the examples: the
+//! word bigrams and Han character n-grams of the shared extractor see "不是很" next to "生气"
+//! and "not happy" as one feature, and the KB labels negated phrases both ways.
+
+use crate::features::{FeatureExtractor, FeatureSettings, Vocabulary};
+use crate::intent::{load_plan, run_model};
+use crate::linear::TrainConfig;
+use crate::onnx_export::WeightFormat;
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tract_onnx::prelude::TypedRunnableModel;
+
+pub const SENTIMENT_FORMAT: u32 = 1;
+/// The labels, in model order.
+pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
+
+/// `models/sentiment.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SentimentManifest {
+    pub format: u32,
+    pub model_version: String,
+    pub kb_hash: String,
+    pub labels: Vec<String>,
+    pub weights: WeightFormat,
+    pub train: TrainConfig,
+    #[serde(default)]
+    pub metrics: serde_json::Value,
+    pub features: FeatureSettings,
+    pub vocab: Vocabulary,
+}
+
+/// One analysis: the most likely label and its probability, plus the probability of
+/// `negative` (what frustration is measured by).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sentiment {
+    pub label: String,
+    pub score: f32,
+    pub negative: f32,
+}
+
+pub struct SentimentRunner {
+    manifest: SentimentManifest,
+    features: FeatureExtractor,
+    plan: Arc<TypedRunnableModel>,
+    negative: usize,
+}
+
+impl SentimentRunner {
+    pub fn from_bytes(onnx: &[u8], manifest_json: &[u8]) -> anyhow::Result<Self> {
+        let mut manifest: SentimentManifest =
+            serde_json::from_slice(manifest_json).context("parsing the sentiment manifest")?;
+        anyhow::ensure!(
+            manifest.format == SENTIMENT_FORMAT,
+            "sentiment manifest format {} unsupported (expected {SENTIMENT_FORMAT})",
+            manifest.format
+        );
+        let negative = manifest
+            .labels
+            .iter()
+            .position(|l| l == "negative")
+            .context("the sentiment model has no `negative` label")?;
+        let vocab = std::mem::take(&mut manifest.vocab);
+        let features = FeatureExtractor::new(manifest.features.clone(), vocab)?;
+        Ok(Self {
+            plan: load_plan(onnx)?,
+            manifest,
+            features,
+            negative,
+        })
+    }
+
+    /// The manifest, without its vocabulary (moved into the feature extractor).
+    pub fn manifest(&self) -> &SentimentManifest {
+        &self.manifest
+    }
+
+    /// Probabilities in label order.
+    pub fn probs(&self, text: &str) -> anyhow::Result<Vec<f32>> {
+        Ok(run_model(&self.plan, &self.features.extract(text))?.1)
+    }
+
+    pub fn analyze(&self, text: &str) -> anyhow::Result<Sentiment> {
+        let p = self.probs(text)?;
+        let best = (0..p.len())
+            .max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)))
+            .context("the sentiment model has no outputs")?;
+        Ok(Sentiment {
+            label: self.manifest.labels[best].clone(),
+            score: p[best],
+            negative: p[self.negative],
+        })
+    }
+}
