@@ -82,8 +82,8 @@ impl HandledBy {
     }
 }
 
-/// `POST /v1/feedback` body. Numbers arrive as `serde_json::Number`-compatible integers; a
-/// rating of `"five"` fails decoding (422) and `0`/`6` fail [`validate`] (422).
+/// `POST /v1/feedback` body. The integer fields are taken as any JSON value and checked by
+/// [`validate`], so a rating of `"five"` is a 422 naming `rating`, as `0` and `6` are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
@@ -93,7 +93,7 @@ pub struct EventInput {
     pub turn_id: Option<String>,
     pub kind: Kind,
     #[serde(default)]
-    pub rating: Option<i64>,
+    pub rating: Option<serde_json::Value>,
     #[serde(default)]
     pub resolved: Option<bool>,
     #[serde(default)]
@@ -101,7 +101,7 @@ pub struct EventInput {
     #[serde(default)]
     pub agent_id: Option<String>,
     #[serde(default)]
-    pub contact_count: Option<i64>,
+    pub contact_count: Option<serde_json::Value>,
     #[serde(default)]
     pub intent_predicted: Option<String>,
     #[serde(default)]
@@ -186,6 +186,16 @@ fn reject(p: &mut Problem, name: &str, reason: impl Into<String>) {
     });
 }
 
+/// An integer field: `None` when absent, rejected (and `None`) when not an integer.
+fn integer(p: &mut Problem, name: &str, value: &Option<serde_json::Value>) -> Option<i64> {
+    let v = value.as_ref()?;
+    let n = v.as_i64();
+    if n.is_none() {
+        reject(p, name, format!("{v} is not an integer"));
+    }
+    n
+}
+
 /// Checks an event. `now_ms` stands in for `created_at` when the client sent none.
 ///
 /// Every field a kind does not use is rejected rather than ignored (a `rating` on an outcome
@@ -235,7 +245,7 @@ pub fn validate(input: &EventInput, now_ms: i64) -> Result<Event, Problem> {
         }
     }
 
-    let rating = match input.rating {
+    let rating = match integer(&mut p, "rating", &input.rating) {
         Some(r @ 1..=5) => Some(r as u8),
         Some(r) => {
             reject(&mut p, "rating", format!("{r} is not between 1 and 5"));
@@ -243,7 +253,7 @@ pub fn validate(input: &EventInput, now_ms: i64) -> Result<Event, Problem> {
         }
         None => None,
     };
-    let contact_count = match input.contact_count {
+    let contact_count = match integer(&mut p, "contact_count", &input.contact_count) {
         Some(c) if (1..=i64::from(MAX_CONTACTS)).contains(&c) => Some(c as u32),
         Some(c) => {
             reject(

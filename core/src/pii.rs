@@ -293,9 +293,7 @@ fn judge(text: &str, seg: &Segment) -> Option<PiiMatch> {
         } else {
             return None;
         }
-    } else if d.len() == 11 && is_mobile(d) {
-        (PiiKind::Phone, d.as_slice())
-    } else if d.len() == 13 && d[..2] == [8, 6] && is_mobile(&d[2..]) {
+    } else if is_mobile(d) || (d.len() == 13 && d[..2] == [8, 6] && is_mobile(&d[2..])) {
         (PiiKind::Phone, d.as_slice())
     } else if (12..=19).contains(&d.len()) && luhn(d) {
         (PiiKind::BankCard, d.as_slice())

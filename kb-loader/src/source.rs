@@ -80,8 +80,11 @@ pub fn load(path: &Path) -> anyhow::Result<Source> {
     })
 }
 
-/// Appends agent corrections (`text,category` CSV): a corrected text takes its new label,
-/// replacing any example with the same text; `oos` rows join the out-of-scope set.
+/// Appends agent corrections: a `text,category` CSV, or the JSON Lines that
+/// `GET /v1/feedback/export` writes (`{"text": ..., "intent": ...}` per line; other members are
+/// provenance and ignored; lines with only an `faq` correction are not intent training data and
+/// are skipped). A corrected text takes its new label, replacing any example with the same
+/// normalised text; `oos` joins the out-of-scope set. Prints what changed per intent.
 pub fn apply_corrections(src: &mut Source, path: &Path) -> anyhow::Result<usize> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let mut hasher = Sha256::new();
@@ -90,25 +93,110 @@ pub fn apply_corrections(src: &mut Source, path: &Path) -> anyhow::Result<usize>
     src.hash = hex(&hasher.finalize());
     let file = SourceFile {
         path: path.display().to_string(),
-        text: String::from_utf8(bytes)?,
+        text: String::from_utf8(bytes)
+            .with_context(|| format!("{} is not UTF-8", path.display()))?,
     };
-    let rows = kb::parse_csv(&file).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let (rows, skipped) = if is_jsonl(path, &file.text) {
+        parse_jsonl(&file)?
+    } else {
+        (kb::parse_csv(&file).map_err(|d| anyhow::anyhow!("{d}"))?, 0)
+    };
     let n = rows.len();
+    // intent → (added, relabelled: the text was an example of another intent, unchanged: it
+    // already was an example of this one).
+    let mut report: std::collections::BTreeMap<String, [usize; 3]> = Default::default();
     for (line, text, category) in rows {
         let norm = tandem_core::text::normalize(&text);
+        let label = if category == "oos" {
+            None
+        } else {
+            match src.set.labels.iter().position(|l| *l == category) {
+                Some(label) => Some(label),
+                None => bail!("{}:{line}: unknown intent \"{category}\"", path.display()),
+            }
+        };
+        let before: Vec<usize> = src
+            .set
+            .examples
+            .iter()
+            .filter(|e| tandem_core::text::normalize(&e.text) == norm)
+            .map(|e| e.label)
+            .collect();
+        let entry = report.entry(category.clone()).or_default();
+        if label.is_some() && !before.is_empty() && before.iter().all(|&l| Some(l) == label) {
+            entry[2] += 1;
+            continue;
+        }
+        entry[if before.is_empty() { 0 } else { 1 }] += 1;
         src.set
             .examples
             .retain(|e| tandem_core::text::normalize(&e.text) != norm);
-        if category == "oos" {
-            src.set.oos.push(text);
-            continue;
+        match label {
+            None => src.set.oos.push(text),
+            Some(label) => src.set.examples.push(kb::Example { text, label }),
         }
-        let Some(label) = src.set.labels.iter().position(|l| *l == category) else {
-            bail!("{}:{line}: unknown intent \"{category}\"", path.display());
-        };
-        src.set.examples.push(kb::Example { text, label });
+    }
+    eprintln!(
+        "corrections from {}: {n} lines{}",
+        path.display(),
+        if skipped > 0 {
+            format!(", {skipped} FAQ-only lines skipped")
+        } else {
+            String::new()
+        }
+    );
+    for (intent, [added, relabelled, unchanged]) in &report {
+        eprintln!(
+            "  {intent}: +{added} new examples, {relabelled} relabelled from another intent, \
+             {unchanged} already there"
+        );
     }
     Ok(n)
+}
+
+fn is_jsonl(path: &Path, text: &str) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("jsonl" | "ndjson")
+    ) || text
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with('{')
+}
+
+/// One correction of the feedback export.
+#[derive(serde::Deserialize)]
+struct CorrectionLine {
+    text: String,
+    #[serde(default)]
+    intent: Option<String>,
+    #[serde(default)]
+    faq: Option<String>,
+}
+
+/// `(line, text, intent)` rows of a corrections file.
+type Rows = Vec<(usize, String, String)>;
+
+/// The rows of a JSON Lines export, and how many FAQ-only lines it skipped.
+fn parse_jsonl(file: &SourceFile) -> anyhow::Result<(Rows, usize)> {
+    let mut rows = Vec::new();
+    let mut skipped = 0;
+    for (i, line) in file.text.trim_start_matches('\u{feff}').lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let c: CorrectionLine = serde_json::from_str(line)
+            .map_err(|e| anyhow::anyhow!("{}:{}: {e}", file.path, i + 1))?;
+        match c.intent {
+            Some(intent) if !c.text.trim().is_empty() => {
+                rows.push((i + 1, c.text.trim().to_string(), intent))
+            }
+            Some(_) => bail!("{}:{}: empty text", file.path, i + 1),
+            None if c.faq.is_some() => skipped += 1,
+            None => bail!("{}:{}: neither intent nor faq", file.path, i + 1),
+        }
+    }
+    Ok((rows, skipped))
 }
 
 fn hash_file(hasher: &mut Sha256, path: &Path, bytes: &[u8]) {

@@ -1,10 +1,427 @@
-//! The feedback component (/v1/feedback). Its engine is issue #7; until it lands the
-//! component answers its health route and a 501 problem everywhere else.
+//! The feedback component: `POST /v1/feedback`, `GET /v1/feedback/stats`,
+//! `GET /v1/feedback/export`, and the `tandem:service/feedback` export.
+//!
+//! Validation, PII masking and the metric definitions live in the core
+//! (`tandem_core::{feedback, pii, metrics}`); this crate only moves them in and out of
+//! `spin:sqlite` (see [`store`]) and HTTP.
 
-use spin_sdk::http::Request;
+// A Problem is the error of a request handler, built at most once per request.
+#![allow(clippy::result_large_err)]
+
+mod store;
+
+use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
+use store::Store;
+use tandem_adapter as adapter;
+use tandem_core::feedback::{self, EventInput};
+use tandem_core::metrics::{GroupBy, Stats};
+use tandem_core::problem::Problem;
+
+mod bindings {
+    spin_sdk::wit_bindgen::generate!({
+        runtime_path: "spin_sdk::wit_bindgen::rt",
+        inline: r#"
+            package tandem:feedback-component;
+            world component {
+                include tandem:service/feedback-service@0.1.0;
+            }
+        "#,
+        path: "../../wit",
+        pub_export_macro: true,
+        generate_all,
+    });
+}
+
+use bindings::exports::tandem::service::feedback as wit;
+use bindings::tandem::service::types as wit_types;
+
+/// Milliseconds since the Unix epoch (wasi:clocks wall clock).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Validates, masks and stores one event: (stored event, created?).
+async fn record(input: &EventInput) -> Result<(serde_json::Value, bool), Problem> {
+    let event = feedback::validate(input, now_ms())?.masked();
+    // Comment sentiment is the handoff issue's model (#6); until it is in the core the column
+    // stays null rather than holding a guess.
+    let sentiment = None;
+    Store::open().await?.record(&event, sentiment).await
+}
+
+/// `from`/`to`: RFC 3339 or `YYYY-MM-DD`; open-ended when absent. `to` is exclusive.
+fn range(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), Problem> {
+    let parse = |name: &str, v: Option<&str>, default: i64| match v {
+        None => Ok(default),
+        Some(s) => feedback::parse_time(s).ok_or_else(|| {
+            Problem::unprocessable(format!("{name} is not a time: {s:?}")).with_param(
+                name,
+                "RFC 3339 (2026-11-26T00:00:00Z) or a date (2026-11-26), years 2000-2099",
+            )
+        }),
+    };
+    let from_ms = parse("from", from, 0)?;
+    let to_ms = parse("to", to, i64::MAX)?;
+    if from_ms > to_ms {
+        return Err(
+            Problem::unprocessable("from is after to").with_param("to", "must not be before from")
+        );
+    }
+    Ok((from_ms, to_ms))
+}
+
+async fn stats(
+    from: Option<&str>,
+    to: Option<&str>,
+    group_by: Option<&str>,
+) -> Result<(Stats, i64, i64, Option<GroupBy>), Problem> {
+    let (from_ms, to_ms) = range(from, to)?;
+    let by = match group_by {
+        None => None,
+        Some(g) => Some(GroupBy::parse(g).ok_or_else(|| {
+            Problem::unprocessable(format!("group_by {g:?} is not supported"))
+                .with_param("group_by", "one of intent, day, channel, agent")
+        })?),
+    };
+    let stats = Store::open().await?.stats(from_ms, to_ms, by).await?;
+    Ok((stats, from_ms, to_ms, by))
+}
+
+async fn export(since: Option<&str>) -> Result<Vec<serde_json::Value>, Problem> {
+    let since_ms = match since {
+        None => 0,
+        Some(s) => feedback::parse_time(s).ok_or_else(|| {
+            Problem::unprocessable(format!("since is not a time: {s:?}")).with_param(
+                "since",
+                "RFC 3339 (2026-11-26T00:00:00Z) or a date (2026-11-26)",
+            )
+        })?,
+    };
+    Store::open().await?.corrections_since(since_ms).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
 
 #[http_service]
-async fn handle(req: Request) -> tandem_adapter::HttpResponse {
-    tandem_adapter::not_yet_built(&req, "feedback", 7)
+async fn handle(req: Request) -> adapter::HttpResponse {
+    let path = adapter::path(&req).trim_end_matches('/').to_string();
+    match path.as_str() {
+        "/v1/feedback/health" => adapter::health("feedback", None),
+        "/v1/feedback" => {
+            if let Err(p) = adapter::require_method(&req, &[Method::POST]) {
+                return adapter::problem(&p);
+            }
+            let result = match adapter::read_json::<EventInput>(req, feedback::MAX_BODY_BYTES).await
+            {
+                Ok(input) => record(&input).await,
+                Err(p) => Err(p),
+            };
+            match result {
+                Ok((event, created)) => adapter::json(if created { 201 } else { 200 }, &event),
+                Err(p) => adapter::problem(&p),
+            }
+        }
+        "/v1/feedback/stats" => match guarded(&req, &["from", "to", "group_by"]).await {
+            Err(response) => response,
+            Ok(q) => match stats(q.get("from"), q.get("to"), q.get("group_by")).await {
+                Ok((stats, from, to, by)) => {
+                    let mut body = serde_json::to_value(&stats).expect("stats serialise");
+                    body["query"] = serde_json::json!({
+                        "from": (from > 0).then(|| feedback::format_time(from)),
+                        "to": (to < i64::MAX).then(|| feedback::format_time(to)),
+                        "group_by": by,
+                    });
+                    // Needs the ticket store (issue #5), which does not exist yet: say so
+                    // instead of leaving the field out or inventing a number.
+                    if by == Some(GroupBy::Agent)
+                        && let Some(groups) = body["groups"].as_array_mut()
+                    {
+                        for g in groups {
+                            g["median_time_to_resolve_seconds"] = serde_json::Value::Null;
+                        }
+                    }
+                    adapter::json(200, &body)
+                }
+                Err(p) => adapter::problem(&p),
+            },
+        },
+        "/v1/feedback/export" => match guarded(&req, &["since"]).await {
+            Err(response) => response,
+            Ok(q) => match export(q.get("since")).await {
+                Ok(lines) => {
+                    let mut body = String::new();
+                    for line in &lines {
+                        body.push_str(&line.to_string());
+                        body.push('\n');
+                    }
+                    spin_sdk::http::Response::builder()
+                        .status(200)
+                        .header("content-type", "application/jsonl; charset=utf-8")
+                        .header("cache-control", "no-store")
+                        .header("x-tandem-lines", lines.len().to_string())
+                        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                        .expect("status and headers are valid")
+                }
+                Err(p) => adapter::problem(&p),
+            },
+        },
+        other => adapter::problem(&adapter::not_found(other)),
+    }
 }
+
+/// Query parameters, percent-decoded.
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn parse_query(req: &Request, allowed: &[&str]) -> Result<Query, Problem> {
+    let mut pairs = Vec::new();
+    for part in req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let (Some(k), Some(v)) = (percent_decode(k), percent_decode(v)) else {
+            return Err(Problem::bad_request(
+                "the query string is not valid percent-encoded UTF-8",
+            ));
+        };
+        // A typo'd parameter is an error, as an unknown JSON field is.
+        if !allowed.contains(&k.as_str()) {
+            return Err(
+                Problem::unprocessable(format!("unknown query parameter {k:?}"))
+                    .with_param(k, format!("allowed: {}", allowed.join(", "))),
+            );
+        }
+        if pairs.iter().any(|(seen, _)| *seen == k) {
+            return Err(
+                Problem::unprocessable(format!("query parameter {k:?} given twice"))
+                    .with_param(k, "at most once"),
+            );
+        }
+        pairs.push((k, v));
+    }
+    Ok(Query(pairs))
+}
+
+/// GET only, the agent token, and known query parameters; the error response otherwise.
+async fn guarded(req: &Request, allowed: &[&str]) -> Result<Query, adapter::HttpResponse> {
+    if let Err(p) = adapter::require_method(req, &[Method::GET]) {
+        return Err(adapter::problem(&p));
+    }
+    authorize(req).await?;
+    parse_query(req, allowed).map_err(|p| adapter::problem(&p))
+}
+
+/// `Authorization: Bearer <agent_token>`: 401 when absent or not a bearer token, 403 when wrong.
+async fn authorize(req: &Request) -> Result<(), adapter::HttpResponse> {
+    let presented = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_string())
+        })
+        .filter(|t| !t.is_empty());
+    let Some(presented) = presented else {
+        let mut r = adapter::problem(&Problem::unauthorized(
+            "this route needs the agent token: Authorization: Bearer <agent_token>",
+        ));
+        r.headers_mut().insert(
+            "www-authenticate",
+            spin_sdk::http::HeaderValue::from_static("Bearer realm=\"tandem\""),
+        );
+        return Err(r);
+    };
+    let expected = spin_sdk::variables::get("agent_token").await.map_err(|e| {
+        adapter::problem(&Problem::internal(format!(
+            "the agent_token variable is not readable: {e:?}"
+        )))
+    })?;
+    if expected.is_empty() || !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+        return Err(adapter::problem(&Problem::forbidden(
+            "the bearer token is not the agent token",
+        )));
+    }
+    Ok(())
+}
+
+/// Compares without an early exit, so response time does not reveal how much of a guess matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+// ---------------------------------------------------------------------------------------------
+// WIT export. A composed caller is inside the trust boundary the composition draws, so these
+// functions ask for no token; the HTTP routes above do.
+
+struct Component;
+
+fn to_wit_error(p: Problem) -> wit_types::Error {
+    match p.status {
+        400 | 413 | 422 => wit_types::Error::InvalidInput(
+            p.invalid_params
+                .into_iter()
+                .map(|i| wit_types::InvalidParam {
+                    name: i.name,
+                    reason: i.reason,
+                })
+                .collect(),
+        ),
+        409 => wit_types::Error::Conflict(p.detail.unwrap_or(p.title)),
+        _ => wit_types::Error::Internal(p.detail.unwrap_or(p.title)),
+    }
+}
+
+fn wit_counts(c: &tandem_core::metrics::Counts) -> wit::Counts {
+    wit::Counts {
+        conversations: c.conversations,
+        with_outcome: c.with_outcome,
+        resolved: c.resolved,
+        resolved_first_contact: c.resolved_first_contact,
+        self_served: c.self_served,
+        handed_off: c.handed_off,
+        rated: c.rated,
+        satisfied: c.satisfied,
+        rating_sum: c.rating_sum,
+    }
+}
+
+fn wit_metrics(m: &tandem_core::metrics::Metrics) -> wit::Metrics {
+    wit::Metrics {
+        csat: m.csat,
+        average_rating: m.average_rating,
+        fcr: m.fcr,
+        resolution_rate: m.resolution_rate,
+        self_service_rate: m.self_service_rate,
+        handoff_rate: m.handoff_rate,
+    }
+}
+
+impl wit::Guest for Component {
+    async fn record_event(event: wit::Event) -> Result<bool, wit_types::Error> {
+        let kind = match event.kind {
+            wit::Kind::Rating => feedback::Kind::Rating,
+            wit::Kind::Outcome => feedback::Kind::Outcome,
+            wit::Kind::Correction => feedback::Kind::Correction,
+            wit::Kind::Comment => feedback::Kind::Comment,
+        };
+        let handled_by = event.handled_by.map(|h| match h {
+            wit::HandledBy::Bot => feedback::HandledBy::Bot,
+            wit::HandledBy::Human => feedback::HandledBy::Human,
+            wit::HandledBy::Both => feedback::HandledBy::Both,
+        });
+        let input = EventInput {
+            event_id: event.event_id,
+            conversation_id: event.conversation_id,
+            turn_id: event.turn_id,
+            kind,
+            rating: event.rating.map(serde_json::Value::from),
+            resolved: event.resolved,
+            handled_by,
+            agent_id: event.agent_id,
+            contact_count: event.contact_count.map(serde_json::Value::from),
+            intent_predicted: event.intent_predicted,
+            intent_corrected: event.intent_corrected,
+            faq_predicted: event.faq_predicted,
+            faq_corrected: event.faq_corrected,
+            text: event.text,
+            comment: event.comment,
+            channel: event.channel,
+            created_at: event.created_at,
+        };
+        record(&input)
+            .await
+            .map(|(_, created)| created)
+            .map_err(to_wit_error)
+    }
+
+    async fn stats(request: wit::StatsRequest) -> Result<wit::StatsReport, wit_types::Error> {
+        let group_by = request.group_by.map(|g| match g {
+            wit::GroupBy::Intent => "intent",
+            wit::GroupBy::Day => "day",
+            wit::GroupBy::Channel => "channel",
+            wit::GroupBy::Agent => "agent",
+        });
+        let (s, ..) = stats(request.start.as_deref(), request.end.as_deref(), group_by)
+            .await
+            .map_err(to_wit_error)?;
+        Ok(wit::StatsReport {
+            counts: wit_counts(&s.counts),
+            metrics: wit_metrics(&s.metrics),
+            events: s.events.total,
+            top_corrections: s
+                .top_corrections
+                .iter()
+                .map(|c| wit::CorrectionCount {
+                    predicted: c.from.clone(),
+                    corrected: c.to.clone(),
+                    count: c.count,
+                })
+                .collect(),
+            groups: s
+                .groups
+                .unwrap_or_default()
+                .iter()
+                .map(|g| wit::Group {
+                    key: g.key.clone(),
+                    counts: wit_counts(&g.counts),
+                    metrics: wit_metrics(&g.metrics),
+                })
+                .collect(),
+        })
+    }
+
+    async fn export_corrections(since: Option<String>) -> Result<Vec<String>, wit_types::Error> {
+        let lines = export(since.as_deref()).await.map_err(to_wit_error)?;
+        Ok(lines.iter().map(|l| l.to_string()).collect())
+    }
+}
+
+bindings::export!(Component with_types_in bindings);
