@@ -72,6 +72,10 @@ const MIGRATIONS: &[(i64, &str)] = &[(
     "#,
 )];
 
+/// How often a write tries to take the write lock, each try waiting up to the host's busy
+/// timeout (5 s in `tandem`).
+const BEGIN_ATTEMPTS: u32 = 4;
+
 fn db_error(e: DbError) -> Problem {
     let detail = match &e {
         DbError::Io(m) => m.clone(),
@@ -115,8 +119,17 @@ impl Store {
         work: impl AsyncFnOnce(&Store) -> Result<T, Problem>,
     ) -> Result<T, Problem> {
         // IMMEDIATE takes the write lock up front: two writers never deadlock upgrading a read
-        // lock, they queue on the busy timeout instead.
-        self.exec("BEGIN IMMEDIATE", vec![]).await?;
+        // lock, they queue on the busy timeout instead. SQLite's busy handler is not fair, so
+        // under sustained write load one writer can lose every race for the whole timeout;
+        // nothing has happened yet when BEGIN fails, so it is retried before giving up (503).
+        let mut attempt = 1;
+        loop {
+            match self.exec("BEGIN IMMEDIATE", vec![]).await {
+                Ok(()) => break,
+                Err(p) if p.status == 503 && attempt < BEGIN_ATTEMPTS => attempt += 1,
+                Err(p) => return Err(p),
+            }
+        }
         match work(self).await {
             Ok(v) => match self.exec("COMMIT", vec![]).await {
                 Ok(()) => Ok(v),
