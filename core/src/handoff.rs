@@ -23,6 +23,9 @@ pub const MAX_TURN_TEXT_BYTES: usize = 4096;
 pub const FRUSTRATION_WINDOW: usize = 3;
 /// Character-bigram Dice similarity from which a customer turn is a rephrasing of the last one.
 pub const REPHRASE_SIMILARITY: f32 = 0.4;
+/// Intent confidence from which an `always_human` intent counts: routing every shaky guess of
+/// "complaint" to a person would flood the agents with what the bot could answer.
+pub const ALWAYS_HUMAN_MIN_CONFIDENCE: f32 = 0.5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -179,7 +182,8 @@ pub struct Signals {
     /// Intent of the latest customer turn.
     pub intent: Option<String>,
     pub intent_confidence: Option<f32>,
-    /// Some customer turn has an intent marked `always_human`; the latest such intent.
+    /// Some customer turn has an intent marked `always_human` (given, or classified with at
+    /// least [`ALWAYS_HUMAN_MIN_CONFIDENCE`]); the latest such intent.
     pub always_human_intent: Option<String>,
     /// Bot no-answers in a row at the end of the conversation.
     pub bot_failures: u32,
@@ -243,6 +247,7 @@ pub fn signals(
     s.always_human_intent = customer
         .iter()
         .rev()
+        .filter(|(_, t)| t.confidence.unwrap_or(1.0) >= ALWAYS_HUMAN_MIN_CONFIDENCE)
         .filter_map(|(_, t)| t.intent.as_deref())
         .find(|i| policy.intents.get(*i).is_some_and(|p| p.always_human))
         .map(str::to_string);

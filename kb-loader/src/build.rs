@@ -96,6 +96,8 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
     std::fs::write(args.out.join("intent.json"), &json)?;
     if let Some(kb) = &src.kb {
         crate::faq::build(kb, &version, &src.hash, &recipe, &args.out)?;
+        // Needs models/intent.* written above: conversations are classified with it.
+        crate::handoff::build(kb, &version, &src.hash, &recipe, &args.out)?;
     }
     eprintln!(
         "wrote {}/intent.onnx ({} KiB) and intent.json ({} KiB): {version}, {} intents, threshold {threshold:.3}, \

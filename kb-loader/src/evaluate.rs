@@ -41,6 +41,13 @@ pub struct EvalArgs {
     /// test utterance.
     #[arg(long)]
     faq: bool,
+    /// Evaluate the handoff decision (models in --models) on the KB's held-out conversations:
+    /// precision/recall of `human` and which rule or score drove each decision.
+    #[arg(long)]
+    handoff: bool,
+    /// Models folder for --handoff (as written by `kb-loader build`).
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -77,6 +84,10 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let path = input_path(&args.train, &args.kb)?;
     let src = source::load(&path)?;
     let recipe = args.recipe.recipe();
+    if args.handoff {
+        let kb = src.kb.as_ref().context("--handoff needs a KB folder")?;
+        return crate::handoff::eval(kb, &args.models, args.json);
+    }
     if args.faq {
         return match (&src.kb, &args.test) {
             (Some(kb), None) => {

@@ -5,6 +5,7 @@ mod build;
 mod evaluate;
 mod faq;
 mod faq_eval;
+mod handoff;
 mod pipeline;
 mod source;
 
