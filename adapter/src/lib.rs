@@ -143,7 +143,10 @@ pub fn is_health_path(path: &str) -> bool {
 }
 
 /// Agent and admin routes: `Authorization: Bearer <agent_token>` (the Spin variable).
-/// 401 with `WWW-Authenticate` when absent or not a bearer token, 403 when wrong.
+/// 401 when absent or not a bearer token, 403 when wrong. No `WWW-Authenticate` header:
+/// setting a response header here breaks wizer pre-initialisation of every component that
+/// links this crate (the snapshot fails with "mismatched resource types" on
+/// `wasi:http/types.headers`), and the problem body already names the scheme.
 pub async fn authorize_agent(req: &Request) -> Result<(), HttpResponse> {
     authorize_agent_header(req.headers().get("authorization")).await
 }
@@ -163,13 +166,9 @@ pub async fn authorize_agent_header(
         })
         .filter(|t| !t.is_empty());
     let Some(presented) = presented else {
-        let mut r = problem(&Problem::unauthorized(
+        let r = problem(&Problem::unauthorized(
             "this route needs the agent token: Authorization: Bearer <agent_token>",
         ));
-        r.headers_mut().insert(
-            "www-authenticate",
-            spin_sdk::http::HeaderValue::from_static("Bearer realm=\"tandem\""),
-        );
         return Err(r);
     };
     let expected = spin_sdk::variables::get("agent_token").await.map_err(|e| {

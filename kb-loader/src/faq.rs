@@ -12,12 +12,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use tandem_core::faq::{
     FAQ_MANIFEST_FORMAT, FaqManifest, Fusion, IndexedEntry, LangText, Retriever, Signals, centroid,
-    embed, rank,
+    confidence, embed, rank,
 };
 use tandem_core::intent;
 use tandem_core::kb::{Example, KnowledgeBase, Localized, TrainingSet};
 use tandem_core::onnx_export;
-use tandem_core::text::detect_language;
+use tandem_core::text::{detect_language, normalize};
 
 /// Folds for held-out figures and tuning.
 pub const FOLDS: usize = 5;
@@ -32,6 +32,11 @@ pub struct Corpus {
     pub no_answer: Vec<LangText>,
     pub templates: BTreeMap<String, Localized>,
     pub entities: BTreeMap<String, String>,
+    /// Extra encoder training texts with the entries they point to: the examples of each
+    /// entry's linked intent. They teach the encoder the intent's vocabulary (a customer asking
+    /// about returns in words no paraphrase uses still lands among the return entries); the
+    /// entries' own questions then tell those entries apart.
+    pub intent_examples: Vec<(String, Vec<usize>)>,
 }
 
 /// Enabled entries of the KB (disabled ones are left out of the index entirely; expired ones
@@ -66,6 +71,34 @@ pub fn corpus_from_kb(kb: &KnowledgeBase) -> Corpus {
                 vector: Vec::new(),
             }
         })
+        .collect::<Vec<IndexedEntry>>();
+    // An intent example that is also an FAQ question would leak held-out paraphrases into
+    // training: such texts are left out.
+    let questions: std::collections::HashSet<String> = entries
+        .iter()
+        .flat_map(|e| e.questions.iter().map(|q| normalize(&q.text)))
+        .collect();
+    let intent_examples = kb
+        .intents
+        .iter()
+        .filter_map(|intent| {
+            let targets: Vec<usize> = entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.intent.as_deref() == Some(intent.id.as_str()))
+                .map(|(i, _)| i)
+                .collect();
+            (!targets.is_empty()).then(|| {
+                intent
+                    .examples
+                    .values()
+                    .flatten()
+                    .filter(|t| !questions.contains(&normalize(t)))
+                    .map(move |t| (t.clone(), targets.clone()))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .flatten()
         .collect();
     let no_answer = kb
         .faq_no_answer
@@ -83,6 +116,7 @@ pub fn corpus_from_kb(kb: &KnowledgeBase) -> Corpus {
             .map(|i| (i.id.clone(), i.templates.clone()))
             .collect(),
         entities: kb.meta.entities.clone(),
+        intent_examples,
     }
 }
 
@@ -119,6 +153,7 @@ pub fn corpus_from_csv(set: &TrainingSet, per_intent: usize) -> Corpus {
             .collect(),
         templates: BTreeMap::new(),
         entities: BTreeMap::new(),
+        intent_examples: Vec::new(),
     }
 }
 
@@ -144,8 +179,15 @@ pub struct Index {
 }
 
 impl Index {
-    pub fn build(entries: &[IndexedEntry], recipe: &Recipe, what: &str) -> Self {
-        let set = TrainingSet {
+    /// Trains the encoder on the entries' questions plus `extra` (text, entries) pairs (one
+    /// training row per listed entry), then indexes the entries.
+    pub fn build(
+        entries: &[IndexedEntry],
+        extra: &[(String, Vec<usize>)],
+        recipe: &Recipe,
+        what: &str,
+    ) -> Self {
+        let mut set = TrainingSet {
             name: what.to_string(),
             labels: entries.iter().map(|e| e.id.clone()).collect(),
             examples: entries
@@ -160,12 +202,21 @@ impl Index {
                 .collect(),
             ..Default::default()
         };
+        for (text, targets) in extra {
+            set.examples.extend(targets.iter().map(|&label| Example {
+                text: text.clone(),
+                label,
+            }));
+        }
         let encoder = pipeline::train(&set, recipe, what);
         let entries: Vec<IndexedEntry> = entries
             .iter()
             .map(|e| {
-                let vectors: Vec<Vec<f32>> =
-                    e.questions.iter().map(|q| encoder_embed(&encoder, &q.text)).collect();
+                let vectors: Vec<Vec<f32>> = e
+                    .questions
+                    .iter()
+                    .map(|q| encoder_embed(&encoder, &q.text))
+                    .collect();
                 IndexedEntry {
                     vector: centroid(&vectors),
                     ..e.clone()
@@ -225,18 +276,11 @@ pub fn folds(corpus: &Corpus, k: usize) -> Vec<(Vec<IndexedEntry>, Vec<Query>)> 
                     }
                 })
                 .collect();
-            held.extend(
-                corpus
-                    .no_answer
-                    .iter()
-                    .skip(f)
-                    .step_by(k)
-                    .map(|q| Query {
-                        text: q.text.clone(),
-                        lang: q.lang.clone(),
-                        gold: None,
-                    }),
-            );
+            held.extend(corpus.no_answer.iter().skip(f).step_by(k).map(|q| Query {
+                text: q.text.clone(),
+                lang: q.lang.clone(),
+                gold: None,
+            }));
             (entries, held)
         })
         .collect()
@@ -247,22 +291,33 @@ pub fn folds(corpus: &Corpus, k: usize) -> Vec<(Vec<IndexedEntry>, Vec<Query>)> 
 pub struct Scored {
     pub queries: Vec<Query>,
     pub signals: Vec<Vec<Signals>>,
+    /// Entry index → id (the same in every fold: folds drop questions, never entries).
+    pub entry_ids: Vec<String>,
 }
 
 impl Scored {
     pub fn extend(&mut self, index: &Index, queries: Vec<Query>) {
+        if self.entry_ids.is_empty() {
+            self.entry_ids = index
+                .retriever
+                .entries()
+                .iter()
+                .map(|e| e.id.clone())
+                .collect();
+        }
         self.signals.extend(index.signals(&queries));
         self.queries.extend(queries);
     }
 
-    /// (top score, rank of the gold entry or none) per query at weight `w`.
-    fn outcomes(&self, w: f32) -> Vec<(f32, Option<usize>)> {
+    /// (answer confidence, rank of the gold entry or none) per query at weight `w` and
+    /// margin weight `m`.
+    fn outcomes(&self, w: f32, m: f32) -> Vec<(f32, Option<usize>)> {
         self.queries
             .iter()
             .zip(&self.signals)
             .map(|(q, s)| {
                 let hits = rank(s, w);
-                let top = hits.first().map_or(0.0, |h| h.score);
+                let top = confidence(&hits, m);
                 let rank = q
                     .gold
                     .and_then(|g| hits.iter().position(|h| h.signals.entry == g));
@@ -278,7 +333,14 @@ pub fn tune_weight(scored: &Scored) -> f32 {
     let mut best = (f64::MIN, f64::MIN, 0.0f32);
     for step in 0..=20 {
         let w = step as f32 / 20.0;
-        let m = metrics(scored, w, f32::MIN);
+        let m = metrics(
+            scored,
+            &Fusion {
+                vector_weight: w,
+                threshold: f32::MIN,
+                ..Fusion::default()
+            },
+        );
         if (m.hit_at_1, m.mrr) > (best.0, best.1) {
             best = (m.hit_at_1, m.mrr, w);
         }
@@ -289,8 +351,8 @@ pub fn tune_weight(scored: &Scored) -> f32 {
 /// The lowest threshold at which answered questions are right at least `target` of the time
 /// (a no-answer question that gets an answer counts as wrong): the most coverage that keeps
 /// wrong answers rare.
-pub fn calibrate_threshold(scored: &Scored, w: f32, target: f64) -> f32 {
-    let outcomes = scored.outcomes(w);
+pub fn calibrate_threshold(scored: &Scored, w: f32, m: f32, target: f64) -> f32 {
+    let outcomes = scored.outcomes(w, m);
     let mut candidates: Vec<f32> = outcomes.iter().map(|o| o.0).collect();
     candidates.sort_by(f32::total_cmp);
     candidates.dedup();
@@ -324,6 +386,8 @@ pub struct Metrics {
     pub no_answer_recall: Option<f64>,
     /// Language → (questions, hit@1, hit@3, MRR) on answerable questions.
     pub by_lang: BTreeMap<String, LangMetrics>,
+    /// Most frequent (expected entry, entry ranked first, count) among hit@1 misses.
+    pub confused: Vec<(String, String, usize)>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -334,9 +398,25 @@ pub struct LangMetrics {
     pub mrr: f64,
 }
 
-pub fn metrics(scored: &Scored, w: f32, threshold: f32) -> Metrics {
-    let outcomes = scored.outcomes(w);
+pub fn metrics(scored: &Scored, fusion: &Fusion) -> Metrics {
+    let (w, threshold) = (fusion.vector_weight, fusion.threshold);
+    let outcomes = scored.outcomes(w, fusion.margin_weight);
     let mut m = Metrics::default();
+    let mut confused: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    for (q, s) in scored.queries.iter().zip(&scored.signals) {
+        if let (Some(g), Some(top)) = (q.gold, rank(s, w).first())
+            && top.signals.entry != g
+        {
+            *confused.entry((g, top.signals.entry)).or_default() += 1;
+        }
+    }
+    let mut pairs: Vec<_> = confused.into_iter().collect();
+    pairs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    m.confused = pairs
+        .into_iter()
+        .take(10)
+        .map(|((g, p), n)| (scored.entry_ids[g].clone(), scored.entry_ids[p].clone(), n))
+        .collect();
     let (mut answered, mut answered_right, mut no_answer, mut no_answer_right) = (0, 0, 0, 0);
     for (q, &(top, rank)) in scored.queries.iter().zip(&outcomes) {
         let is_answered = top >= threshold;
@@ -357,10 +437,18 @@ pub fn metrics(scored: &Scored, w: f32, threshold: f32) -> Metrics {
         let lang = m.by_lang.entry(q.lang.clone()).or_default();
         lang.answerable += 1;
         let (h1, h3, rr) = match rank {
-            Some(r) => ((r == 0) as u8 as f64, (r < 3) as u8 as f64, 1.0 / (r + 1) as f64),
+            Some(r) => (
+                (r == 0) as u8 as f64,
+                (r < 3) as u8 as f64,
+                1.0 / (r + 1) as f64,
+            ),
             None => (0.0, 0.0, 0.0),
         };
-        for (total, x) in [(&mut m.hit_at_1, h1), (&mut m.hit_at_3, h3), (&mut m.mrr, rr)] {
+        for (total, x) in [
+            (&mut m.hit_at_1, h1),
+            (&mut m.hit_at_3, h3),
+            (&mut m.mrr, rr),
+        ] {
             *total += x;
         }
         for (total, x) in [
@@ -399,18 +487,35 @@ pub struct HeldOut {
 pub fn held_out(corpus: &Corpus, recipe: &Recipe) -> HeldOut {
     let mut scored = Scored::default();
     for (f, (entries, queries)) in folds(corpus, FOLDS).into_iter().enumerate() {
-        let index = Index::build(&entries, recipe, &format!("faq fold {}/{FOLDS}", f + 1));
+        let index = Index::build(
+            &entries,
+            &corpus.intent_examples,
+            recipe,
+            &format!("faq fold {}/{FOLDS}", f + 1),
+        );
         scored.extend(&index, queries);
     }
     let vector_weight = tune_weight(&scored);
-    let threshold = calibrate_threshold(&scored, vector_weight, TARGET_PRECISION);
-    let fusion = Fusion {
-        vector_weight,
-        threshold,
-        ..Fusion::default()
-    };
+    // The margin weight that answers the most questions at the target precision.
+    let mut best: Option<(f64, Fusion)> = None;
+    for step in 0..=4 {
+        let margin_weight = step as f32 / 4.0;
+        let threshold =
+            calibrate_threshold(&scored, vector_weight, margin_weight, TARGET_PRECISION);
+        let fusion = Fusion {
+            vector_weight,
+            threshold,
+            margin_weight,
+            ..Fusion::default()
+        };
+        let coverage = metrics(&scored, &fusion).coverage;
+        if best.as_ref().is_none_or(|(c, _)| coverage > *c) {
+            best = Some((coverage, fusion));
+        }
+    }
+    let fusion = best.expect("at least one margin weight").1;
     HeldOut {
-        metrics: metrics(&scored, vector_weight, threshold),
+        metrics: metrics(&scored, &fusion),
         fusion,
     }
 }
@@ -430,7 +535,12 @@ pub fn build(
         corpus.entries.len()
     );
     let held = held_out(&corpus, recipe);
-    let full = Index::build(&corpus.entries, recipe, "faq encoder");
+    let full = Index::build(
+        &corpus.entries,
+        &corpus.intent_examples,
+        recipe,
+        "faq encoder",
+    );
     let onnx = onnx_export::export(
         &full.encoder.model,
         recipe.weights,
@@ -458,13 +568,14 @@ pub fn build(
     std::fs::write(out.join("faq.onnx"), &onnx)?;
     std::fs::write(out.join("faq.json"), &json)?;
     eprintln!(
-        "wrote {}/faq.onnx ({} KiB) and faq.json ({} KiB): {} entries, vector weight {:.2}, threshold {:.3}; \
+        "wrote {}/faq.onnx ({} KiB) and faq.json ({} KiB): {} entries, vector weight {:.2}, margin weight {:.2}, threshold {:.3}; \
          held-out hit@1 {:.1} %, answered precision {:.1} % at coverage {:.1} %, tract max |Δ| {max_diff:.1e}",
         out.display(),
         onnx.len() / 1024,
         json.len() / 1024,
         corpus.entries.len(),
         held.fusion.vector_weight,
+        held.fusion.margin_weight,
         held.fusion.threshold,
         100.0 * m.hit_at_1,
         100.0 * m.answered_precision,

@@ -43,7 +43,12 @@ pub fn csv(
 ) -> anyhow::Result<()> {
     let corpus = faq::corpus_from_csv(train, per_intent);
     let held = faq::held_out(&corpus, recipe);
-    let index = Index::build(&corpus.entries, recipe, "faq encoder");
+    let index = Index::build(
+        &corpus.entries,
+        &corpus.intent_examples,
+        recipe,
+        "faq encoder",
+    );
     let mut queries = Vec::new();
     for e in &test.examples {
         let name = &test.labels[e.label];
@@ -62,7 +67,7 @@ pub fn csv(
     }));
     let mut scored = Scored::default();
     scored.extend(&index, queries);
-    let test_metrics = faq::metrics(&scored, held.fusion.vector_weight, held.fusion.threshold);
+    let test_metrics = faq::metrics(&scored, &held.fusion);
     report(
         &Output {
             entries: corpus.entries.len(),
@@ -80,8 +85,8 @@ fn report(out: &Output, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{} entries; vector weight {:.2}, no-answer threshold {:.3} (tuned on held-out paraphrases)",
-        out.entries, out.fusion.vector_weight, out.fusion.threshold
+        "{} entries; vector weight {:.2}, margin weight {:.2}, no-answer threshold {:.3} (tuned on held-out paraphrases)",
+        out.entries, out.fusion.vector_weight, out.fusion.margin_weight, out.fusion.threshold
     );
     print_metrics("held-out paraphrases", &out.held_out);
     if let Some(t) = &out.test {
@@ -92,8 +97,14 @@ fn report(out: &Output, json: bool) -> anyhow::Result<()> {
 
 fn print_metrics(what: &str, m: &Metrics) {
     let pct = |x: f64| format!("{:6.2} %", 100.0 * x);
-    println!("== {what}: {} answerable, {} with no entry", m.answerable, m.unanswerable);
-    println!("{:<10} {:>9} {:>9} {:>9} {:>9}", "lang", "questions", "hit@1", "hit@3", "MRR");
+    println!(
+        "== {what}: {} answerable, {} with no entry",
+        m.answerable, m.unanswerable
+    );
+    println!(
+        "{:<10} {:>9} {:>9} {:>9} {:>9}",
+        "lang", "questions", "hit@1", "hit@3", "MRR"
+    );
     for (lang, l) in &m.by_lang {
         println!(
             "{lang:<10} {:>9} {:>9} {:>9} {:>9.4}",
@@ -118,5 +129,11 @@ fn print_metrics(what: &str, m: &Metrics) {
     );
     if let (Some(p), Some(r)) = (m.no_answer_precision, m.no_answer_recall) {
         println!("no-answer precision {}, recall {}", pct(p), pct(r));
+    }
+    if !m.confused.is_empty() {
+        println!("most confused (expected → ranked first):");
+        for (g, p, n) in &m.confused {
+            println!("{n:>5}  {g} → {p}");
+        }
     }
 }

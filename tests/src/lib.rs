@@ -390,3 +390,25 @@ pub fn assert_problem(res: &HttpResponse, status: u16) -> serde_json::Value {
     );
     body
 }
+
+/// The real app: `spin.toml` with every component, built once per test process with the
+/// manifest's own build commands (skipped under `TANDEM_SKIP_BUILD`, which `./dev test` sets
+/// after building the same things), served on loopback with its stores in `data_dir`.
+pub fn start_app(data_dir: &Path, env: Vec<(&str, &str)>) -> Result<Host> {
+    static BUILT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    let manifest = workspace_root().join("spin.toml");
+    let built = BUILT.get_or_init(|| {
+        if std::env::var_os("TANDEM_SKIP_BUILD").is_some() {
+            return Ok(());
+        }
+        match run_tandem(&["build", "--from", manifest.to_str().unwrap()], &[]) {
+            Ok((true, _)) => Ok(()),
+            Ok((false, log)) => Err(format!("tandem build failed:\n{log}")),
+            Err(e) => Err(format!("tandem build did not run: {e}")),
+        }
+    });
+    if let Err(e) = built {
+        bail!("{e}");
+    }
+    Host::start(&manifest, data_dir, HostOptions { args: vec![], env })
+}

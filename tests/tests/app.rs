@@ -1,38 +1,14 @@
 //! End-to-end tests of the real app: `spin.toml` with every component, built by its own build
 //! commands (`tandem build`), served by `tandem up` on loopback.
 
-use std::sync::OnceLock;
-
-use tandem_tests::{Body, Host, HostOptions, assert_problem, request, run_tandem, workspace_root};
+use tandem_tests::{Body, Host, assert_problem, request, start_app, workspace_root};
 use tempfile::TempDir;
 
 const TOKEN: (&str, &str) = ("SPIN_VARIABLE_AGENT_TOKEN", "app-test-token");
 
-/// Builds the app once per test process with the manifest's build commands.
-fn built() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        if std::env::var_os("TANDEM_SKIP_BUILD").is_some() {
-            return; // `./dev test` ran the same build before the tests.
-        }
-        let manifest = workspace_root().join("spin.toml");
-        let (ok, log) = run_tandem(&["build", "--from", manifest.to_str().unwrap()], &[]).unwrap();
-        assert!(ok, "tandem build failed:\n{log}");
-    });
-}
-
 fn app() -> (Host, TempDir) {
-    built();
     let dir = TempDir::new().unwrap();
-    let host = Host::start(
-        &workspace_root().join("spin.toml"),
-        &dir.path().join("data"),
-        HostOptions {
-            args: vec![],
-            env: vec![TOKEN],
-        },
-    )
-    .unwrap();
+    let host = start_app(&dir.path().join("data"), vec![TOKEN]).unwrap();
     (host, dir)
 }
 
@@ -137,7 +113,7 @@ fn intent_rejects_bad_input_with_problems() {
 #[test]
 fn capabilities_not_built_yet_say_so_honestly() {
     let (host, _dir) = app();
-    let res = request(host.addr, "POST", "/v1/faq", Body::Sized(b"{}")).unwrap();
+    let res = request(host.addr, "POST", "/v1/tickets", Body::Sized(b"{}")).unwrap();
     assert_problem(&res, 501);
 }
 

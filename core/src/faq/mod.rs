@@ -106,8 +106,12 @@ impl IndexedEntry {
 pub struct Fusion {
     /// Weight of the vector signal; the lexical signal gets `1 - vector_weight`.
     pub vector_weight: f32,
-    /// Fused scores below this are "no answer" for customers.
+    /// Answer confidences (see [`confidence`]) below this are "no answer" for customers.
     pub threshold: f32,
+    /// How much the runner-up's score counts against the best one in the confidence: a
+    /// question that two entries answer equally well is not a confident answer.
+    #[serde(default)]
+    pub margin_weight: f32,
     pub bm25_k1: f32,
     pub bm25_b: f32,
 }
@@ -117,6 +121,7 @@ impl Default for Fusion {
         Self {
             vector_weight: 0.5,
             threshold: 0.5,
+            margin_weight: 0.0,
             bm25_k1: 1.2,
             bm25_b: 0.75,
         }
@@ -241,6 +246,14 @@ impl Retriever {
             })
             .collect()
     }
+}
+
+/// Confidence in the best hit of a ranking: its score minus `margin_weight` × the runner-up's
+/// (0 with no hits). The no-answer threshold applies to this.
+pub fn confidence(hits: &[Hit], margin_weight: f32) -> f32 {
+    let top = hits.first().map_or(0.0, |h| h.score);
+    let second = hits.get(1).map_or(0.0, |h| h.score);
+    top - margin_weight * second
 }
 
 /// Ranks signals by fused score, best first; ties go to the earlier entry (deterministic).

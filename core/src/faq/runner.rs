@@ -2,7 +2,7 @@
 //! customer/agent answer shapes.
 
 use super::templates::{EntityPatterns, fill};
-use super::{FAQ_MANIFEST_FORMAT, FaqManifest, Hit, Retriever, embed, rank};
+use super::{FAQ_MANIFEST_FORMAT, FaqManifest, Hit, Retriever, confidence, embed, rank};
 use crate::features::{FeatureExtractor, TermFrequencies};
 use crate::intent::{load_plan, run_model};
 use crate::text::detect_language;
@@ -129,10 +129,10 @@ impl FaqRunner {
                 intent: entry.intent.clone(),
             }
         };
-        let threshold = self.manifest.fusion.threshold;
+        let fusion = &self.manifest.fusion;
         let best = hits
             .first()
-            .filter(|h| h.score >= threshold)
+            .filter(|_| confidence(&hits, fusion.margin_weight) >= fusion.threshold)
             .map(suggestion);
         let no_answer_reason = match (&best, hits.is_empty()) {
             (Some(_), _) => None,
