@@ -10,8 +10,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-/// Interface-name prefix of Tandem's own WIT package: none of these may remain imported.
+/// Interface-name prefix of Tandem's own WIT package: none of these may remain imported...
 pub const SERVICE_PREFIX: &str = "tandem:service/";
+/// ...except the types-only interface, which every component using the shared types imports
+/// and which has no functions to provide (the host links it as it does for intent alone).
+pub const TYPES_INTERFACE: &str = "tandem:service/types@";
 
 /// Composes `input` with `plugs` (their exports satisfy its imports of the same name) into
 /// `output`, and fails when an import of a `tandem:service` interface is left unsatisfied.
@@ -29,7 +32,7 @@ pub fn compose(input: &Path, plugs: &[PathBuf], output: &Path) -> Result<()> {
         .with_context(|| format!("composing {}", input.display()))?;
     let left: Vec<String> = component_imports(&bytes)?
         .into_iter()
-        .filter(|name| name.starts_with(SERVICE_PREFIX))
+        .filter(|name| name.starts_with(SERVICE_PREFIX) && !name.starts_with(TYPES_INTERFACE))
         .collect();
     if !left.is_empty() {
         bail!("composition left Tandem service imports unsatisfied: {left:?}");

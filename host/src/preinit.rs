@@ -57,12 +57,41 @@ pub async fn preinit(input: &Path, output: &Path) -> Result<()> {
             // pre-initialised before it is composed: those imports trap if called, and
             // initialisers must not call them (their results belong to requests).
             let mut linker = linker.clone();
-            linker.define_unknown_imports_as_traps(component)?;
+            stub_service_imports(&mut linker, component)?;
             linker.instantiate_async(store, component).await
         })
         .await
         .map_err(anyhow::Error::from)
         .with_context(|| format!("pre-initialising {}", input.display()))?;
     std::fs::write(output, snapshot).with_context(|| format!("writing {}", output.display()))?;
+    Ok(())
+}
+
+/// Defines every function of the component's `tandem:service/*` imports as a trap.
+/// (`Linker::define_unknown_imports_as_traps` would also redefine type aliases of WASI
+/// resources, such as `wasi:http/types#headers`, as new resources and break the link.)
+fn stub_service_imports(
+    linker: &mut wasmtime::component::Linker<HostState>,
+    component: &wasmtime::component::Component,
+) -> wasmtime::Result<()> {
+    use wasmtime::component::types::ComponentItem;
+    let engine = component.engine();
+    for (name, item) in component.component_type().imports(engine) {
+        let ComponentItem::ComponentInstance(instance) = item.ty else {
+            continue;
+        };
+        if !name.starts_with(crate::compose::SERVICE_PREFIX) {
+            continue;
+        }
+        let mut stub = linker.instance(name)?;
+        for (func, item) in instance.exports(engine) {
+            if let ComponentItem::ComponentFunc(_) = item.ty {
+                let qualified = format!("{name}#{func}");
+                stub.func_new(func, move |_, _, _, _| {
+                    wasmtime::bail!("{qualified} is not available during pre-initialisation")
+                })?;
+            }
+        }
+    }
     Ok(())
 }
