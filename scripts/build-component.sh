@@ -2,14 +2,31 @@
 # Builds a component that serves a model and pre-initialises it, so that a fresh instance starts
 # with the model already parsed and optimised in its memory (see README, "Pre-initialisation").
 # Usage: sh scripts/build-component.sh intent   → target/tandem/intent.wasm
+#        sh scripts/build-component.sh handoff intent
+#            → target/tandem/handoff.wasm with the `intent` component composed into its
+#              `tandem:service/intent` import (`tandem compose`; in-process calls, one component)
 set -eu
 name="$1"
+plug="${2:-}"
 # The `wasm` profile (size-optimised, LTO) keeps the tract-carrying components under 15 MB.
 cargo build --target wasm32-wasip2 --profile wasm -p "tandem-$name"
 mkdir -p target/tandem
 # The host's `preinit` does the snapshot; build it only when missing so that a build running
 # under the host (`tandem build`) never replaces the binary that runs it.
 [ -x target/release/tandem ] || cargo build --release -p tandem-host
+if [ -z "$plug" ]; then
+    target/release/tandem preinit \
+        --input "target/wasm32-wasip2/wasm/tandem_$name.wasm" \
+        --output "target/tandem/$name.wasm"
+    exit 0
+fi
+# Pre-initialise first (the plug's imports are stubbed then), then plug the already
+# pre-initialised component in: wizer does not snapshot nested components.
+[ -f "target/tandem/$plug.wasm" ] || sh scripts/build-component.sh "$plug"
 target/release/tandem preinit \
     --input "target/wasm32-wasip2/wasm/tandem_$name.wasm" \
+    --output "target/tandem/$name.unplugged.wasm"
+target/release/tandem compose \
+    --input "target/tandem/$name.unplugged.wasm" \
+    --plug "target/tandem/$plug.wasm" \
     --output "target/tandem/$name.wasm"
