@@ -16,43 +16,13 @@ pub mod bm25;
 pub mod runner;
 pub mod templates;
 
-use crate::features::{FeatureExtractor, FeatureSettings, TermFrequencies, Vocabulary};
+use crate::features::{FeatureExtractor, TermFrequencies};
 use crate::kb::Localized;
-use crate::linear::TrainConfig;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 pub use bm25::Bm25;
-
-/// Version of the manifest layout below.
-pub const FAQ_MANIFEST_FORMAT: u32 = 1;
-
-/// `models/faq.json`: the index and everything besides the encoder weights.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FaqManifest {
-    pub format: u32,
-    /// `<kb-name>-<first 12 hex of kb hash>`, shared with the intent model of the same build.
-    pub model_version: String,
-    pub kb_name: String,
-    pub kb_hash: String,
-    /// Enabled entries only; the encoder's output `i` belongs to `entries[i]`.
-    pub entries: Vec<IndexedEntry>,
-    pub fusion: Fusion,
-    /// Intent id → language → reply template with `{entity}` placeholders (agent mode).
-    #[serde(default)]
-    pub templates: BTreeMap<String, Localized>,
-    /// Entity name → regular expression, from the KB (`order_id`, …).
-    #[serde(default)]
-    pub entities: BTreeMap<String, String>,
-    /// `int8` or `f32` (as in the intent manifest).
-    pub weights: crate::onnx_export::WeightFormat,
-    pub train: TrainConfig,
-    /// Figures measured at build time on held-out paraphrases.
-    #[serde(default)]
-    pub metrics: serde_json::Value,
-    pub features: FeatureSettings,
-    pub vocab: Vocabulary,
-}
+#[cfg(feature = "onnx")]
+pub use runner::{FAQ_MANIFEST_FORMAT, FaqManifest};
 
 /// One FAQ entry as served.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -2,14 +2,47 @@
 //! customer/agent answer shapes.
 
 use super::templates::{EntityPatterns, fill};
-use super::{FAQ_MANIFEST_FORMAT, FaqManifest, Hit, Retriever, confidence, embed, rank};
-use crate::features::{FeatureExtractor, TermFrequencies};
+use super::{Fusion, Hit, IndexedEntry, Retriever, confidence, embed, rank};
+use crate::features::{FeatureExtractor, FeatureSettings, TermFrequencies, Vocabulary};
+use crate::kb::Localized;
+use crate::linear::TrainConfig;
 use crate::intent::{load_plan, run_model};
 use crate::text::detect_language;
 use anyhow::Context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tract_onnx::prelude::TypedRunnableModel;
+
+/// Version of the manifest layout below.
+pub const FAQ_MANIFEST_FORMAT: u32 = 1;
+
+/// `models/faq.json`: the index and everything besides the encoder weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaqManifest {
+    pub format: u32,
+    /// `<kb-name>-<first 12 hex of kb hash>`, shared with the intent model of the same build.
+    pub model_version: String,
+    pub kb_name: String,
+    pub kb_hash: String,
+    /// Enabled entries only; the encoder's output `i` belongs to `entries[i]`.
+    pub entries: Vec<IndexedEntry>,
+    pub fusion: Fusion,
+    /// Intent id → language → reply template with `{entity}` placeholders (agent mode).
+    #[serde(default)]
+    pub templates: BTreeMap<String, Localized>,
+    /// Entity name → regular expression, from the KB (`order_id`, …).
+    #[serde(default)]
+    pub entities: BTreeMap<String, String>,
+    /// `int8` or `f32` (as in the intent manifest).
+    pub weights: crate::onnx_export::WeightFormat,
+    pub train: TrainConfig,
+    /// Figures measured at build time on held-out paraphrases.
+    #[serde(default)]
+    pub metrics: serde_json::Value,
+    pub features: FeatureSettings,
+    pub vocab: Vocabulary,
+}
 
 /// Customers get one answer or none; agents get ranked suggestions and reply templates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
