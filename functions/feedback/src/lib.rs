@@ -12,11 +12,13 @@ mod store;
 
 use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
+use std::sync::OnceLock;
 use store::Store;
 use tandem_adapter as adapter;
 use tandem_core::feedback::{self, EventInput};
 use tandem_core::metrics::{GroupBy, Stats};
 use tandem_core::problem::Problem;
+use tandem_core::sentiment::SentimentRunner;
 
 mod bindings {
     spin_sdk::wit_bindgen::generate!({
@@ -25,6 +27,8 @@ mod bindings {
             package tandem:feedback-component;
             world component {
                 include tandem:service/feedback-service@0.1.0;
+                /// Pre-initialisation hook called once by `tandem preinit` (wasmtime-wizer).
+                export wizer-initialize: func();
             }
         "#,
         path: "../../wit",
@@ -43,12 +47,33 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// The sentiment model of the handoff capability (`models/sentiment.*`, trained by `kb-loader`
+/// from `kb/handoff.yaml`), compiled in and shared through the core, so a comment is judged the
+/// way a live conversation is.
+const SENTIMENT_ONNX: &[u8] = include_bytes!("../../../models/sentiment.onnx");
+const SENTIMENT_MANIFEST: &[u8] = include_bytes!("../../../models/sentiment.json");
+
+static SENTIMENT: OnceLock<Option<SentimentRunner>> = OnceLock::new();
+
+/// Parsed at pre-initialisation (`tandem preinit`), or on the first comment of an instance that
+/// was not pre-initialised; routes without a comment never touch it.
+fn sentiment_runner() -> Option<&'static SentimentRunner> {
+    SENTIMENT
+        .get_or_init(|| SentimentRunner::from_bytes(SENTIMENT_ONNX, SENTIMENT_MANIFEST).ok())
+        .as_ref()
+}
+
+/// (label, probability) of a comment. A model failure leaves the sentiment null rather than
+/// losing the customer's feedback: the event matters more than its annotation.
+fn comment_sentiment(comment: Option<&str>) -> Option<(String, f64)> {
+    let analysis = sentiment_runner()?.analyze(comment?).ok()?;
+    Some((analysis.label, f64::from(analysis.score)))
+}
+
 /// Validates, masks and stores one event: (stored event, created?).
 async fn record(input: &EventInput) -> Result<(serde_json::Value, bool), Problem> {
     let event = feedback::validate(input, now_ms())?.masked();
-    // Comment sentiment is the handoff issue's model (#6); until it is in the core the column
-    // stays null rather than holding a guess.
-    let sentiment = None;
+    let sentiment = comment_sentiment(event.comment.as_deref());
     Store::open().await?.record(&event, sentiment).await
 }
 
@@ -302,6 +327,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 // functions ask for no token; the HTTP routes above do.
 
 struct Component;
+
+impl bindings::Guest for Component {
+    fn wizer_initialize() {
+        // Run the model once so tract's lazily built state is part of the snapshot too.
+        let _ = comment_sentiment(Some("warm up 预热"));
+    }
+}
 
 fn to_wit_error(p: Problem) -> wit_types::Error {
     match p.status {
