@@ -246,6 +246,7 @@ pub fn rank(signals: &[Signals], vector_weight: f32) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::FeatureSettings;
 
     fn entry(id: &str, questions: &[(&str, &str)], vector: Vec<f32>) -> IndexedEntry {
         IndexedEntry {
