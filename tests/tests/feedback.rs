@@ -11,6 +11,7 @@ use tandem_core::feedback::{EventInput, format_time, validate};
 use tandem_core::metrics::{self, GroupBy};
 use tandem_tests::{
     Body, Host, HostOptions, HttpResponse, assert_problem, component, request, request_with,
+    target_dir,
 };
 use tempfile::TempDir;
 
@@ -18,6 +19,19 @@ const TOKEN: &str = "feedback-test-token";
 const DAY: i64 = 86_400_000;
 /// 2026-11-20T00:00:00Z.
 const T0: i64 = 1_795_132_800_000;
+
+/// The feedback component as the tests run it. Under `./dev test` (`TANDEM_SKIP_BUILD`), the app
+/// was built with spin.toml's own build command: test exactly what `spin.toml` serves (the
+/// pre-initialised `target/tandem/feedback.wasm`). Otherwise the harness builds the crate.
+fn feedback_wasm() -> PathBuf {
+    if std::env::var_os("TANDEM_SKIP_BUILD").is_some() {
+        let served = target_dir().join("tandem").join("feedback.wasm");
+        if served.exists() {
+            return served;
+        }
+    }
+    component("tandem-feedback")
+}
 
 /// A manifest with only the feedback component, as `spin.toml` declares it.
 fn manifest(dir: &Path) -> PathBuf {
@@ -46,7 +60,7 @@ fn warm_cache() {
 }
 
 fn manifest_unwarmed(dir: &Path) -> PathBuf {
-    let wasm = component("tandem-feedback");
+    let wasm = feedback_wasm();
     let text = format!(
         r#"spin_manifest_version = 2
 [application]
