@@ -277,7 +277,9 @@ impl Host {
             }
         });
 
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // Generous: a cold compilation cache means compiling every component (tens of MB of
+        // wasm) on a 2-core machine before the first `Serving` line.
+        let deadline = Instant::now() + Duration::from_secs(300);
         let addr = loop {
             match rx.recv_timeout(Duration::from_millis(50)) {
                 Ok(addr) => break addr.parse().context("parsing the Serving address")?,
@@ -398,15 +400,31 @@ pub fn start_app(data_dir: &Path, env: Vec<(&str, &str)>) -> Result<Host> {
     static BUILT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     let manifest = workspace_root().join("spin.toml");
     let built = BUILT.get_or_init(|| {
-        if std::env::var_os("TANDEM_SKIP_BUILD").is_some() {
-            return Ok(());
+        if std::env::var_os("TANDEM_SKIP_BUILD").is_none() {
+            match run_tandem(&["build", "--from", manifest.to_str().unwrap()], &[]) {
+                Ok((true, _)) => {}
+                Ok((false, log)) => return Err(format!("tandem build failed:\n{log}")),
+                Err(e) => return Err(format!("tandem build did not run: {e}")),
+            }
         }
-        match run_tandem(&["build", "--from", manifest.to_str().unwrap()], &[]) {
-            Ok((true, _)) => Ok(()),
-            Ok((false, log)) => Err(format!("tandem build failed:\n{log}")),
-            Err(e) => Err(format!("tandem build did not run: {e}")),
-        }
+        // One host first, alone, fills the compilation cache; the tests' hosts, started in
+        // parallel, then load compiled components instead of all compiling them at once.
+        let data = target_dir()
+            .join("tmp")
+            .join(format!("warm-{}", std::process::id()));
+        let warm = Host::start(
+            &manifest,
+            &data,
+            HostOptions {
+                args: vec![],
+                env: vec![("SPIN_VARIABLE_AGENT_TOKEN", "warm-up")],
+            },
+        )
+        .and_then(|h| h.terminate().map(|_| ()));
+        let _ = std::fs::remove_dir_all(&data);
+        warm.map_err(|e| format!("warming the compilation cache: {e}"))
     });
+
     if let Err(e) = built {
         bail!("{e}");
     }

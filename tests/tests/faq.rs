@@ -52,7 +52,12 @@ fn answers_customers_in_their_language() {
     assert!(has_han(zh["answer"].as_str().unwrap()), "{zh}");
     assert!(zh["score"].as_f64().unwrap() <= 1.0);
     assert!(zh["matched_question"].is_string());
-    assert!(zh["model"]["version"].as_str().unwrap().starts_with("tandem-shop-"));
+    assert!(
+        zh["model"]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("tandem-shop-")
+    );
 
     let en = ask(&host, json!({ "question": "How do I return an item?" }));
     assert_eq!(en["faq_id"], "return_how_to", "{en}");
@@ -69,7 +74,11 @@ fn answers_customers_in_their_language() {
 #[test]
 fn says_no_answer_honestly() {
     let (host, _dir) = app();
-    for q in ["明天杭州会下雨吗", "tell me a joke", "量子色动力学的渐近自由是什么 quantum"] {
+    for q in [
+        "明天杭州会下雨吗",
+        "tell me a joke",
+        "量子色动力学的渐近自由是什么 quantum",
+    ] {
         let out = ask(&host, json!({ "question": q }));
         assert_eq!(out["no_answer"], true, "{q}: {out}");
         assert_eq!(out["reason"], "below-threshold", "{q}");
@@ -110,7 +119,10 @@ fn agent_mode_ranks_suggestions_and_fills_templates() {
         .iter()
         .map(|s| s["score"].as_f64().unwrap())
         .collect();
-    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "ranked: {scores:?}");
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "ranked: {scores:?}"
+    );
     let ids: Vec<&str> = suggestions
         .iter()
         .map(|s| s["faq_id"].as_str().unwrap())
@@ -122,10 +134,16 @@ fn agent_mode_ranks_suggestions_and_fills_templates() {
     let template = &out["templates"][0];
     assert_eq!(template["intent"], "order_status", "{out}");
     assert!(
-        template["text"].as_str().unwrap().contains("TD20261126123456"),
+        template["text"]
+            .as_str()
+            .unwrap()
+            .contains("TD20261126123456"),
         "{template}"
     );
-    assert!(has_han(template["text"].as_str().unwrap()), "zh question, zh template");
+    assert!(
+        has_han(template["text"].as_str().unwrap()),
+        "zh question, zh template"
+    );
 
     // Without an order number the placeholder is reported missing.
     let out = ask_agent(
@@ -144,7 +162,10 @@ fn expired_and_disabled_entries_are_never_served() {
         "What are the rules of the 2024 Double 12 sale?",
         "春节期间可以货到付款吗？",
     ] {
-        let out = ask_agent(&host, json!({ "question": q, "mode": "agent", "top_k": 10 }));
+        let out = ask_agent(
+            &host,
+            json!({ "question": q, "mode": "agent", "top_k": 10 }),
+        );
         for s in out["suggestions"].as_array().unwrap() {
             let id = s["faq_id"].as_str().unwrap();
             assert!(

@@ -218,9 +218,19 @@ impl Retriever {
     }
 }
 
+/// Normalised BM25 at or above which a question counts as one of the entry's own.
+pub const EXACT_MATCH: f32 = 0.999;
+
 /// Confidence in the best hit of a ranking: its score minus `margin_weight` × the runner-up's
-/// (0 with no hits). The no-answer threshold applies to this.
+/// (0 with no hits). The no-answer threshold applies to this. A question identical to one of
+/// the best entry's questions (lexical match 1) is certain: the KB asked it word for word.
 pub fn confidence(hits: &[Hit], margin_weight: f32) -> f32 {
+    if hits
+        .first()
+        .is_some_and(|h| h.signals.lexical >= EXACT_MATCH)
+    {
+        return 1.0;
+    }
     let top = hits.first().map_or(0.0, |h| h.score);
     let second = hits.get(1).map_or(0.0, |h| h.score);
     top - margin_weight * second

@@ -4,9 +4,9 @@
 use super::templates::{EntityPatterns, fill};
 use super::{Fusion, Hit, IndexedEntry, Retriever, confidence, embed, rank};
 use crate::features::{FeatureExtractor, FeatureSettings, TermFrequencies, Vocabulary};
+use crate::intent::{load_plan, run_model};
 use crate::kb::Localized;
 use crate::linear::TrainConfig;
-use crate::intent::{load_plan, run_model};
 use crate::text::detect_language;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
