@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 export SPIN_VARIABLE_AGENT_TOKEN="${SPIN_VARIABLE_AGENT_TOKEN:-bench-token}"
 for body in '{"question":"退款多久到账"}' '{"question":"my parcel says delivered but I never got it"}'; do
     echo "== POST /v1/faq $body =="
-    cargo run --release -q -p tandem-bench -- --manifest spin.toml --path /v1/faq --body "$body" "$@"
+    cargo run --release -q -p tandem-bench --bin tandem-bench -- --manifest spin.toml --path /v1/faq --body "$body" "$@"
 done

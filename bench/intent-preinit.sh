@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 body='{"text":"我的订单 TD2026112612345 到哪了 where is my order"}'
 echo "== pre-initialised (what spin.toml serves) =="
-cargo run --release -q -p tandem-bench -- --manifest spin.toml --path /v1/intent --body "$body" "$@"
+cargo run --release -q -p tandem-bench --bin tandem-bench -- --manifest spin.toml --path /v1/intent --body "$body" "$@"
 
 # The same component as compiled, before `tandem preinit`: each fresh instance parses the model.
 dir=$(mktemp -d)
@@ -27,4 +27,4 @@ source = "$PWD/target/wasm32-wasip2/release/tandem_health.wasm"
 source = "$PWD/target/wasm32-wasip2/wasm/tandem_intent.wasm"
 TOML
 echo "== without pre-initialisation (contrast) =="
-cargo run --release -q -p tandem-bench -- --manifest "$dir/spin.toml" --path /v1/intent --body "$body" "$@"
+cargo run --release -q -p tandem-bench --bin tandem-bench -- --manifest "$dir/spin.toml" --path /v1/intent --body "$body" "$@"
