@@ -273,53 +273,8 @@ async fn guarded(req: &Request, allowed: &[&str]) -> Result<Query, adapter::Http
     if let Err(p) = adapter::require_method(req, &[Method::GET]) {
         return Err(adapter::problem(&p));
     }
-    authorize(req).await?;
+    adapter::authorize_agent(req).await?;
     parse_query(req, allowed).map_err(|p| adapter::problem(&p))
-}
-
-/// `Authorization: Bearer <agent_token>`: 401 when absent or not a bearer token, 403 when wrong.
-async fn authorize(req: &Request) -> Result<(), adapter::HttpResponse> {
-    let presented = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| token.trim().to_string())
-        })
-        .filter(|t| !t.is_empty());
-    let Some(presented) = presented else {
-        let mut r = adapter::problem(&Problem::unauthorized(
-            "this route needs the agent token: Authorization: Bearer <agent_token>",
-        ));
-        r.headers_mut().insert(
-            "www-authenticate",
-            spin_sdk::http::HeaderValue::from_static("Bearer realm=\"tandem\""),
-        );
-        return Err(r);
-    };
-    let expected = spin_sdk::variables::get("agent_token").await.map_err(|e| {
-        adapter::problem(&Problem::internal(format!(
-            "the agent_token variable is not readable: {e:?}"
-        )))
-    })?;
-    if expected.is_empty() || !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
-        return Err(adapter::problem(&Problem::forbidden(
-            "the bearer token is not the agent token",
-        )));
-    }
-    Ok(())
-}
-
-/// Compares without an early exit, so response time does not reveal how much of a guess matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
-    }
-    diff == 0
 }
 
 // ---------------------------------------------------------------------------------------------
