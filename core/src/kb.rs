@@ -26,13 +26,16 @@ pub struct KbMeta {
     /// Entity name → Rust regex.
     #[serde(default)]
     pub entities: BTreeMap<String, String>,
+    /// Hours from ticket creation to its SLA due time per priority (docs/tickets.md).
+    #[serde(default)]
+    pub ticket_sla_hours: Option<crate::ticket::SlaHours>,
 }
 
 fn default_min_examples() -> usize {
     10
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Queue {
     pub id: String,
     #[serde(default)]
@@ -74,7 +77,8 @@ pub struct TicketDefaults {
     pub priority: Priority,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Ordered from least to most urgent, so `max` picks the most urgent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Low,

@@ -24,4 +24,5 @@ pub mod pii;
 #[cfg(feature = "onnx")]
 pub mod sentiment;
 pub mod text;
+pub mod ticket;
 pub mod time;

@@ -98,6 +98,7 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
         crate::faq::build(kb, &version, &src.hash, &recipe, &args.out)?;
         // Needs models/intent.* written above: conversations are classified with it.
         crate::handoff::build(kb, &version, &src.hash, &recipe, &args.out)?;
+        write_ticket_policy(kb, &version, &src.hash, &args.out)?;
     }
     eprintln!(
         "wrote {}/intent.onnx ({} KiB) and intent.json ({} KiB): {version}, {} intents, threshold {threshold:.3}, \
@@ -169,4 +170,31 @@ fn verify(full: &Trained, onnx: &[u8], set: &tandem_core::kb::TrainingSet) -> an
         "exported ONNX disagrees with the trained model (max |Δp| = {max_diff})"
     );
     Ok(max_diff)
+}
+
+/// `ticket.json`: the routing, priority and SLA settings the ticket component compiles in. A KB
+/// without queues has nowhere to route tickets, so it gets none (and no ticket component).
+fn write_ticket_policy(
+    kb: &tandem_core::kb::KnowledgeBase,
+    version: &str,
+    hash: &str,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    if kb.meta.queues.is_empty() {
+        eprintln!("no queues in kb.yaml: ticket.json not written");
+        return Ok(());
+    }
+    let policy = tandem_core::ticket::TicketPolicy::from_kb(kb, version, hash)
+        .map_err(|e| anyhow::anyhow!("ticket policy: {e}"))?;
+    let mut json = serde_json::to_vec_pretty(&policy)?;
+    json.push(b'\n');
+    std::fs::write(out.join("ticket.json"), &json)?;
+    eprintln!(
+        "wrote {}/ticket.json: {} queues, {} intents, {} sensitive topics",
+        out.display(),
+        policy.queues.len(),
+        policy.intents.len(),
+        policy.topics.len()
+    );
+    Ok(())
 }

@@ -1,0 +1,208 @@
+use super::*;
+use crate::kb::Queue;
+use crate::ticket::{Customer, policy::IntentRoute, policy::TopicRule};
+use std::collections::BTreeMap;
+
+fn rules() -> TicketRules {
+    let route = |queue: &str, priority, zh: &str, en: &str| IntentRoute {
+        queue: queue.into(),
+        priority,
+        name: [("zh".to_string(), zh.to_string()), ("en".to_string(), en.to_string())].into(),
+    };
+    let policy = TicketPolicy {
+        format: 1,
+        model_version: "test".into(),
+        kb_hash: "0".into(),
+        queues: ["general", "orders", "complaints"]
+            .map(|id| Queue {
+                id: id.into(),
+                name: BTreeMap::new(),
+            })
+            .to_vec(),
+        default_queue: "general".into(),
+        intents: [
+            ("refund".to_string(), route("orders", Priority::Normal, "退款", "Refund")),
+            ("shipping".to_string(), route("orders", Priority::Low, "物流", "Shipping")),
+        ]
+        .into(),
+        entities: [(
+            "order_id".to_string(),
+            r"(?-u:\b)(?:TD\d{10,14}|\d{12,16})(?-u:\b)".to_string(),
+        )]
+        .into(),
+        topics: vec![
+            TopicRule {
+                topic: "legal".into(),
+                priority: Priority::Urgent,
+                phrases: vec!["律师".into(), "lawyer".into()],
+            },
+            TopicRule {
+                topic: "complaint".into(),
+                priority: Priority::High,
+                phrases: vec!["投诉".into(), "complaint".into()],
+            },
+        ],
+        sla_hours: Default::default(),
+    };
+    TicketRules::new(policy).unwrap()
+}
+
+fn input(texts: &[&str]) -> CreateInput {
+    CreateInput {
+        customer: Customer {
+            id: "c1".into(),
+            name: None,
+            channel: None,
+            contact: Some("13812345678".into()),
+            tier: None,
+        },
+        transcript: texts
+            .iter()
+            .map(|t| TurnInput {
+                role: Role::Customer,
+                text: t.to_string(),
+                intent: None,
+                confidence: None,
+                answered: None,
+            })
+            .collect(),
+        subject: None,
+        category: None,
+        priority: None,
+    }
+}
+
+#[test]
+fn a_given_category_routes_to_its_queue_with_its_hint() {
+    let mut req = input(&["I want my money back for order TD2026112612345."]);
+    req.category = Some("refund".into());
+    let d = rules().fill(&req, None, 0);
+    assert_eq!((d.category.as_str(), d.category_source), ("refund", "given"));
+    assert_eq!(d.queue, "orders");
+    assert_eq!(d.priority, Priority::Normal);
+    assert_eq!(d.sla_hours, 24);
+    assert_eq!(d.priority_reasons[0].code, "intent_hint");
+    assert_eq!(
+        d.entities,
+        vec![Entity {
+            kind: "order_id".into(),
+            value: "TD2026112612345".into()
+        }]
+    );
+    assert_eq!(d.subject, "I want my money back for order TD2026112612345.");
+}
+
+#[test]
+fn classification_fills_a_missing_category_and_out_of_scope_is_none() {
+    let req = input(&["快递到哪了"]);
+    let c = Classified {
+        intent: "shipping".into(),
+        confidence: 0.8,
+        out_of_scope: false,
+    };
+    let d = rules().fill(&req, Some(&c), 0);
+    assert_eq!((d.category.as_str(), d.category_source), ("shipping", "classified"));
+    assert_eq!(d.category_confidence, Some(0.8));
+    assert_eq!(d.priority, Priority::Low);
+    let oos = Classified {
+        out_of_scope: true,
+        ..c
+    };
+    let d = rules().fill(&req, Some(&oos), 0);
+    assert_eq!((d.category.as_str(), d.queue.as_str()), ("none", "general"));
+    assert_eq!(d.priority, Priority::Normal);
+}
+
+#[test]
+fn topics_vip_and_repeat_contact_raise_priority_with_reasons() {
+    let mut req = input(&["物流太慢了，我要投诉"]);
+    req.category = Some("shipping".into());
+    let d = rules().fill(&req, None, 0);
+    assert_eq!(d.priority, Priority::High);
+    let codes: Vec<&str> = d.priority_reasons.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["intent_hint", "sensitive_topic"]);
+
+    let mut req = input(&["I'll get a lawyer if this isn't fixed"]);
+    req.category = Some("shipping".into());
+    assert_eq!(rules().fill(&req, None, 0).priority, Priority::Urgent);
+
+    let mut req = input(&["where is my parcel"]);
+    req.category = Some("shipping".into());
+    req.customer.tier = Some("VIP".into());
+    let d = rules().fill(&req, None, 0);
+    assert_eq!(d.priority, Priority::High);
+    assert_eq!(d.sla_hours, 4);
+
+    req.customer.tier = None;
+    let d = rules().fill(&req, None, 2);
+    assert_eq!(d.priority, Priority::Normal, "low, one level up");
+    assert!(d.priority_reasons[1].message_en.contains("2 other ticket"));
+
+    req.priority = Some(Priority::Urgent);
+    let d = rules().fill(&req, None, 2);
+    assert_eq!(d.priority, Priority::Urgent);
+    assert_eq!(d.priority_reasons.len(), 1);
+    assert_eq!(d.priority_reasons[0].code, "given");
+}
+
+#[test]
+fn personal_data_is_masked_everywhere_but_found_as_entities() {
+    let req = input(&[
+        "手机13812345678，邮箱 wang.xm@example.com。订单TD2026112612345退款¥199.50",
+        "卡号 6222 0212 3456 7893 8, 身份证11010519491231002X",
+    ]);
+    let d = rules().fill(&req, None, 0);
+    let stored = format!("{} {} {:?}", d.subject, d.summary, d.transcript);
+    for raw in ["13812345678", "wang.xm@example.com", "11010519491231002X"] {
+        assert!(!stored.contains(raw), "{raw} leaked into {stored}");
+    }
+    let kinds: Vec<&str> = d.entities.iter().map(|e| e.kind.as_str()).collect();
+    for k in ["order_id", "amount", "phone", "email", "id_card"] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    for e in &d.entities {
+        if ["phone", "email", "id_card", "bank_card"].contains(&e.kind.as_str()) {
+            assert!(e.value.contains('*'), "{e:?} is not masked");
+        }
+    }
+    assert!(d.entities.iter().any(|e| e.kind == "amount" && e.value == "¥199.50"));
+}
+
+#[test]
+fn subject_and_summary_are_bounded_and_bilingual() {
+    let long = "这是一段非常长的描述".repeat(20);
+    let d = rules().fill(&input(&[&long]), None, 0);
+    assert_eq!(d.subject.chars().count(), SUBJECT_CHARS);
+    assert!(d.subject.ends_with('…'));
+    assert!(d.summary.chars().count() <= SUMMARY_CHARS);
+
+    let mut req = input(&[
+        "Hi there. My order TD2026112612345 has not arrived!",
+        "Nothing else matters here.",
+        "I will file a complaint.",
+    ]);
+    req.category = Some("shipping".into());
+    let d = rules().fill(&req, None, 0);
+    assert_eq!(
+        d.summary,
+        "[Shipping] Hi there.; My order TD2026112612345 has not arrived!; I will file a complaint."
+    );
+    let mut req = input(&["我的订单TD2026112612345还没到。麻烦查一下"]);
+    req.category = Some("shipping".into());
+    let d = rules().fill(&req, None, 0);
+    assert_eq!(d.summary, "[物流] 我的订单TD2026112612345还没到。");
+    assert_eq!(d.subject, "我的订单TD2026112612345还没到。");
+}
+
+#[test]
+fn dates_are_entities_and_mixed_text_works() {
+    let d = rules().fill(&input(&["我2026-11-20下的单, order 1234567890123 still 没发货, 11月25日催过"]), None, 0);
+    let values: Vec<(&str, &str)> = d
+        .entities
+        .iter()
+        .map(|e| (e.kind.as_str(), e.value.as_str()))
+        .collect();
+    assert!(values.contains(&("date", "2026-11-20")), "{values:?}");
+    assert!(values.contains(&("date", "11月25日")), "{values:?}");
+    assert!(values.contains(&("order_id", "1234567890123")), "{values:?}");
+}

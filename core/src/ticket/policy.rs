@@ -1,0 +1,157 @@
+//! What the ticket component needs from the knowledge base, compiled once by `kb-loader` into
+//! `models/ticket.json`: queues, the intent → queue and priority hints, the entity patterns, the
+//! sensitive-topic phrases that raise priority, and the SLA per priority.
+
+use crate::kb::{self, KnowledgeBase, Priority};
+use crate::text::normalize;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const POLICY_FORMAT: u32 = 1;
+
+/// How a sensitive topic raises a ticket's priority. Topics the KB defines but this table does
+/// not name raise it to `high`.
+const TOPIC_PRIORITY: &[(&str, Priority)] = &[
+    ("legal", Priority::Urgent),
+    ("fraud", Priority::Urgent),
+    ("account_security", Priority::Urgent),
+    ("safety", Priority::Urgent),
+    ("complaint", Priority::High),
+    ("privacy", Priority::High),
+];
+
+/// Hours from creation to the SLA due time, per priority.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SlaHours {
+    pub low: u32,
+    pub normal: u32,
+    pub high: u32,
+    pub urgent: u32,
+}
+
+impl Default for SlaHours {
+    fn default() -> Self {
+        Self {
+            low: 72,
+            normal: 24,
+            high: 4,
+            urgent: 1,
+        }
+    }
+}
+
+impl SlaHours {
+    pub fn for_priority(&self, p: Priority) -> u32 {
+        match p {
+            Priority::Low => self.low,
+            Priority::Normal => self.normal,
+            Priority::High => self.high,
+            Priority::Urgent => self.urgent,
+        }
+    }
+}
+
+/// Routing and priority hints of one intent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntentRoute {
+    pub queue: String,
+    pub priority: Priority,
+    /// Display names per language, for summaries.
+    pub name: kb::Localized,
+}
+
+/// A sensitive topic: its normalised phrases and the priority it implies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicRule {
+    pub topic: String,
+    pub priority: Priority,
+    pub phrases: Vec<String>,
+}
+
+/// The ticket policy (`models/ticket.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketPolicy {
+    pub format: u32,
+    pub model_version: String,
+    pub kb_hash: String,
+    pub queues: Vec<kb::Queue>,
+    /// Where a ticket goes when its category names no queue (the KB's first queue).
+    pub default_queue: String,
+    pub intents: BTreeMap<String, IntentRoute>,
+    /// Entity name → regex (`kb.yaml`, `entities:`).
+    pub entities: BTreeMap<String, String>,
+    pub topics: Vec<TopicRule>,
+    pub sla_hours: SlaHours,
+}
+
+impl TicketPolicy {
+    /// Builds the policy from a validated KB; errors name what is inconsistent.
+    pub fn from_kb(kb: &KnowledgeBase, version: &str, hash: &str) -> Result<Self, String> {
+        let default_queue = kb
+            .meta
+            .queues
+            .first()
+            .map(|q| q.id.clone())
+            .ok_or("kb.yaml declares no queues; tickets need at least one")?;
+        let known: BTreeSet<&str> = kb.meta.queues.iter().map(|q| q.id.as_str()).collect();
+        let mut intents = BTreeMap::new();
+        for i in &kb.intents {
+            let queue = i.queue.clone().unwrap_or_else(|| default_queue.clone());
+            if !known.contains(queue.as_str()) {
+                return Err(format!("intent \"{}\": unknown queue \"{queue}\"", i.id));
+            }
+            intents.insert(
+                i.id.clone(),
+                IntentRoute {
+                    queue,
+                    priority: i.ticket.priority,
+                    name: i.name.clone(),
+                },
+            );
+        }
+        let topics = kb
+            .handoff
+            .as_ref()
+            .map(|h| {
+                h.sensitive_topics
+                    .iter()
+                    .map(|(topic, phrases)| TopicRule {
+                        topic: topic.clone(),
+                        priority: TOPIC_PRIORITY
+                            .iter()
+                            .find(|(t, _)| t == topic)
+                            .map_or(Priority::High, |(_, p)| *p),
+                        phrases: phrases
+                            .values()
+                            .flatten()
+                            .map(|p| normalize(p))
+                            .filter(|p| !p.is_empty())
+                            .collect(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            format: POLICY_FORMAT,
+            model_version: version.into(),
+            kb_hash: hash.into(),
+            queues: kb.meta.queues.clone(),
+            default_queue,
+            intents,
+            entities: kb.meta.entities.clone(),
+            topics,
+            sla_hours: kb.meta.ticket_sla_hours.unwrap_or_default(),
+        })
+    }
+
+    pub fn has_queue(&self, id: &str) -> bool {
+        self.queues.iter().any(|q| q.id == id)
+    }
+
+    /// The queue of a category; unknown categories (and `none`) go to the default queue.
+    pub fn queue_of(&self, category: &str) -> &str {
+        self.intents
+            .get(category)
+            .map_or(self.default_queue.as_str(), |r| r.queue.as_str())
+    }
+}
