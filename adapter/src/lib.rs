@@ -5,6 +5,9 @@
 //! [`problem`]. Keeping that here means every route reads bodies, limits sizes and renders
 //! errors identically.
 
+pub mod query;
+pub mod sqlite;
+
 use futures::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -58,6 +61,24 @@ pub async fn read_json<T: DeserializeOwned>(req: Request, max_bytes: usize) -> R
 pub fn json(status: u16, value: &impl Serialize) -> HttpResponse {
     let body = serde_json::to_vec(value).expect("response types always serialise");
     respond(status, "application/json", body)
+}
+
+/// A JSON response with extra headers (`Location`, `ETag`, ...).
+pub fn json_with_headers(
+    status: u16,
+    value: &impl Serialize,
+    headers: &[(&str, String)],
+) -> HttpResponse {
+    let mut response = json(status, value);
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            spin_sdk::http::HeaderName::try_from(*name),
+            spin_sdk::http::HeaderValue::try_from(value.as_str()),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 /// A problem+json response.
@@ -156,7 +177,20 @@ pub async fn authorize_agent(req: &Request) -> Result<(), HttpResponse> {
 pub async fn authorize_agent_header(
     authorization: Option<&spin_sdk::http::HeaderValue>,
 ) -> Result<(), HttpResponse> {
-    let presented = authorization
+    let Some(presented) = bearer_token(authorization) else {
+        return Err(missing_token());
+    };
+    if !is_agent_token(&presented).await? {
+        return Err(problem(&Problem::forbidden(
+            "the bearer token is not the agent token",
+        )));
+    }
+    Ok(())
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if that is what it holds.
+pub fn bearer_token(authorization: Option<&spin_sdk::http::HeaderValue>) -> Option<String> {
+    authorization
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, token) = v.trim().split_once(' ')?;
@@ -164,24 +198,25 @@ pub async fn authorize_agent_header(
                 .eq_ignore_ascii_case("bearer")
                 .then(|| token.trim().to_string())
         })
-        .filter(|t| !t.is_empty());
-    let Some(presented) = presented else {
-        let r = problem(&Problem::unauthorized(
-            "this route needs the agent token: Authorization: Bearer <agent_token>",
-        ));
-        return Err(r);
-    };
+        .filter(|t| !t.is_empty())
+}
+
+/// The 401 of a route that needs a bearer token and got none.
+pub fn missing_token() -> HttpResponse {
+    problem(&Problem::unauthorized(
+        "this route needs the agent token: Authorization: Bearer <agent_token>",
+    ))
+}
+
+/// Whether `presented` is the agent token (the Spin variable `agent_token`), compared in
+/// constant time; an unreadable variable is a 500, never an open door.
+pub async fn is_agent_token(presented: &str) -> Result<bool, HttpResponse> {
     let expected = spin_sdk::variables::get("agent_token").await.map_err(|e| {
         problem(&Problem::internal(format!(
             "the agent_token variable is not readable: {e:?}"
         )))
     })?;
-    if expected.is_empty() || !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
-        return Err(problem(&Problem::forbidden(
-            "the bearer token is not the agent token",
-        )));
-    }
-    Ok(())
+    Ok(!expected.is_empty() && constant_time_eq(presented.as_bytes(), expected.as_bytes()))
 }
 
 /// Compares without an early exit, so response time does not reveal how much of a guess matched.

@@ -68,7 +68,10 @@ impl AgentInput {
         }
         for (i, q) in self.queues.iter().enumerate() {
             if !policy.has_queue(q) {
-                bad.push((format!("queues[{i}]"), "a queue of the knowledge base".into()));
+                bad.push((
+                    format!("queues[{i}]"),
+                    "a queue of the knowledge base".into(),
+                ));
             }
         }
         if !(1..=MAX_CAPACITY).contains(&self.capacity) {
@@ -145,7 +148,10 @@ mod tests {
             agent("d", "orders", 3, 1, None),
         ];
         assert_eq!(pick_agent(&agents, "orders").unwrap().id, "d");
-        let agents = [agent("f", "orders", 3, 1, None), agent("e", "orders", 3, 1, None)];
+        let agents = [
+            agent("f", "orders", 3, 1, None),
+            agent("e", "orders", 3, 1, None),
+        ];
         assert_eq!(pick_agent(&agents, "orders").unwrap().id, "e");
     }
 

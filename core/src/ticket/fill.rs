@@ -91,8 +91,7 @@ impl TicketRules {
         classified: Option<&Classified>,
         recent_tickets: u32,
     ) -> Draft {
-        let (category, category_source, category_confidence) = match (&input.category, classified)
-        {
+        let (category, category_source, category_confidence) = match (&input.category, classified) {
             (Some(c), _) => (c.clone(), "given", None),
             (None, Some(c)) if !c.out_of_scope => {
                 (c.intent.clone(), "classified", Some(c.confidence))
@@ -109,7 +108,10 @@ impl TicketRules {
             .collect();
         let topics = self.topics(&customer_text);
         let (priority, priority_reasons) = match input.priority {
-            Some(p) => (p, vec![reason("given", "由创建者指定", "set by the caller", p)]),
+            Some(p) => (
+                p,
+                vec![reason("given", "由创建者指定", "set by the caller", p)],
+            ),
             None => self.priority(&category, &topics, input.customer.is_vip(), recent_tickets),
         };
         let transcript: Vec<TurnInput> = input
@@ -200,7 +202,9 @@ impl TicketRules {
             reasons.push(reason(
                 "repeated_contact",
                 &format!("该客户 7 天内已有 {recent_tickets} 张工单，提升一级"),
-                &format!("the customer opened {recent_tickets} other ticket(s) in 7 days: one level up"),
+                &format!(
+                    "the customer opened {recent_tickets} other ticket(s) in 7 days: one level up"
+                ),
                 p,
             ));
         }
@@ -245,9 +249,7 @@ impl TicketRules {
 
     /// `[category name] first sentence … sentences carrying an entity or a sensitive topic`.
     fn summary(&self, category: &str, masked_customer: &[&str], entities: &[Entity]) -> String {
-        let lang = masked_customer
-            .first()
-            .map_or("en", |t| detect_language(t));
+        let lang = masked_customer.first().map_or("en", |t| detect_language(t));
         let name = self
             .policy
             .intents
@@ -262,7 +264,11 @@ impl TicketRules {
             .flat_map(|t| t.phrases.iter().map(String::as_str))
             .collect();
         let mut picked: Vec<&str> = Vec::new();
-        for (i, s) in masked_customer.iter().flat_map(|t| sentences(t)).enumerate() {
+        for (i, s) in masked_customer
+            .iter()
+            .flat_map(|t| sentences(t))
+            .enumerate()
+        {
             let norm = normalize(s);
             let carries = entities.iter().any(|e| s.contains(e.value.as_str()))
                 || phrases.iter().any(|p| contains_phrase(&norm, p));

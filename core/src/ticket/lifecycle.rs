@@ -62,9 +62,10 @@ impl Status {
         }
         let allowed: Vec<&str> = self.allowed_next().iter().map(|s| s.as_str()).collect();
         Err(Problem::conflict(format!(
-            "a {} ticket cannot become {}; allowed: {}",
+            "a ticket cannot move from {} to {}; allowed from {}: {}",
             self.as_str(),
             to.as_str(),
+            self.as_str(),
             allowed.join(", ")
         ))
         .with_extension("allowed", allowed.into()))
@@ -126,7 +127,10 @@ impl PatchInput {
             && c != "none"
             && !policy.intents.contains_key(c)
         {
-            bad.push(("category".into(), "an intent id of the knowledge base".into()));
+            bad.push((
+                "category".into(),
+                "an intent id of the knowledge base".into(),
+            ));
         }
         if let Some(Some(a)) = &self.assignee
             && !super::assign::is_agent_id(a)
@@ -155,7 +159,10 @@ impl PatchInput {
 pub fn parse_if_match(value: &str) -> Option<u32> {
     let v = value.trim();
     let v = v.strip_prefix("W/").unwrap_or(v);
-    let v = v.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(v);
+    let v = v
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(v);
     v.parse().ok()
 }
 
@@ -166,7 +173,10 @@ mod tests {
     #[test]
     fn every_status_can_eventually_close_and_reopen() {
         for s in Status::ALL {
-            assert!(s == Status::Closed || s.check_move(Status::Closed).is_ok(), "{s:?}");
+            assert!(
+                s == Status::Closed || s.check_move(Status::Closed).is_ok(),
+                "{s:?}"
+            );
         }
         assert!(Status::Resolved.check_move(Status::Open).is_ok());
         assert!(Status::Closed.check_move(Status::Open).is_ok());
@@ -177,7 +187,10 @@ mod tests {
         let p = Status::Open.check_move(Status::New).unwrap_err();
         assert_eq!(p.status, 409);
         let json: serde_json::Value = serde_json::from_str(&p.to_json()).unwrap();
-        assert_eq!(json["allowed"], serde_json::json!(["pending", "resolved", "closed"]));
+        assert_eq!(
+            json["allowed"],
+            serde_json::json!(["pending", "resolved", "closed"])
+        );
         assert!(Status::Closed.check_move(Status::Resolved).is_err());
         assert!(Status::New.check_move(Status::New).is_err());
     }

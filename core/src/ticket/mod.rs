@@ -3,6 +3,9 @@
 //! agent, ticket ids and per-ticket access tokens. Pure: the ticket component does the storage
 //! and the intent call, and hands their results in.
 
+// A Problem is the error of a request handler, built at most once per request.
+#![allow(clippy::result_large_err)]
+
 pub mod assign;
 pub mod fill;
 pub mod lifecycle;
@@ -109,7 +112,10 @@ impl CreateInput {
                 format!("1 to {MAX_TURNS} turns, got {}", self.transcript.len()),
             ));
         } else if !self.transcript.iter().any(|t| t.role == Role::Customer) {
-            bad.push(("transcript".into(), "needs at least one customer turn".into()));
+            bad.push((
+                "transcript".into(),
+                "needs at least one customer turn".into(),
+            ));
         }
         for (i, t) in self.transcript.iter().enumerate().take(MAX_TURNS) {
             if t.text.trim().is_empty() || t.text.len() > MAX_TEXT_BYTES {
@@ -119,7 +125,10 @@ impl CreateInput {
                 ));
             }
             if t.confidence.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
-                bad.push((format!("transcript[{i}].confidence"), "between 0 and 1".into()));
+                bad.push((
+                    format!("transcript[{i}].confidence"),
+                    "between 0 and 1".into(),
+                ));
             }
             if t.intent.as_ref().is_some_and(|v| v.len() > MAX_ID_BYTES) {
                 bad.push((
@@ -216,9 +225,7 @@ pub fn ticket_id(random: [u8; 10]) -> String {
 
 /// Whether `s` has the shape of a ticket id (checked before any lookup).
 pub fn is_ticket_id(s: &str) -> bool {
-    s.len() == 19
-        && s.starts_with("tk_")
-        && s.bytes().skip(3).all(|b| CROCKFORD.contains(&b))
+    s.len() == 19 && s.starts_with("tk_") && s.bytes().skip(3).all(|b| CROCKFORD.contains(&b))
 }
 
 /// The customer's bearer token for one ticket: HMAC-SHA256 of the id under the store's secret.
@@ -261,7 +268,12 @@ mod tests {
         assert!(is_ticket_id(&id));
         assert!(is_ticket_id(&ticket_id([0; 10])));
         assert_ne!(ticket_id([1; 10]), ticket_id([2; 10]));
-        for bad in ["tk_", "tk_ZZZZZZZZZZZZZZZZ", "xx_zzzzzzzzzzzzzzzz", "tk_zzzzzzzzzzzzzzzu"] {
+        for bad in [
+            "tk_",
+            "tk_ZZZZZZZZZZZZZZZZ",
+            "xx_zzzzzzzzzzzzzzzz",
+            "tk_zzzzzzzzzzzzzzzu",
+        ] {
             assert!(!is_ticket_id(bad), "{bad}");
         }
     }

@@ -40,12 +40,7 @@ mod bindings {
 use bindings::exports::tandem::service::feedback as wit;
 use bindings::tandem::service::types as wit_types;
 
-/// Milliseconds since the Unix epoch (wasi:clocks wall clock).
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+use adapter::sqlite::now_ms;
 
 /// The sentiment model of the handoff capability (`models/sentiment.*`, trained by `kb-loader`
 /// from `kb/handoff.yaml`), compiled in and shared through the core, so a comment is judged the
@@ -198,83 +193,16 @@ async fn handle(req: Request) -> adapter::HttpResponse {
     }
 }
 
-/// Query parameters, percent-decoded.
-struct Query(Vec<(String, String)>);
-
-impl Query {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    }
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-fn parse_query(req: &Request, allowed: &[&str]) -> Result<Query, Problem> {
-    let mut pairs = Vec::new();
-    for part in req
-        .uri()
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        let (Some(k), Some(v)) = (percent_decode(k), percent_decode(v)) else {
-            return Err(Problem::bad_request(
-                "the query string is not valid percent-encoded UTF-8",
-            ));
-        };
-        // A typo'd parameter is an error, as an unknown JSON field is.
-        if !allowed.contains(&k.as_str()) {
-            return Err(
-                Problem::unprocessable(format!("unknown query parameter {k:?}"))
-                    .with_param(k, format!("allowed: {}", allowed.join(", "))),
-            );
-        }
-        if pairs.iter().any(|(seen, _)| *seen == k) {
-            return Err(
-                Problem::unprocessable(format!("query parameter {k:?} given twice"))
-                    .with_param(k, "at most once"),
-            );
-        }
-        pairs.push((k, v));
-    }
-    Ok(Query(pairs))
-}
-
 /// GET only, the agent token, and known query parameters; the error response otherwise.
-async fn guarded(req: &Request, allowed: &[&str]) -> Result<Query, adapter::HttpResponse> {
+async fn guarded(
+    req: &Request,
+    allowed: &[&str],
+) -> Result<adapter::query::Query, adapter::HttpResponse> {
     if let Err(p) = adapter::require_method(req, &[Method::GET]) {
         return Err(adapter::problem(&p));
     }
     adapter::authorize_agent(req).await?;
-    parse_query(req, allowed).map_err(|p| adapter::problem(&p))
+    adapter::query::parse_query(req, allowed).map_err(|p| adapter::problem(&p))
 }
 
 // ---------------------------------------------------------------------------------------------

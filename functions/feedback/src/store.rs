@@ -17,13 +17,13 @@
 // A Problem is the error of a request handler, built at most once per request.
 #![allow(clippy::result_large_err)]
 
-use spin_sdk::sqlite::{Connection, Error as DbError, RowResult, Value};
+use spin_sdk::sqlite::{RowResult, Value};
+use tandem_adapter::sqlite::Db;
 use tandem_core::feedback::{self, Event, Kind};
 use tandem_core::metrics::{self, CorrectionCount, Counts, EventCounts, GroupBy, Stats};
 use tandem_core::problem::Problem;
 
-/// Schema migrations, applied in order, each once; the missing ones in one transaction, so a
-/// store is never left half-migrated. Never edit a shipped one: add a new version.
+/// Schema migrations (`tandem_adapter::sqlite`), applied in order, each once.
 const MIGRATIONS: &[(i64, &str)] = &[
     (
         1,
@@ -87,126 +87,33 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
 ];
 
-/// How often a write tries to take the write lock, each try waiting up to the host's busy
-/// timeout (5 s in `tandem`).
-const BEGIN_ATTEMPTS: u32 = 4;
-
-fn db_error(e: DbError) -> Problem {
-    let detail = match &e {
-        DbError::Io(m) => m.clone(),
-        other => format!("{other:?}"),
-    };
-    if detail.contains("locked") || detail.contains("busy") {
-        return Problem::new(503, "unavailable", "Service unavailable")
-            .with_detail("the feedback store is busy; retry the same request")
-            .with_extension("retry_after_seconds", 1.into());
-    }
-    Problem::internal(format!("the feedback store failed: {detail}"))
-}
-
 /// An open store: one SQLite connection owned by this request.
 pub struct Store {
-    db: Connection,
+    db: Db,
 }
 
 impl Store {
     /// Opens database `default` and brings its schema up to date.
     pub async fn open() -> Result<Store, Problem> {
-        let db = Connection::open_default().await.map_err(db_error)?;
-        let store = Store { db };
-        store.exec("PRAGMA synchronous = FULL", vec![]).await?;
-        store.migrate().await?;
-        Ok(store)
+        Ok(Store {
+            db: Db::open("feedback", MIGRATIONS).await?,
+        })
     }
 
     async fn query(&self, sql: &str, params: Vec<Value>) -> Result<Vec<RowResult>, Problem> {
-        let result = self.db.execute(sql, params).await.map_err(db_error)?;
-        result.collect().await.map_err(db_error)
+        self.db.query(sql, params).await
     }
 
     async fn exec(&self, sql: &str, params: Vec<Value>) -> Result<(), Problem> {
-        self.query(sql, params).await.map(drop)
+        self.db.exec(sql, params).await
     }
 
-    /// Runs `work` in a write transaction; rolls back on any error.
+    /// Runs `work` in one write transaction; rolls back on any error.
     async fn write<T>(
         &self,
         work: impl AsyncFnOnce(&Store) -> Result<T, Problem>,
     ) -> Result<T, Problem> {
-        // IMMEDIATE takes the write lock up front: two writers never deadlock upgrading a read
-        // lock, they queue on the busy timeout instead. SQLite's busy handler is not fair, so
-        // under sustained write load one writer can lose every race for the whole timeout;
-        // nothing has happened yet when BEGIN fails, so it is retried before giving up (503).
-        let mut attempt = 1;
-        loop {
-            match self.exec("BEGIN IMMEDIATE", vec![]).await {
-                Ok(()) => break,
-                Err(p) if p.status == 503 && attempt < BEGIN_ATTEMPTS => attempt += 1,
-                Err(p) => return Err(p),
-            }
-        }
-        match work(self).await {
-            Ok(v) => match self.exec("COMMIT", vec![]).await {
-                Ok(()) => Ok(v),
-                Err(p) => {
-                    let _ = self.exec("ROLLBACK", vec![]).await;
-                    Err(p)
-                }
-            },
-            Err(p) => {
-                let _ = self.exec("ROLLBACK", vec![]).await;
-                Err(p)
-            }
-        }
-    }
-
-    /// Applies missing migrations. The fast path (schema current) is one read; the slow path
-    /// re-checks under the write lock, so concurrent first requests apply each migration once.
-    async fn migrate(&self) -> Result<(), Problem> {
-        let latest = MIGRATIONS.last().map_or(0, |m| m.0);
-        if self.schema_version().await? >= latest {
-            return Ok(());
-        }
-        self.write(async |s: &Store| {
-            s.exec(
-                "CREATE TABLE IF NOT EXISTS feedback_migrations \
-                 (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-                vec![],
-            )
-            .await?;
-            let current = s.schema_version().await?;
-            for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-                for statement in sql.split(';').map(str::trim).filter(|x| !x.is_empty()) {
-                    s.exec(statement, vec![]).await?;
-                }
-                s.exec(
-                    "INSERT INTO feedback_migrations (version, applied_at) VALUES (?, ?)",
-                    vec![Value::Integer(*version), Value::Integer(crate::now_ms())],
-                )
-                .await?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn schema_version(&self) -> Result<i64, Problem> {
-        let exists = self
-            .query(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'feedback_migrations'",
-                vec![],
-            )
-            .await?;
-        if exists.is_empty() {
-            return Ok(0);
-        }
-        let rows = self
-            .query(
-                "SELECT COALESCE(MAX(version), 0) FROM feedback_migrations",
-                vec![],
-            )
-            .await?;
-        Ok(rows.first().and_then(|r| r.get::<i64>(0)).unwrap_or(0))
+        self.db.write(async |_| work(self).await).await
     }
 
     /// Appends `event` (already masked) unless its id is stored. Returns the stored event and
@@ -276,7 +183,7 @@ impl Store {
                 Value::Integer(e.created_at_ms),
                 // Taken under the write lock, so receipt order is commit order and an export
                 // `since` a time never misses an event committed later with an earlier stamp.
-                Value::Integer(crate::now_ms()),
+                Value::Integer(tandem_adapter::sqlite::now_ms()),
                 Value::Text(e.fingerprint.clone()),
             ],
         )

@@ -1,10 +1,149 @@
-//! The ticket component (/v1/tickets, /v1/agents). Its engine is issue #5; until it lands the
-//! component answers its health route and a 501 problem everywhere else.
+//! The ticket component: `/v1/tickets/...`, `/v1/agents/...` and the `tandem:service/ticket`
+//! export (docs/tickets.md).
+//!
+//! The rules live in `tandem_core::ticket`; [`store`] keeps tickets in `spin:sqlite`; this file
+//! routes HTTP and WIT calls to them. Tickets without a category are classified through the
+//! imported `tandem:service/intent` interface, which `tandem compose` satisfies at build time
+//! with the intent component (in-process, no network).
 
-use spin_sdk::http::Request;
-use spin_sdk::http_service;
+// A Problem is the error of a request handler, built at most once per request.
+#![allow(clippy::result_large_err)]
 
-#[http_service]
-async fn handle(req: Request) -> tandem_adapter::HttpResponse {
-    tandem_adapter::not_yet_built(&req, "ticket", 5)
+mod http;
+mod store;
+
+use std::sync::OnceLock;
+use store::{Created, Store};
+use tandem_core::problem::Problem;
+use tandem_core::ticket::{Classified, CreateInput, TicketPolicy, TicketRules};
+
+mod bindings {
+    spin_sdk::wit_bindgen::generate!({
+        runtime_path: "spin_sdk::wit_bindgen::rt",
+        inline: r#"
+            package tandem:ticket-component;
+            world component {
+                include tandem:service/ticket-service@0.1.0;
+                /// Pre-initialisation hook called once by `tandem preinit` (wasmtime-wizer).
+                export wizer-initialize: func();
+            }
+        "#,
+        path: "../../wit",
+        pub_export_macro: true,
+        generate_all,
+    });
 }
+
+mod wit_export;
+
+use bindings::tandem::service::intent as wit_intent;
+use bindings::tandem::service::types as wit_types;
+
+/// Routing, priority hints, entity patterns and SLAs from the KB (`kb-loader build`).
+const POLICY_JSON: &[u8] = include_bytes!("../../../models/ticket.json");
+
+static RULES: OnceLock<TicketRules> = OnceLock::new();
+
+/// Parsed and compiled at pre-initialisation, so a fresh instance starts with them ready.
+fn rules() -> &'static TicketRules {
+    RULES.get_or_init(|| {
+        let policy: TicketPolicy = serde_json::from_slice(POLICY_JSON)
+            .expect("models/ticket.json is written by kb-loader from a validated KB");
+        TicketRules::new(policy).expect("kb-loader checks the KB's entity patterns")
+    })
+}
+
+/// The classification of a ticket's conversation: its last three customer turns together.
+fn classify(input: &CreateInput) -> Result<Option<Classified>, Problem> {
+    let mut turns: Vec<&str> = input
+        .transcript
+        .iter()
+        .filter(|t| t.role == tandem_core::handoff::Role::Customer)
+        .map(|t| t.text.as_str())
+        .collect();
+    turns = turns.split_off(turns.len().saturating_sub(3));
+    let text = turns.join("\n");
+    // The intent interface takes at most 4 KiB; keep the end, where the latest turn is.
+    let mut start = text.len().saturating_sub(4096);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let text = text[start..].to_string();
+    let request = wit_intent::ClassifyRequest {
+        text,
+        top_k: Some(1),
+    };
+    match wit_intent::classify(&request) {
+        Ok(c) => Ok(Some(Classified {
+            intent: c.intent,
+            confidence: c.confidence,
+            out_of_scope: c.out_of_scope,
+        })),
+        // Text the intent service refuses: the ticket is still worth having, uncategorised.
+        Err(wit_types::Error::InvalidInput(_)) => Ok(None),
+        Err(e) => Err(Problem::internal(format!(
+            "the intent service failed: {e:?}"
+        ))),
+    }
+}
+
+/// Whether new tickets are assigned on creation (Spin variable `auto_assign`, default on).
+async fn auto_assign() -> bool {
+    match spin_sdk::variables::get("auto_assign").await {
+        Ok(v) => !matches!(v.trim(), "false" | "0" | "no" | "off"),
+        Err(_) => true,
+    }
+}
+
+/// Validates, fills, assigns and stores a ticket; an idempotent replay returns the first one.
+/// Returns the ticket and the customer's access token for it.
+async fn create(
+    input: &CreateInput,
+    idempotency_key: Option<&str>,
+) -> Result<(Created, String), Problem> {
+    let rules = rules();
+    input.validate(&rules.policy)?;
+    if let Some(key) = idempotency_key
+        && (key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(
+            Problem::unprocessable("the Idempotency-Key header is not usable")
+                .with_param("Idempotency-Key", "1 to 128 visible ASCII characters"),
+        );
+    }
+    let store = Store::open().await?;
+    let secret = store.secret(&rules.policy).await?;
+    let token = |c: Created| {
+        let t = tandem_core::ticket::access_token(secret.as_bytes(), &c.ticket.id);
+        (c, t)
+    };
+    // A replay needs no classification: answer it before doing the work again.
+    if let Some(key) = idempotency_key
+        && let Some((ticket, fingerprint)) =
+            store.by_idempotency_key(&input.customer.id, key).await?
+    {
+        return store::replay(ticket, &fingerprint, &input.fingerprint()).map(token);
+    }
+    let classified = match input.category {
+        Some(_) => None,
+        None => classify(input)?,
+    };
+    let recent = store
+        .recent_tickets(&input.customer.id, tandem_adapter::sqlite::now_ms())
+        .await?;
+    let draft = rules.fill(input, classified.as_ref(), recent);
+    let created = store
+        .create(input, &draft, idempotency_key, auto_assign().await)
+        .await?;
+    Ok(token(created))
+}
+
+struct Component;
+
+impl bindings::Guest for Component {
+    fn wizer_initialize() {
+        let _ = rules();
+    }
+}
+
+bindings::export!(Component with_types_in bindings);

@@ -7,7 +7,11 @@ fn rules() -> TicketRules {
     let route = |queue: &str, priority, zh: &str, en: &str| IntentRoute {
         queue: queue.into(),
         priority,
-        name: [("zh".to_string(), zh.to_string()), ("en".to_string(), en.to_string())].into(),
+        name: [
+            ("zh".to_string(), zh.to_string()),
+            ("en".to_string(), en.to_string()),
+        ]
+        .into(),
     };
     let policy = TicketPolicy {
         format: 1,
@@ -21,8 +25,14 @@ fn rules() -> TicketRules {
             .to_vec(),
         default_queue: "general".into(),
         intents: [
-            ("refund".to_string(), route("orders", Priority::Normal, "退款", "Refund")),
-            ("shipping".to_string(), route("orders", Priority::Low, "物流", "Shipping")),
+            (
+                "refund".to_string(),
+                route("orders", Priority::Normal, "退款", "Refund"),
+            ),
+            (
+                "shipping".to_string(),
+                route("orders", Priority::Low, "物流", "Shipping"),
+            ),
         ]
         .into(),
         entities: [(
@@ -77,7 +87,10 @@ fn a_given_category_routes_to_its_queue_with_its_hint() {
     let mut req = input(&["I want my money back for order TD2026112612345."]);
     req.category = Some("refund".into());
     let d = rules().fill(&req, None, 0);
-    assert_eq!((d.category.as_str(), d.category_source), ("refund", "given"));
+    assert_eq!(
+        (d.category.as_str(), d.category_source),
+        ("refund", "given")
+    );
     assert_eq!(d.queue, "orders");
     assert_eq!(d.priority, Priority::Normal);
     assert_eq!(d.sla_hours, 24);
@@ -101,7 +114,10 @@ fn classification_fills_a_missing_category_and_out_of_scope_is_none() {
         out_of_scope: false,
     };
     let d = rules().fill(&req, Some(&c), 0);
-    assert_eq!((d.category.as_str(), d.category_source), ("shipping", "classified"));
+    assert_eq!(
+        (d.category.as_str(), d.category_source),
+        ("shipping", "classified")
+    );
     assert_eq!(d.category_confidence, Some(0.8));
     assert_eq!(d.priority, Priority::Low);
     let oos = Classified {
@@ -165,7 +181,11 @@ fn personal_data_is_masked_everywhere_but_found_as_entities() {
             assert!(e.value.contains('*'), "{e:?} is not masked");
         }
     }
-    assert!(d.entities.iter().any(|e| e.kind == "amount" && e.value == "¥199.50"));
+    assert!(
+        d.entities
+            .iter()
+            .any(|e| e.kind == "amount" && e.value == "¥199.50")
+    );
 }
 
 #[test]
@@ -196,7 +216,11 @@ fn subject_and_summary_are_bounded_and_bilingual() {
 
 #[test]
 fn dates_are_entities_and_mixed_text_works() {
-    let d = rules().fill(&input(&["我2026-11-20下的单, order 1234567890123 still 没发货, 11月25日催过"]), None, 0);
+    let d = rules().fill(
+        &input(&["我2026-11-20下的单, order 1234567890123 still 没发货, 11月25日催过"]),
+        None,
+        0,
+    );
     let values: Vec<(&str, &str)> = d
         .entities
         .iter()
@@ -204,5 +228,8 @@ fn dates_are_entities_and_mixed_text_works() {
         .collect();
     assert!(values.contains(&("date", "2026-11-20")), "{values:?}");
     assert!(values.contains(&("date", "11月25日")), "{values:?}");
-    assert!(values.contains(&("order_id", "1234567890123")), "{values:?}");
+    assert!(
+        values.contains(&("order_id", "1234567890123")),
+        "{values:?}"
+    );
 }
