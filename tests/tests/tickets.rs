@@ -1971,6 +1971,11 @@ fn every_acknowledged_ticket_survives_a_killed_host() {
             .map(Result::unwrap)
             .collect()
     };
+    eprintln!(
+        "{} tickets acknowledged before the kill, {} stored",
+        acknowledged.len(),
+        stored.len()
+    );
     assert!(stored.len() >= acknowledged.len());
     for id in &stored {
         let res = get_as(host.addr, &format!("/v1/tickets/{id}/events"), Some(&agent));
