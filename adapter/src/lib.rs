@@ -136,19 +136,6 @@ pub fn not_found(path: &str) -> Problem {
     Problem::not_found(format!("no route for {path}"))
 }
 
-/// Serves a capability whose engine is not built yet: its health route answers, every other
-/// route under it says so with a 501 problem naming the tracking issue, never a fake result.
-pub fn not_yet_built(req: &Request, component: &str, issue: u32) -> HttpResponse {
-    if is_health_path(path(req)) {
-        return health(component, None);
-    }
-    problem(
-        &Problem::new(501, "not-implemented", "Not implemented yet").with_detail(format!(
-            "the {component} capability is not built yet (issue #{issue}); its health route is GET <route>/health"
-        )),
-    )
-}
-
 /// `/v1/<route>/health`: the health route of whichever subtree a component serves.
 pub fn is_health_path(path: &str) -> bool {
     let mut segments = path.trim_end_matches('/').split('/').skip(1);

@@ -251,6 +251,21 @@ impl Group {
     }
 }
 
+/// The median of `values` (the mean of the middle two for an even count); `None` when empty.
+/// Used for the agent view's median time to resolve, in seconds.
+pub fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    })
+}
+
 /// Sorts corrections the way stats report them: most frequent first, then by name.
 pub fn rank_corrections(mut list: Vec<CorrectionCount>) -> Vec<CorrectionCount> {
     list.sort_by(|a, b| {
@@ -305,6 +320,19 @@ pub fn stats(events: &[Event], from_ms: i64, to_ms: i64, group_by: Option<GroupB
                 .collect(),
         ),
         groups,
+    }
+}
+
+#[cfg(test)]
+mod median_tests {
+    use super::median;
+
+    #[test]
+    fn median_of_empty_odd_and_even() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [5.0]), Some(5.0));
+        assert_eq!(median(&mut [9.0, 1.0, 5.0]), Some(5.0));
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), Some(2.5));
     }
 }
 

@@ -3,7 +3,7 @@
 //! Database `default` lives in `<data-dir>/sqlite_db.db` (Spin's file name), any other label in
 //! `<data-dir>/<label>.db`. Each guest `open` gets its own SQLite connection, so
 //! `last-insert-rowid`/`changes` and transactions belong to that guest connection only.
-//! Files use WAL and a busy timeout so concurrent requests wait for each other instead of
+//! Files use WAL and a busy handler (about 5 s) so concurrent requests wait for each other instead of
 //! failing with `SQLITE_BUSY`.
 
 use std::path::{Path, PathBuf};
@@ -16,8 +16,21 @@ use wasmtime::component::{Accessor, FutureReader, Resource, StreamReader};
 use crate::bindings::sqlite::{self, Error, QueryResult, RowResult, Value};
 use crate::state::{HostState, Spin};
 
-/// How long a statement waits for another connection's write lock before `SQLITE_BUSY`.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a statement waits for another connection's write lock before `SQLITE_BUSY`:
+/// this many polls of about a millisecond each (about 5 s).
+const BUSY_POLLS: i32 = 5_000;
+
+/// SQLite's own busy handler backs off to 100 ms sleeps, so under sustained write load a waiter
+/// that has already waited sleeps through the moments the lock is free while newcomers take it
+/// (measured: create p99 1.1 s at 16 connections, bench/tickets.sh). Polling every millisecond
+/// keeps waiting roughly first come, first served.
+fn wait_for_lock(attempt: i32) -> bool {
+    if attempt >= BUSY_POLLS {
+        return false;
+    }
+    std::thread::sleep(Duration::from_millis(1));
+    true
+}
 
 /// The `connection` resource: one SQLite connection owned by one guest handle.
 pub struct Connection {
@@ -36,7 +49,7 @@ pub fn database_path(data_dir: &Path, label: &str) -> PathBuf {
 /// Opens a SQLite file with the settings every connection of this host uses.
 pub fn open_file(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_handler(Some(wait_for_lock))?;
     // `journal_mode` answers with a row, so it is read rather than executed.
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     conn.execute_batch("PRAGMA synchronous = NORMAL;")?;

@@ -110,11 +110,18 @@ fn intent_rejects_bad_input_with_problems() {
     );
 }
 
+/// The full spin.toml routes both ticket subtrees to the (composed) ticket component: its
+/// health answers with the KB build, and an empty create is refused field by field.
 #[test]
-fn capabilities_not_built_yet_say_so_honestly() {
+fn the_full_app_serves_tickets_and_agents() {
     let (host, _dir) = app();
+    let health = host.get("/v1/tickets/health");
+    assert_eq!(health.status, 200);
+    assert!(health.text().contains("tandem-shop-"), "{}", health.text());
     let res = request(host.addr, "POST", "/v1/tickets", Body::Sized(b"{}")).unwrap();
-    assert_problem(&res, 501);
+    assert_problem(&res, 422);
+    let res = request(host.addr, "GET", "/v1/agents", Body::Sized(b"")).unwrap();
+    assert_problem(&res, 401);
 }
 
 /// Training/serving skew check: the component (wasm, tract in wasm) and the core natively give
@@ -164,4 +171,83 @@ fn classify_top(host: &Host, text: &str, top_k: u32) -> serde_json::Value {
     let res = host.post("/v1/intent", body.as_bytes());
     assert_eq!(res.status, 200, "{}", res.text());
     res.json()
+}
+
+/// The feedback component's agent view reads the ticket store (same `default` database): the
+/// median time to resolve of the tickets an agent resolved. An agent with feedback but no
+/// resolved ticket has none.
+#[test]
+fn agent_view_has_the_median_time_to_resolve_from_tickets() {
+    let (host, _dir) = app();
+    let auth = [("Authorization", "Bearer app-test-token")];
+    let call = |method: &str, path: &str, headers: &[(&str, &str)], body: &str| {
+        let res = tandem_tests::request_with(
+            host.addr,
+            method,
+            path,
+            headers,
+            Body::Sized(body.as_bytes()),
+        )
+        .unwrap();
+        assert!(
+            res.status < 300,
+            "{method} {path}: {} {}",
+            res.status,
+            res.text()
+        );
+        res.json()
+    };
+    call(
+        "PUT",
+        "/v1/agents/li",
+        &auth,
+        r#"{"name": "Li", "queues": ["orders"], "capacity": 5, "status": "online"}"#,
+    );
+    for text in ["我的订单到哪了", "where is my order TD2026112612345"] {
+        let created = call(
+            "POST",
+            "/v1/tickets",
+            &[],
+            &serde_json::json!({
+                "customer": {"id": "c-median"},
+                "transcript": [{"role": "customer", "text": text}],
+                "category": "order_status",
+            })
+            .to_string(),
+        );
+        let ticket = &created["ticket"];
+        assert_eq!(ticket["assignee"], "li", "{created}");
+        let path = format!("/v1/tickets/{}", ticket["id"].as_str().unwrap());
+        let headers = [auth[0], ("If-Match", "\"1\"")];
+        let resolved = call("PATCH", &path, &headers, r#"{"status": "resolved"}"#);
+        assert_eq!(resolved["status"], "resolved");
+    }
+    for (id, agent) in [("e-li", "li"), ("e-wang", "wang")] {
+        call(
+            "POST",
+            "/v1/feedback",
+            &[],
+            &serde_json::json!({
+                "event_id": id, "conversation_id": format!("conv-{agent}"), "kind": "outcome",
+                "resolved": true, "handled_by": "human", "agent_id": agent,
+            })
+            .to_string(),
+        );
+    }
+    let stats = call("GET", "/v1/feedback/stats?group_by=agent", &auth, "");
+    let group = |key: &str| {
+        stats["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["key"] == key)
+            .unwrap_or_else(|| panic!("no group {key} in {stats}"))
+            .clone()
+    };
+    let li = group("li")["median_time_to_resolve_seconds"].as_f64();
+    assert!(li.is_some_and(|s| (0.0..60.0).contains(&s)), "{stats}");
+    assert!(
+        group("wang")["median_time_to_resolve_seconds"].is_null(),
+        "{stats}"
+    );
 }

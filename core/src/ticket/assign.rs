@@ -41,11 +41,12 @@ pub struct AgentInput {
 }
 
 /// Agent ids: 1–128 characters of ASCII letters, digits, `-`, `_`, `.`, `@` (they appear in
-/// URLs and in list filters, where `none` means unassigned).
+/// URLs and in list filters, where `none` means unassigned; `health` is the health route).
 pub fn is_agent_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_ID_BYTES
         && id != "none"
+        && id != "health"
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
@@ -57,7 +58,7 @@ impl AgentInput {
         if !is_agent_id(id) {
             bad.push((
                 "id".into(),
-                "1 to 128 of A-Z a-z 0-9 - _ . @ (and not \"none\")".into(),
+                "1 to 128 of A-Z a-z 0-9 - _ . @ (not \"none\" or \"health\")".into(),
             ));
         }
         if self.name.trim().is_empty() || self.name.len() > 128 {
@@ -175,6 +176,7 @@ mod tests {
     fn agent_ids_are_url_safe() {
         assert!(is_agent_id("li.wei@shop"));
         assert!(!is_agent_id("none"));
+        assert!(!is_agent_id("health"));
         assert!(!is_agent_id("a b"));
         assert!(!is_agent_id("王"));
         assert!(!is_agent_id(""));

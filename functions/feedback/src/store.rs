@@ -366,6 +366,45 @@ impl Store {
         })
     }
 
+    /// Median seconds from creation to resolution of the tickets each agent resolved in
+    /// `[from, to)`, read from the ticket component's table in the same database (docs/tickets.md).
+    /// Empty when the ticket store has never been used.
+    pub async fn median_time_to_resolve(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<std::collections::BTreeMap<String, f64>, Problem> {
+        let exists = self
+            .query(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ticket_tickets'",
+                vec![],
+            )
+            .await?;
+        if exists.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows = self
+            .query(
+                "SELECT assignee, resolved_at - created_at FROM ticket_tickets \
+                 WHERE assignee IS NOT NULL AND resolved_at >= ? AND resolved_at < ?",
+                vec![Value::Integer(from), Value::Integer(to)],
+            )
+            .await?;
+        let mut by_agent: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+        for row in &rows {
+            if let (Some(agent), Some(ms)) = (row.get::<&str>(0), row.get::<i64>(1)) {
+                by_agent
+                    .entry(agent.to_string())
+                    .or_default()
+                    .push(ms.max(0) as f64 / 1000.0);
+            }
+        }
+        Ok(by_agent
+            .into_iter()
+            .filter_map(|(agent, mut secs)| Some((agent, metrics::median(&mut secs)?)))
+            .collect())
+    }
+
     /// Corrections received at or after `since`, oldest first, as knowledge-base import lines.
     pub async fn corrections_since(&self, since: i64) -> Result<Vec<serde_json::Value>, Problem> {
         let rows = self

@@ -13,7 +13,7 @@ async fn handle(req: Request) -> HttpResponse {
     let path = adapter::path(&req).trim_end_matches('/').to_string();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     match segments.as_slice() {
-        ["v1", "tickets", "health"] => {
+        ["v1", "tickets" | "agents", "health"] => {
             adapter::health("ticket", Some(&crate::rules().policy.model_version))
         }
         ["v1", "tickets"] if req.method() == Method::POST => create(req).await,
