@@ -430,3 +430,24 @@ pub fn start_app(data_dir: &Path, env: Vec<(&str, &str)>) -> Result<Host> {
     }
     Host::start(&manifest, data_dir, HostOptions { args: vec![], env })
 }
+
+/// Top-level import names of a component (nested components' imports are their own): what a
+/// composed component still needs from its host.
+pub fn component_imports(wasm: &[u8]) -> Result<Vec<String>> {
+    use wasmparser::{Parser, Payload};
+    let mut names = Vec::new();
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload? {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ComponentImportSection(reader) if depth == 0 => {
+                for import in reader {
+                    names.push(import?.name.name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(names)
+}

@@ -67,7 +67,7 @@ fn composed_component_has_no_service_imports_left() {
     let (host, _dir) = app(); // builds the app, handoff included
     drop(host);
     let wasm = std::fs::read(&path).unwrap();
-    let imports = tandem_host_imports(&wasm);
+    let imports = tandem_tests::component_imports(&wasm).unwrap();
     // Only the types-only interface may remain (intent.wasm alone imports it too).
     assert!(
         !imports
@@ -83,28 +83,11 @@ fn composed_component_has_no_service_imports_left() {
     let unplugged =
         std::fs::read(target_dir().join("tandem").join("handoff.unplugged.wasm")).unwrap();
     assert!(
-        tandem_host_imports(&unplugged)
+        tandem_tests::component_imports(&unplugged)
+            .unwrap()
             .iter()
             .any(|i| i.starts_with("tandem:service/intent")),
     );
-}
-
-/// Top-level import names of a component (nested components' imports are their own).
-fn tandem_host_imports(wasm: &[u8]) -> Vec<String> {
-    use wasmparser::{Parser, Payload};
-    let mut names = Vec::new();
-    let mut depth = 0usize;
-    for payload in Parser::new(0).parse_all(wasm) {
-        match payload.unwrap() {
-            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
-            Payload::End(_) => depth = depth.saturating_sub(1),
-            Payload::ComponentImportSection(reader) if depth == 0 => {
-                names.extend(reader.into_iter().map(|i| i.unwrap().name.name.to_string()));
-            }
-            _ => {}
-        }
-    }
-    names
 }
 
 /// The handoff component as `spin.toml` builds it (pre-initialised, intent composed in),
