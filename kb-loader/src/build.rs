@@ -30,10 +30,17 @@ pub struct BuildArgs {
 pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let path = input_path(&args.kb, &args.csv)?;
     let mut src = source::load(&path)?;
+    let mut applied = Vec::new();
     if let Some(c) = &args.corrections {
-        let n = source::apply_corrections(&mut src, c)?;
-        eprintln!("applied {n} corrections from {}", c.display());
+        applied = source::apply_corrections(&mut src, c)?;
+        eprintln!("applied {} corrections from {}", applied.len(), c.display());
     }
+    // The model these corrections were made against, to report which confusions they fix.
+    let previous = if applied.is_empty() {
+        None
+    } else {
+        load_runner(&args.out)
+    };
     for w in &src.warnings {
         eprintln!("{w}");
     }
@@ -92,6 +99,19 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
     // Compact: the vocabulary is most of it, and pretty-printing doubles the size.
     let mut json = serde_json::to_vec(&manifest)?;
     json.push(b'\n');
+    if !applied.is_empty() {
+        match &previous {
+            Some(old) => {
+                let new = intent::IntentRunner::from_bytes(&onnx, &json)?;
+                crate::corrections::compare(&applied, |t| answer(old, t), |t| answer(&new, t))
+                    .print("the previous model");
+            }
+            None => eprintln!(
+                "no previous model in {}: cannot say which confusions the corrections fixed",
+                args.out.display()
+            ),
+        }
+    }
     std::fs::write(args.out.join("intent.onnx"), &onnx)?;
     std::fs::write(args.out.join("intent.json"), &json)?;
     if let Some(kb) = &src.kb {
@@ -197,4 +217,19 @@ fn write_ticket_policy(
         policy.topics.len()
     );
     Ok(())
+}
+
+/// The intent model in `dir`, if there is a readable one.
+fn load_runner(dir: &std::path::Path) -> Option<intent::IntentRunner> {
+    let onnx = std::fs::read(dir.join("intent.onnx")).ok()?;
+    let json = std::fs::read(dir.join("intent.json")).ok()?;
+    intent::IntentRunner::from_bytes(&onnx, &json).ok()
+}
+
+/// What the intent service would answer for `text`: its intent, or `none` when out of scope.
+pub fn answer(runner: &intent::IntentRunner, text: &str) -> String {
+    match runner.classify(text, 1) {
+        Ok(c) if !c.out_of_scope => c.intent,
+        _ => "none".into(),
+    }
 }

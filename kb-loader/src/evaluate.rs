@@ -48,6 +48,11 @@ pub struct EvalArgs {
     /// Models folder for --handoff (as written by `kb-loader build`).
     #[arg(long, default_value = "models")]
     models: PathBuf,
+    /// Agent corrections (a feedback export or a `text,category` CSV): evaluate without and with
+    /// them added to the training data, side by side, and show which confusions they fix.
+    /// With --test the test set is the same for both; with --folds the corrections join the folds.
+    #[arg(long)]
+    corrections: Option<PathBuf>,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -103,13 +108,73 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
             (None, None) => anyhow::bail!("--faq needs a KB folder, or a training CSV with --test"),
         };
     }
-    let full = src.set;
     let calibration = args
         .calibrate
         .as_ref()
         .map(|p| source::load(p))
         .transpose()?
         .map(|s| s.set);
+    let Some(corrections) = &args.corrections else {
+        let out = evaluate(&src.set, calibration.as_ref(), args, &recipe)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        } else {
+            print_table(&out);
+        }
+        return Ok(());
+    };
+    let mut corrected = source::load(&path)?;
+    let rows = source::apply_corrections(&mut corrected, corrections)?;
+    let before = evaluate(&src.set, calibration.as_ref(), args, &recipe)?;
+    let after = evaluate(&corrected.set, calibration.as_ref(), args, &recipe)?;
+    // Models of all the training data, without and with the corrections, asked the corrected
+    // utterances themselves.
+    let (old, new) = (
+        pipeline::train(&src.set, &recipe, "model without corrections"),
+        pipeline::train(&corrected.set, &recipe, "model with corrections"),
+    );
+    let answer = |m: &Trained, labels: &[String], text: &str| {
+        let (logits, probs) = m.scores(text);
+        let oos = OosPolicy {
+            score: recipe.oos_score,
+            threshold: f32::MIN,
+        };
+        intent::classification(labels, &logits, &probs, &oos, 1).intent
+    };
+    let fixes = crate::corrections::compare(
+        &rows,
+        |t| answer(&old, &src.set.labels, t),
+        |t| answer(&new, &corrected.set.labels, t),
+    );
+    if args.json {
+        let both = serde_json::json!({"before": before, "after": after, "corrections": fixes});
+        println!("{}", serde_json::to_string_pretty(&both)?);
+        return Ok(());
+    }
+    let row = |name: &str, f: &dyn Fn(&Output) -> Option<f64>| {
+        let cell = |o: &Output| f(o).map_or("-".to_string(), |v| format!("{:.2} %", 100.0 * v));
+        println!("{name:<28} {:>10} {:>10}", cell(&before), cell(&after));
+    };
+    println!("{:<28} {:>10} {:>10}", "held-out", "before", "after");
+    row("accuracy", &|o| Some(o.mean_accuracy));
+    row("macro-F1", &|o| Some(o.mean_macro_f1));
+    row("OOS recall", &|o| o.mean_oos_recall);
+    println!(
+        "{:<28} {:>10} {:>10}",
+        "training examples", before.runs[0].train_examples, after.runs[0].train_examples
+    );
+    fixes.print("the model without them");
+    Ok(())
+}
+
+/// Evaluates intent classification trained on `full` (subsampled per --examples-per-intent),
+/// once per seed, on --test or by --folds.
+fn evaluate(
+    full: &TrainingSet,
+    calibration: Option<&TrainingSet>,
+    args: &EvalArgs,
+    recipe: &Recipe,
+) -> anyhow::Result<Output> {
     let mut runs = Vec::new();
     for &seed in &args.seed {
         let train = match args.examples_per_intent {
@@ -121,15 +186,15 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
                 let test = source::load(test)?.set;
                 let test =
                     relabel(&test, &train).context("aligning test labels with training labels")?;
-                one_split(&train, &test, calibration.as_ref(), args, &recipe, seed)?
+                one_split(&train, &test, calibration, args, recipe, seed)?
             }
-            (None, Some(k)) => cross_validate(&train, k, args, &recipe, seed)?,
+            (None, Some(k)) => cross_validate(&train, k, args, recipe, seed)?,
             _ => anyhow::bail!("give either --test FILE or --folds K"),
         };
         runs.push(run);
     }
     let mean = |f: &dyn Fn(&Run) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
-    let out = Output {
+    Ok(Output {
         mean_accuracy: mean(&|r| r.report.accuracy),
         mean_macro_f1: mean(&|r| r.report.macro_f1),
         mean_oos_recall: runs[0]
@@ -137,13 +202,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
             .oos_recall
             .map(|_| mean(&|r| r.report.oos_recall.unwrap_or(0.0))),
         runs,
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        print_table(&out);
-    }
-    Ok(())
+    })
 }
 
 /// Maps the test set's label names onto the training set's indices (unknown labels fail).

@@ -2,6 +2,7 @@
 //! (`models/intent.onnx` + `models/intent.json`) and evaluates it.
 
 mod build;
+mod corrections;
 mod evaluate;
 mod faq;
 mod faq_eval;

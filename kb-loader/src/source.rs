@@ -85,7 +85,8 @@ pub fn load(path: &Path) -> anyhow::Result<Source> {
 /// provenance and ignored; lines with only an `faq` correction are not intent training data and
 /// are skipped). A corrected text takes its new label, replacing any example with the same
 /// normalised text; `oos` joins the out-of-scope set. Prints what changed per intent.
-pub fn apply_corrections(src: &mut Source, path: &Path) -> anyhow::Result<usize> {
+/// Merges a corrections file into `src`; returns its rows as (text, intent or `oos`).
+pub fn apply_corrections(src: &mut Source, path: &Path) -> anyhow::Result<Vec<(String, String)>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let mut hasher = Sha256::new();
     hasher.update(src.hash.as_bytes());
@@ -102,10 +103,12 @@ pub fn apply_corrections(src: &mut Source, path: &Path) -> anyhow::Result<usize>
         (kb::parse_csv(&file).map_err(|d| anyhow::anyhow!("{d}"))?, 0)
     };
     let n = rows.len();
+    let mut applied = Vec::with_capacity(n);
     // intent → (added, relabelled: the text was an example of another intent, unchanged: it
     // already was an example of this one).
     let mut report: std::collections::BTreeMap<String, [usize; 3]> = Default::default();
     for (line, text, category) in rows {
+        applied.push((text.clone(), category.clone()));
         let norm = tandem_core::text::normalize(&text);
         let label = if category == "oos" {
             None
@@ -151,7 +154,7 @@ pub fn apply_corrections(src: &mut Source, path: &Path) -> anyhow::Result<usize>
              {unchanged} already there"
         );
     }
-    Ok(n)
+    Ok(applied)
 }
 
 fn is_jsonl(path: &Path, text: &str) -> bool {

@@ -205,9 +205,34 @@ fn corrections_exported_and_rebuilt_fix_the_misclassified_utterances() {
     let file = tmp.path().join("corrections.jsonl");
     std::fs::write(&file, &export).unwrap();
 
+    // Rebuild over the model the corrections were made against, as an operator would: the
+    // build then reports which confusions the corrections fixed.
     let after_dir = tmp.path().join("after");
+    std::fs::create_dir_all(&after_dir).unwrap();
+    for f in ["intent.onnx", "intent.json"] {
+        std::fs::copy(before_dir.join(f), after_dir.join(f)).unwrap();
+    }
     let log = build(&after_dir, Some(&file));
     assert!(log.contains("corrections from"), "{log}");
+    let n = wrong.len();
+    assert!(
+        log.contains(&format!("0/{n} with the previous model, {n}/{n} now")),
+        "{log}"
+    );
+    assert!(log.contains("confusions fixed (was → corrected):"), "{log}");
+    for (text, truth, _) in &wrong {
+        // As the service answers: `none` when out of scope.
+        let c = before.classify(text, 1).unwrap();
+        let was = if c.out_of_scope {
+            "none"
+        } else {
+            c.intent.as_str()
+        };
+        assert!(
+            log.contains(&format!("{was} → {truth}")),
+            "{was} → {truth} missing:\n{log}"
+        );
+    }
     let after = runner(&after_dir);
     for (text, truth, was) in &wrong {
         assert_eq!(
