@@ -251,3 +251,45 @@ fn agent_view_has_the_median_time_to_resolve_from_tickets() {
         "{stats}"
     );
 }
+
+/// The handoff component as the full spin.toml serves it (composed with intent): zh, en and
+/// mixed conversations get explained decisions, and no agent online turns `human` into `ticket`.
+#[test]
+fn handoff_decides_in_the_full_app() {
+    let (host, _dir) = app();
+    let decide = |body: serde_json::Value| {
+        let res = host.post("/v1/handoff", body.to_string().as_bytes());
+        assert_eq!(res.status, 200, "{}", res.text());
+        res.json()
+    };
+    let turns = |texts: &[&str]| {
+        texts
+            .iter()
+            .map(|t| serde_json::json!({"role": "customer", "text": t}))
+            .collect::<Vec<_>>()
+    };
+    for text in [
+        "帮我转人工客服",
+        "I want to talk to a real person",
+        "转人工 please",
+    ] {
+        let out = decide(serde_json::json!({"conversation_id": "c1", "turns": turns(&[text])}));
+        assert_eq!(out["decision"], "human", "{text}: {out}");
+        assert!(
+            out["reasons"][0]["message_zh"].is_string()
+                && out["reasons"][0]["message_en"].is_string(),
+            "{out}"
+        );
+    }
+    let out =
+        decide(serde_json::json!({"conversation_id": "c2", "turns": turns(&["我的订单到哪了"])}));
+    assert_eq!(out["decision"], "bot", "{out}");
+    let out = decide(serde_json::json!({
+        "conversation_id": "c3", "agents_online": 0, "turns": turns(&["转人工"]),
+    }));
+    assert_eq!(out["decision"], "ticket", "{out}");
+    assert_problem(
+        &host.post("/v1/handoff", br#"{"conversation_id": "c4", "turns": []}"#),
+        422,
+    );
+}
