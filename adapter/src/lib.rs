@@ -214,3 +214,36 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     }
     diff == 0
 }
+
+#[doc(hidden)]
+pub mod __private {
+    pub use tandem_core::problem::Problem;
+}
+
+/// Defines `fn to_wit_error(p: Problem) -> $types::Error`, the one mapping of problem statuses
+/// onto the WIT `error` variant of `tandem:service/types`. A macro because every component
+/// generates its own bindings of that interface (`$types` names the module they are in, e.g.
+/// `use bindings::tandem::service::types as wit_types;` then `wit_error_mapping!(wit_types);`).
+#[macro_export]
+macro_rules! wit_error_mapping {
+    ($types:ident) => {
+        fn to_wit_error(p: $crate::__private::Problem) -> $types::Error {
+            let message = p.detail.unwrap_or(p.title);
+            match p.status {
+                400 | 413 | 422 => $types::Error::InvalidInput(
+                    p.invalid_params
+                        .into_iter()
+                        .map(|i| $types::InvalidParam {
+                            name: i.name,
+                            reason: i.reason,
+                        })
+                        .collect(),
+                ),
+                404 => $types::Error::NotFound(message),
+                409 | 412 => $types::Error::Conflict(message),
+                401 | 403 => $types::Error::Unauthorized(message),
+                _ => $types::Error::Internal(message),
+            }
+        }
+    };
+}

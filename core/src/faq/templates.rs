@@ -24,6 +24,16 @@ impl EntityPatterns {
         Ok(Self { patterns })
     }
 
+    /// Every match of every pattern in `text`: (entity name, match), pattern by pattern.
+    pub fn find_all<'a>(
+        &'a self,
+        text: &'a str,
+    ) -> impl Iterator<Item = (&'a str, regex::Match<'a>)> + 'a {
+        self.patterns
+            .iter()
+            .flat_map(move |(name, re)| re.find_iter(text).map(move |m| (name.as_str(), m)))
+    }
+
     /// The first match of every pattern in `text`.
     pub fn find(&self, text: &str) -> BTreeMap<String, String> {
         self.patterns

@@ -2,6 +2,7 @@
 //! customer's recent-ticket count, which the component looks up) to everything a ticket stores.
 
 use super::{CreateInput, TicketPolicy, TurnInput};
+use crate::faq::templates::EntityPatterns;
 use crate::handoff::{Role, contains_phrase};
 use crate::kb::Priority;
 use crate::pii;
@@ -54,22 +55,14 @@ pub struct Draft {
 /// The policy with its patterns compiled (once per instance).
 pub struct TicketRules {
     pub policy: TicketPolicy,
-    entities: Vec<(String, Regex)>,
+    entities: EntityPatterns,
     amount: Regex,
     date: Regex,
 }
 
 impl TicketRules {
     pub fn new(policy: TicketPolicy) -> anyhow::Result<Self> {
-        let entities = policy
-            .entities
-            .iter()
-            .map(|(name, re)| {
-                Regex::new(re)
-                    .map(|r| (name.clone(), r))
-                    .map_err(|e| anyhow::anyhow!("entity pattern \"{name}\": {e}"))
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let entities = EntityPatterns::compile(&policy.entities)?;
         Ok(Self {
             policy,
             entities,
@@ -226,11 +219,9 @@ impl TicketRules {
             let personal = pii::find(text);
             let overlaps_personal =
                 |s: usize, e: usize| personal.iter().any(|m| s < m.end && m.start < e);
-            for (name, re) in &self.entities {
-                for m in re.find_iter(text) {
-                    if !overlaps_personal(m.start(), m.end()) {
-                        push(name, m.as_str().to_string());
-                    }
+            for (name, m) in self.entities.find_all(text) {
+                if !overlaps_personal(m.start(), m.end()) {
+                    push(name, m.as_str().to_string());
                 }
             }
             for (kind, re) in [("amount", &self.amount), ("date", &self.date)] {

@@ -280,19 +280,6 @@ impl wit::Guest for Component {
     }
 }
 
-fn to_wit_error(p: Problem) -> wit_types::Error {
-    match p.status {
-        400 | 413 | 422 => wit_types::Error::InvalidInput(
-            p.invalid_params
-                .into_iter()
-                .map(|i| wit_types::InvalidParam {
-                    name: i.name,
-                    reason: i.reason,
-                })
-                .collect(),
-        ),
-        _ => wit_types::Error::Internal(p.detail.unwrap_or(p.title)),
-    }
-}
+tandem_adapter::wit_error_mapping!(wit_types);
 
 bindings::export!(Component with_types_in bindings);

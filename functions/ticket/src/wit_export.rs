@@ -7,26 +7,9 @@ use crate::bindings::tandem::service::types as wit_types;
 use crate::store::Store;
 use tandem_core::handoff::Role;
 use tandem_core::kb::Priority;
-use tandem_core::problem::Problem;
 use tandem_core::ticket::{self, CreateInput, Customer, Status, TurnInput};
 
-fn to_wit_error(p: Problem) -> wit_types::Error {
-    match p.status {
-        400 | 413 | 422 => wit_types::Error::InvalidInput(
-            p.invalid_params
-                .into_iter()
-                .map(|i| wit_types::InvalidParam {
-                    name: i.name,
-                    reason: i.reason,
-                })
-                .collect(),
-        ),
-        404 => wit_types::Error::NotFound(p.detail.unwrap_or(p.title)),
-        409 | 412 => wit_types::Error::Conflict(p.detail.unwrap_or(p.title)),
-        401 | 403 => wit_types::Error::Unauthorized(p.detail.unwrap_or(p.title)),
-        _ => wit_types::Error::Internal(p.detail.unwrap_or(p.title)),
-    }
-}
+tandem_adapter::wit_error_mapping!(wit_types);
 
 fn priority_from_wit(p: wit_types::Priority) -> Priority {
     match p {
