@@ -9,82 +9,19 @@
 #![allow(clippy::result_large_err)]
 
 use spin_sdk::sqlite::{RowResult, Value};
-use tandem_adapter::sqlite::{Db, Migration, now_ms, text};
-use tandem_core::feedback::format_time;
+use tandem_adapter::sqlite::{Db, now_ms, text};
 use tandem_core::kb::Priority;
 use tandem_core::problem::Problem;
 use tandem_core::ticket::{
-    self, AgentInput, AgentLoad, AgentStatus, CreateInput, Customer, Draft, PatchInput, Status,
-    Ticket, TicketPolicy,
+    self, AgentInput, AgentLoad, AgentStatus, CreateInput, Draft, PatchInput, Status, Ticket,
+    TicketPolicy,
 };
 
-const MIGRATIONS: &[Migration] = &[(
-    1,
-    r#"
-    CREATE TABLE ticket_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-    CREATE TABLE ticket_tickets (
-        seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
-        id                  TEXT    NOT NULL UNIQUE,
-        status              TEXT    NOT NULL CHECK (status IN ('new', 'open', 'pending', 'resolved', 'closed')),
-        priority            TEXT    NOT NULL CHECK (priority IN ('low', 'normal', 'high', 'urgent')),
-        priority_reasons    TEXT    NOT NULL,
-        category            TEXT    NOT NULL,
-        category_source     TEXT    NOT NULL,
-        category_confidence REAL,
-        queue               TEXT    NOT NULL,
-        assignee            TEXT,
-        customer_id         TEXT    NOT NULL,
-        customer_name       TEXT,
-        customer_channel    TEXT,
-        customer_contact    TEXT,
-        customer_tier       TEXT,
-        subject             TEXT    NOT NULL,
-        summary             TEXT    NOT NULL,
-        transcript          TEXT    NOT NULL,
-        entities            TEXT    NOT NULL,
-        sla_due             INTEGER NOT NULL,
-        created_at          INTEGER NOT NULL,
-        updated_at          INTEGER NOT NULL,
-        resolved_at         INTEGER,
-        version             INTEGER NOT NULL CHECK (version >= 1),
-        idempotency_key     TEXT,
-        fingerprint         TEXT    NOT NULL
-    );
-    CREATE UNIQUE INDEX ticket_tickets_idempotency
-        ON ticket_tickets (customer_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
-    CREATE INDEX ticket_tickets_by_customer ON ticket_tickets (customer_id, created_at);
-    CREATE INDEX ticket_tickets_by_status ON ticket_tickets (status, seq);
-    CREATE INDEX ticket_tickets_by_queue ON ticket_tickets (queue, seq);
-    CREATE INDEX ticket_tickets_by_assignee ON ticket_tickets (assignee, status);
-    CREATE TABLE ticket_events (
-        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-        ticket_id  TEXT,
-        agent_id   TEXT,
-        kind       TEXT    NOT NULL,
-        actor      TEXT,
-        from_value TEXT,
-        to_value   TEXT,
-        text       TEXT,
-        created_at INTEGER NOT NULL
-    );
-    CREATE INDEX ticket_events_by_ticket ON ticket_events (ticket_id, seq);
-    CREATE TABLE ticket_agents (
-        id               TEXT    PRIMARY KEY,
-        name             TEXT    NOT NULL,
-        queues           TEXT    NOT NULL,
-        capacity         INTEGER NOT NULL CHECK (capacity BETWEEN 1 AND 100),
-        status           TEXT    NOT NULL CHECK (status IN ('online', 'away', 'offline')),
-        last_assigned_at INTEGER,
-        created_at       INTEGER NOT NULL,
-        updated_at       INTEGER NOT NULL
-    ) WITHOUT ROWID;
-    CREATE TABLE ticket_queues (
-        id      TEXT PRIMARY KEY,
-        name_zh TEXT,
-        name_en TEXT
-    ) WITHOUT ROWID;
-    "#,
-)];
+mod rows;
+mod schema;
+
+use rows::{agent_from_row, agent_json, event_json, ticket_from_row};
+use schema::MIGRATIONS;
 
 const TICKET_COLUMNS: &str = "id, status, priority, priority_reasons, category, category_source, \
     category_confidence, queue, assignee, customer_id, customer_name, customer_channel, \
@@ -115,7 +52,6 @@ pub struct Created {
 pub struct Store {
     db: Db,
 }
-
 fn priority_str(p: Priority) -> &'static str {
     match p {
         Priority::Low => "low",
@@ -129,10 +65,9 @@ fn to_json<T: serde::Serialize>(v: &T) -> Value {
     Value::Text(serde_json::to_string(v).expect("stored values serialise"))
 }
 
-fn corrupt(what: &str) -> Problem {
+pub(super) fn corrupt(what: &str) -> Problem {
     Problem::internal(format!("a stored ticket has an unreadable {what}"))
 }
-
 impl Store {
     pub async fn open() -> Result<Store, Problem> {
         Ok(Store {
@@ -586,7 +521,6 @@ impl Store {
         rows.iter().map(agent_json).collect()
     }
 }
-
 /// Read queries usable both on a plain connection and inside a write transaction.
 struct Peek<'a> {
     db: &'a Db,
@@ -656,7 +590,6 @@ impl Peek<'_> {
         rows.iter().map(agent_from_row).collect()
     }
 }
-
 /// The same key and body again: the first ticket. The same key with another body: a 409.
 pub fn replay(t: Ticket, stored: &str, presented: &str) -> Result<Created, Problem> {
     if stored != presented {
@@ -707,95 +640,6 @@ async fn touch_agent(db: &Db, agent: &str, now: i64) -> Result<(), Problem> {
     )
     .await
 }
-
-fn event_json(r: &RowResult) -> serde_json::Value {
-    let s = |i: usize| r.get::<&str>(i).map(str::to_string);
-    serde_json::json!({
-        "seq": r.get::<i64>(0),
-        "ticket_id": s(1),
-        "agent_id": s(2),
-        "kind": s(3),
-        "actor": s(4),
-        "from": s(5),
-        "to": s(6),
-        "text": s(7),
-        "created_at": r.get::<i64>(8).map(format_time),
-    })
-}
-
-fn agent_from_row(r: &RowResult) -> Result<AgentLoad, Problem> {
-    Ok(AgentLoad {
-        id: r
-            .get::<&str>(0)
-            .ok_or_else(|| corrupt("agent id"))?
-            .to_string(),
-        queues: serde_json::from_str(r.get::<&str>(1).unwrap_or("[]"))
-            .map_err(|_| corrupt("agent queue list"))?,
-        capacity: r.get::<i64>(2).unwrap_or(0).clamp(0, 100) as u32,
-        status: r
-            .get::<&str>(3)
-            .and_then(AgentStatus::parse)
-            .ok_or_else(|| corrupt("agent status"))?,
-        last_assigned_at: r.get::<i64>(4),
-        open_tickets: r.get::<i64>(5).unwrap_or(0).max(0) as u32,
-    })
-}
-
-fn agent_json(r: &RowResult) -> Result<serde_json::Value, Problem> {
-    let a = agent_from_row(r)?;
-    Ok(serde_json::json!({
-        "id": a.id,
-        "name": r.get::<&str>(6),
-        "queues": a.queues,
-        "capacity": a.capacity,
-        "status": a.status,
-        "open_tickets": a.open_tickets,
-        "last_assigned_at": a.last_assigned_at.map(format_time),
-    }))
-}
-
-fn from_value<T: serde::de::DeserializeOwned>(
-    v: serde_json::Value,
-    what: &str,
-) -> Result<T, Problem> {
-    serde_json::from_value(v).map_err(|_| corrupt(what))
-}
-
-fn ticket_from_row(r: &RowResult) -> Result<Ticket, Problem> {
-    let s = |i: usize| r.get::<&str>(i).map(str::to_string);
-    let req = |i: usize, what: &str| s(i).ok_or_else(|| corrupt(what));
-    let parse_json = |i: usize, what: &str| -> Result<serde_json::Value, Problem> {
-        serde_json::from_str(r.get::<&str>(i).unwrap_or("null")).map_err(|_| corrupt(what))
-    };
-    Ok(Ticket {
-        id: req(0, "id")?,
-        status: Status::parse(&req(1, "status")?).ok_or_else(|| corrupt("status"))?,
-        priority: from_value(serde_json::Value::String(req(2, "priority")?), "priority")?,
-        priority_reasons: from_value(parse_json(3, "priority reasons")?, "priority reasons")?,
-        category: req(4, "category")?,
-        category_source: req(5, "category source")?,
-        category_confidence: r.get::<f64>(6).map(|c| c as f32),
-        queue: req(7, "queue")?,
-        assignee: s(8),
-        customer: Customer {
-            id: req(9, "customer id")?,
-            name: s(10),
-            channel: s(11),
-            contact: s(12),
-            tier: s(13),
-        },
-        subject: req(14, "subject")?,
-        summary: req(15, "summary")?,
-        transcript: from_value(parse_json(16, "transcript")?, "transcript")?,
-        entities: from_value(parse_json(17, "entity list")?, "entity list")?,
-        sla_due: format_time(r.get::<i64>(18).unwrap_or(0)),
-        created_at: format_time(r.get::<i64>(19).unwrap_or(0)),
-        updated_at: format_time(r.get::<i64>(20).unwrap_or(0)),
-        resolved_at: r.get::<i64>(21).map(format_time),
-        version: r.get::<i64>(22).unwrap_or(1).clamp(1, i64::from(u32::MAX)) as u32,
-    })
-}
-
 /// `N` bytes from `wasi:random`.
 fn random<const N: usize>() -> Result<[u8; N], Problem> {
     let mut bytes = [0u8; N];
