@@ -32,6 +32,7 @@ const KNOWN_DEVIATIONS: &[(&str, &str, u16)] = &[
     ("POST", "/v1/agents/health", 200),
     ("POST", "/v1/handoff/health", 200),
     ("POST", "/v1/feedback/health", 200),
+    ("POST", "/v1/assist/health", 200),
 ];
 
 fn document_text() -> String {
@@ -1023,6 +1024,43 @@ fn every_documented_path_method_and_status_against_the_running_app() {
         422,
         "export 422",
     );
+
+    // Assist: a conversation that starts with the bot, hands off (a new ticket), continues.
+    if doc["paths"].get("/v1/assist").is_some() {
+        let p = "/v1/assist";
+        let h = expect(
+            &api.get("/v1/assist/health", "/v1/assist/health", none),
+            200,
+            p,
+        );
+        assert_eq!(h["component"], "assist");
+        let first = json!({"customer": {"id": "c-assist", "tier": "vip", "name": "Wang",
+                                        "channel": "web", "contact": "13812345678"},
+                           "message": "hello there"});
+        let t = expect(&api.send("POST", p, p, none, &first), 200, "assist");
+        assert!(t["ticket"].is_null(), "{t}");
+        let cid = t["conversation_id"].as_str().unwrap().to_string();
+        let human = json!({"conversation_id": cid, "customer": null,
+                           "message": "转人工 I want a human"});
+        let t = expect(&api.send("POST", p, p, none, &human), 200, "assist handoff");
+        assert_eq!(t["ticket"]["new"], true, "{t}");
+        let more = json!({"conversation_id": cid, "message": "thanks"});
+        let t = expect(&api.send("POST", p, p, none, &more), 200, "assist");
+        assert_eq!(t["ticket"]["new"], false, "{t}");
+        expect(&api.raw("POST", p, p, none, b"{"), 400, "assist 400");
+        let gone = json!({"conversation_id": format!("cv_{}", "0".repeat(26)), "message": "hi"});
+        expect(&api.send("POST", p, p, none, &gone), 404, "assist 404");
+        expect(
+            &api.send("POST", p, p, none, &json!({"message": long})),
+            413,
+            "assist 413",
+        );
+        expect(
+            &api.send("POST", p, p, none, &json!({"message": " "})),
+            422,
+            "assist 422",
+        );
+    }
 
     // Every path with an undocumented method: a 405 listing the documented ones.
     let mut deviations = Vec::new();
