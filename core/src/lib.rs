@@ -6,6 +6,7 @@
 
 pub mod problem;
 
+pub mod assist;
 pub mod eval;
 pub mod faq;
 pub mod features;
