@@ -31,6 +31,9 @@ pub struct Manifest {
     pub http_triggers: Vec<HttpTrigger>,
     /// Components by id.
     pub components: BTreeMap<String, ComponentConfig>,
+    /// Component ids in the order their tables appear in the manifest (the order `spin build`
+    /// and `tandem build` run build commands in, so a component built from others comes last).
+    pub component_order: Vec<String>,
 }
 
 /// The `[application]` table.
@@ -272,8 +275,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
     }
 
     let mut components = BTreeMap::new();
+    let mut order: Vec<(usize, String)> = Vec::new();
     for (id, comp) in raw.component {
         let comp_span = comp.span();
+        order.push((comp_span.start, id.clone()));
         let comp = comp.into_inner();
         let config = component(&id, comp, &dir, &variables, &at)
             .with_context(|| format!("{}: in component `{id}`", at(comp_span)))?;
@@ -344,6 +349,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
         variables,
         http_triggers,
         components,
+        component_order: {
+            order.sort();
+            order.into_iter().map(|(_, id)| id).collect()
+        },
     })
 }
 
@@ -553,6 +562,26 @@ workdir = "api"
 
     fn parse_str(text: &str) -> Result<Manifest> {
         parse(text, Path::new("/app/spin.toml"))
+    }
+
+    #[test]
+    fn components_keep_manifest_order_for_builds() {
+        let text = r#"
+spin_manifest_version = 2
+[application]
+name = "order"
+[[trigger.http]]
+route = "/..."
+component = "zeta"
+[component.zeta]
+source = "z.wasm"
+[component.alpha]
+source = "a.wasm"
+[component.mid]
+source = "m.wasm"
+"#;
+        let m = parse_str(text).unwrap();
+        assert_eq!(m.component_order, ["zeta", "alpha", "mid"]);
     }
 
     #[test]

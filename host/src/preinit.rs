@@ -85,8 +85,20 @@ fn stub_service_imports(
         }
         let mut stub = linker.instance(name)?;
         for (func, item) in instance.exports(engine) {
-            if let ComponentItem::ComponentFunc(_) = item.ty {
-                let qualified = format!("{name}#{func}");
+            let ComponentItem::ComponentFunc(ty) = item.ty else {
+                continue;
+            };
+            let qualified = format!("{name}#{func}");
+            // An `async func` import (ticket's `create`, say) must be satisfied by a
+            // concurrent host function; a sync-style one fails the link.
+            if ty.async_() {
+                stub.func_new_concurrent(func, move |_, _, _, _| {
+                    let qualified = qualified.clone();
+                    Box::pin(async move {
+                        wasmtime::bail!("{qualified} is not available during pre-initialisation")
+                    })
+                })?;
+            } else {
                 stub.func_new(func, move |_, _, _, _| {
                     wasmtime::bail!("{qualified} is not available during pre-initialisation")
                 })?;
