@@ -11,7 +11,7 @@
   i18n.add({
     en: {
       'dash.title': 'Dashboard · Tandem', 'dash.heading': 'Service dashboard',
-      'dash.range': 'Conversations started', 'dash.range.7': 'in the last 7 days', 'dash.range.30': 'in the last 30 days',
+      'dash.range': 'Conversations started', 'dash.range.7': 'in the last 7 days', 'dash.range.14': 'in the last 14 days', 'dash.range.30': 'in the last 30 days',
       'dash.range.90': 'in the last 90 days', 'dash.range.all': 'at any time', 'dash.refresh': 'Refresh',
       'dash.kpis': 'Key figures', 'dash.trend': 'Over time (per day)', 'dash.byIntent': 'Per intent',
       'dash.metric': 'Metric', 'dash.table': 'Show the numbers as a table',
@@ -31,7 +31,7 @@
     },
     zh: {
       'dash.title': '服务看板 · Tandem', 'dash.heading': '服务看板',
-      'dash.range': '会话开始于', 'dash.range.7': '最近 7 天', 'dash.range.30': '最近 30 天',
+      'dash.range': '会话开始于', 'dash.range.7': '最近 7 天', 'dash.range.14': '最近 14 天', 'dash.range.30': '最近 30 天',
       'dash.range.90': '最近 90 天', 'dash.range.all': '全部时间', 'dash.refresh': '刷新',
       'dash.kpis': '关键指标', 'dash.trend': '按天趋势', 'dash.byIntent': '按意图',
       'dash.metric': '指标', 'dash.table': '以表格显示数据',
