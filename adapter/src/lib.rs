@@ -122,6 +122,14 @@ pub fn health(component: &str, model_version: Option<&str>) -> HttpResponse {
     )
 }
 
+/// A component's `GET|HEAD /v1/<route>/health`: the health answer, or 405 for other methods.
+pub fn health_route(req: &Request, component: &str, model_version: Option<&str>) -> HttpResponse {
+    match require_method(req, &[Method::GET, Method::HEAD]) {
+        Ok(()) => health(component, model_version),
+        Err(p) => problem(&p),
+    }
+}
+
 /// 405 unless the request uses one of `allowed`.
 pub fn require_method(req: &Request, allowed: &[Method]) -> Result<(), Problem> {
     if allowed.contains(req.method()) {

@@ -304,6 +304,15 @@ pub fn validate(input: &EventInput, now_ms: i64) -> Result<Event, Problem> {
         &mut p,
         Kind::Correction,
     );
+    // The utterance a correction is about; the agent who handled (outcome) or corrected it.
+    present(input.text.is_some(), "text", &mut p, Kind::Correction);
+    if input.agent_id.is_some() && !matches!(kind, Kind::Outcome | Kind::Correction) {
+        reject(
+            &mut p,
+            "agent_id",
+            "only allowed on kinds \"outcome\" and \"correction\"",
+        );
+    }
     match kind {
         Kind::Rating if input.rating.is_none() => reject(&mut p, "rating", "required for a rating"),
         Kind::Outcome => {
@@ -583,6 +592,20 @@ mod tests {
                 "comment": "x", "channel": "Web"})
             ),
             ["event_id", "conversation_id", "channel"]
+        );
+        // The utterance belongs to a correction; the agent to an outcome or a correction.
+        assert_eq!(
+            bad(
+                serde_json::json!({"event_id": "e", "conversation_id": "c", "kind": "rating",
+                "rating": 4, "text": "我的退款呢", "agent_id": "a1"})
+            ),
+            ["text", "agent_id"]
+        );
+        assert!(
+            input(serde_json::json!({"event_id": "e", "conversation_id": "c",
+                "kind": "correction", "intent_corrected": "refund", "text": "我的退款呢",
+                "agent_id": "a1"}))
+            .is_ok()
         );
         let ok = input(serde_json::json!({"event_id": "e", "conversation_id": "c",
             "kind": "outcome", "resolved": true, "handled_by": "both", "agent_id": "a1",

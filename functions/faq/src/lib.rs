@@ -222,7 +222,9 @@ fn customer_reply(a: Answer) -> CustomerReply {
 async fn handle(req: Request) -> adapter::HttpResponse {
     match adapter::path(&req) {
         "/v1/faq" => handle_ask(req).await,
-        "/v1/faq/health" => adapter::health("faq", Some(&runner().manifest().model_version)),
+        "/v1/faq/health" => {
+            adapter::health_route(&req, "faq", Some(&runner().manifest().model_version))
+        }
         other => adapter::problem(&adapter::not_found(other)),
     }
 }

@@ -130,7 +130,7 @@ async fn export(since: Option<&str>) -> Result<Vec<serde_json::Value>, Problem> 
 async fn handle(req: Request) -> adapter::HttpResponse {
     let path = adapter::path(&req).trim_end_matches('/').to_string();
     match path.as_str() {
-        "/v1/feedback/health" => adapter::health("feedback", None),
+        "/v1/feedback/health" => adapter::health_route(&req, "feedback", None),
         "/v1/feedback" => {
             if let Err(p) = adapter::require_method(&req, &[Method::POST]) {
                 return adapter::problem(&p);

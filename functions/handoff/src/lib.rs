@@ -284,7 +284,7 @@ async fn handle(req: Request) -> adapter::HttpResponse {
             adapter::render(200, result)
         }
         "/v1/handoff/health" => {
-            adapter::health("handoff", Some(&engine().manifest().model_version))
+            adapter::health_route(&req, "handoff", Some(&engine().manifest().model_version))
         }
         other => adapter::problem(&adapter::not_found(other)),
     }

@@ -117,7 +117,9 @@ async fn handle(req: Request) -> adapter::HttpResponse {
             };
             adapter::render(200, result)
         }
-        "/v1/intent/health" => adapter::health("intent", Some(&runner().manifest().model_version)),
+        "/v1/intent/health" => {
+            adapter::health_route(&req, "intent", Some(&runner().manifest().model_version))
+        }
         other => adapter::problem(&adapter::not_found(other)),
     }
 }

@@ -14,7 +14,7 @@ async fn handle(req: Request) -> HttpResponse {
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     match segments.as_slice() {
         ["v1", "tickets" | "agents", "health"] => {
-            adapter::health("ticket", Some(&crate::rules().policy.model_version))
+            adapter::health_route(&req, "ticket", Some(&crate::rules().policy.model_version))
         }
         ["v1", "tickets"] if req.method() == Method::POST => create(req).await,
         ["v1", "tickets"] => match agent_only(&req, &[Method::GET, Method::POST]).await {
