@@ -1,0 +1,40 @@
+#!/usr/bin/env sh
+# Builds target/tandem/assist.wasm: the assist component with the five services plugged into
+# its imports (docs/assist.md, "Composition"):
+#
+#   assist ─┬─ intent ◄─────────────┐   one intent instance serves all three
+#           ├─ faq                  │
+#           ├─ ticket   ── intent ──┤
+#           ├─ handoff  ── intent ──┘
+#           └─ feedback
+#
+# The services are the pre-initialised builds their own spin.toml build commands leave in
+# target/tandem/ (assist is the last component in spin.toml, and `tandem build`/`spin build`
+# run build commands in manifest order); ticket and handoff are plugged in *unplugged*, so one
+# intent instance serves assist, ticket and handoff alike. A service that was never built is
+# built here first. Only the small assist crate is compiled by this script.
+set -eu
+cargo build --target wasm32-wasip2 --profile wasm -p tandem-assist
+mkdir -p target/tandem
+# Built only when missing, so that a build running under the host never replaces it.
+[ -x target/release/tandem ] || cargo build --release -p tandem-host
+[ -f target/tandem/intent.wasm ] || sh scripts/build-component.sh intent
+[ -f target/tandem/faq.wasm ] || sh scripts/build-component.sh faq
+[ -f target/tandem/feedback.wasm ] || sh scripts/build-component.sh feedback
+[ -f target/tandem/ticket.unplugged.wasm ] || sh scripts/build-component.sh ticket intent
+[ -f target/tandem/handoff.unplugged.wasm ] || sh scripts/build-component.sh handoff intent
+# Pre-initialise first (templates parsed, entity patterns compiled; the imports are stubs
+# then), compose second: wizer does not snapshot nested components.
+target/release/tandem preinit \
+    --input target/wasm32-wasip2/wasm/tandem_assist.wasm \
+    --output target/tandem/assist.unplugged.wasm
+# Every plug is wired by name into the whole graph (`tandem compose`), and the command fails if
+# any tandem:service import is left unsatisfied.
+target/release/tandem compose \
+    --input target/tandem/assist.unplugged.wasm \
+    --plug target/tandem/intent.wasm \
+    --plug target/tandem/faq.wasm \
+    --plug target/tandem/ticket.unplugged.wasm \
+    --plug target/tandem/handoff.unplugged.wasm \
+    --plug target/tandem/feedback.wasm \
+    --output target/tandem/assist.wasm
