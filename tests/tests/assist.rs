@@ -1,0 +1,761 @@
+//! Assist end to end (docs/assist.md): the composed component (`target/tandem/assist.wasm`,
+//! five services plugged in by `scripts/build-assist.sh`) behind the real host, with its real
+//! key-value and SQLite files, over plain HTTP on loopback. The ticket and feedback components
+//! are served beside it (as in `spin.toml`) to read back what the assist wrote into the shared
+//! database: the ticket with its transcript, the handoff outcome.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tandem_tests::{
+    Body, Host, HostOptions, HttpResponse, assert_problem, component, component_imports,
+    request_with, target_dir, workspace_root,
+};
+use tempfile::TempDir;
+
+const TOKEN: &str = "assist-test-token";
+const INTENT: &str = "tandem:service/intent@0.1.0";
+
+// ---------------------------------------------------------------------------------------------
+// The app under test.
+
+fn sh(args: &[&str]) {
+    let ok = std::process::Command::new("sh")
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .unwrap_or_else(|e| panic!("running sh {args:?}: {e}"))
+        .success();
+    assert!(ok, "sh {args:?} failed");
+}
+
+/// The components as `spin.toml` builds them: the assist with the services plugged in, and the
+/// ticket and feedback components served beside it. Built with the same scripts unless
+/// `TANDEM_SKIP_BUILD` says the artifacts are already there.
+fn artifacts() -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        if std::env::var_os("TANDEM_SKIP_BUILD").is_none() {
+            sh(&["scripts/build-assist.sh"]);
+            let tandem = target_dir().join("tandem");
+            if !tandem.join("ticket.wasm").exists() {
+                sh(&["scripts/build-component.sh", "ticket", "intent"]);
+            }
+        }
+    });
+    let tandem = target_dir().join("tandem");
+    let paths = (
+        component("tandem-health"),
+        tandem.join("assist.wasm"),
+        tandem.join("ticket.wasm"),
+        tandem.join("feedback.wasm"),
+    );
+    for p in [&paths.1, &paths.2, &paths.3] {
+        assert!(
+            p.exists(),
+            "{} is missing: run `sh scripts/build-assist.sh`",
+            p.display()
+        );
+    }
+    paths
+}
+
+fn manifest_unwarmed(dir: &Path) -> PathBuf {
+    let (health, assist, ticket, feedback) = artifacts();
+    let text = format!(
+        r#"spin_manifest_version = 2
+[application]
+name = "assist-test"
+[variables]
+agent_token = {{ required = true, secret = true }}
+auto_assign = {{ default = "true" }}
+[[trigger.http]]
+route = "/v1/health"
+component = "health"
+[[trigger.http]]
+route = "/v1/assist/..."
+component = "assist"
+[[trigger.http]]
+route = "/v1/tickets/..."
+component = "ticket"
+[[trigger.http]]
+route = "/v1/feedback/..."
+component = "feedback"
+[component.health]
+source = {health:?}
+[component.assist]
+source = {assist:?}
+key_value_stores = ["default"]
+sqlite_databases = ["default"]
+[component.assist.variables]
+agent_token = "{{{{ agent_token }}}}"
+auto_assign = "{{{{ auto_assign }}}}"
+[component.ticket]
+source = {ticket:?}
+sqlite_databases = ["default"]
+[component.ticket.variables]
+agent_token = "{{{{ agent_token }}}}"
+auto_assign = "{{{{ auto_assign }}}}"
+[component.feedback]
+source = {feedback:?}
+sqlite_databases = ["default"]
+[component.feedback.variables]
+agent_token = "{{{{ agent_token }}}}"
+"#,
+        health = health.display().to_string(),
+        assist = assist.display().to_string(),
+        ticket = ticket.display().to_string(),
+        feedback = feedback.display().to_string(),
+    );
+    let path = dir.join("spin.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Compiles the components once, in one host, before the tests start theirs (the assist alone
+/// is ~70 MB of wasm); the host's compilation cache serves every later start.
+fn warm_cache() {
+    static WARM: std::sync::Once = std::sync::Once::new();
+    WARM.call_once(|| {
+        let dir = TempDir::new().unwrap();
+        let host = start_host_unwarmed(dir.path());
+        let health = host.get("/v1/assist/health");
+        assert_eq!(health.status, 200, "{}", health.text());
+    });
+}
+
+fn start_host_unwarmed(dir: &Path) -> Host {
+    Host::start(
+        &manifest_unwarmed(dir),
+        &dir.join("data"),
+        HostOptions {
+            args: vec![],
+            env: vec![("SPIN_VARIABLE_AGENT_TOKEN", TOKEN)],
+        },
+    )
+    .unwrap()
+}
+
+struct App {
+    host: Host,
+    dir: TempDir,
+}
+
+impl App {
+    fn start() -> App {
+        warm_cache();
+        let dir = TempDir::new().unwrap();
+        let host = start_host_unwarmed(dir.path());
+        App { host, dir }
+    }
+
+    fn send(&self, method: &str, path: &str, auth: bool, body: Option<&[u8]>) -> HttpResponse {
+        let bearer = format!("Bearer {TOKEN}");
+        let headers: Vec<(&str, &str)> = if auth {
+            vec![("Authorization", bearer.as_str())]
+        } else {
+            vec![]
+        };
+        let body = body.map_or(Body::Empty, Body::Sized);
+        request_with(self.host.addr, method, path, &headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e:#}\n{}", self.host.stderr()))
+    }
+
+    /// `POST /v1/assist` with a raw body.
+    fn post_raw(&self, body: &[u8]) -> HttpResponse {
+        self.send("POST", "/v1/assist", false, Some(body))
+    }
+
+    /// One turn that must succeed; returns the answer.
+    fn turn(&self, body: &Value) -> Value {
+        let res = self.post_raw(body.to_string().as_bytes());
+        assert_eq!(res.status, 200, "{body}: {}", res.text());
+        assert_eq!(res.header("content-type"), Some("application/json"));
+        let v = res.json();
+        check_shape(&v);
+        v
+    }
+
+    /// The agent view of a ticket.
+    fn ticket(&self, id: &str) -> Value {
+        let res = self.send("GET", &format!("/v1/tickets/{id}"), true, None);
+        assert_eq!(res.status, 200, "GET ticket {id}: {}", res.text());
+        let v = res.json();
+        match v.get("ticket") {
+            Some(t) if t.is_object() => t.clone(),
+            _ => v,
+        }
+    }
+
+    /// Tickets of a customer (agent list).
+    fn tickets_of(&self, customer_id: &str) -> Vec<Value> {
+        let res = self.send(
+            "GET",
+            &format!("/v1/tickets?customer_id={customer_id}"),
+            true,
+            None,
+        );
+        assert_eq!(res.status, 200, "{}", res.text());
+        res.json()["items"].as_array().unwrap().clone()
+    }
+
+    fn kv(&self) -> rusqlite::Connection {
+        let db =
+            rusqlite::Connection::open(self.dir.path().join("data/sqlite_key_value.db")).unwrap();
+        db.busy_timeout(Duration::from_secs(10)).unwrap();
+        db
+    }
+
+    /// The stored state of a conversation, if any.
+    fn state(&self, conversation_id: &str) -> Option<Value> {
+        let key = format!("assist:conversation:{conversation_id}");
+        let bytes: Option<Vec<u8>> = self
+            .kv()
+            .query_row(
+                "SELECT value FROM spin_key_value WHERE store = 'default' AND key = ?1",
+                [&key],
+                |r| r.get(0),
+            )
+            .ok();
+        bytes.map(|b| serde_json::from_slice(&b).unwrap())
+    }
+
+    fn set_state(&self, conversation_id: &str, state: &Value) {
+        let key = format!("assist:conversation:{conversation_id}");
+        let n = self
+            .kv()
+            .execute(
+                "UPDATE spin_key_value SET value = ?1 WHERE store = 'default' AND key = ?2",
+                (state.to_string().into_bytes(), &key),
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}
+
+/// Every turn answers the documented shape.
+fn check_shape(v: &Value) {
+    let id = v["conversation_id"].as_str().unwrap_or_default();
+    assert!(
+        id.len() == 29 && id.starts_with("cv_"),
+        "conversation id {id:?}"
+    );
+    assert!(v["turn"].as_u64().is_some_and(|t| t >= 1), "{v}");
+    let reply = &v["reply"];
+    assert!(
+        reply["text"].as_str().is_some_and(|t| !t.trim().is_empty()),
+        "{v}"
+    );
+    assert!(
+        ["faq", "intent", "fallback", "handoff"].contains(&reply["source"].as_str().unwrap_or("")),
+        "{v}"
+    );
+    assert!(
+        ["zh", "en"].contains(&reply["lang"].as_str().unwrap_or("")),
+        "{v}"
+    );
+    assert!(v["intent"]["intent"].is_string() && v["intent"]["confidence"].is_number());
+    assert!(
+        v["intent"]["ranking"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    );
+    assert!(v["faq"]["model"]["version"].is_string(), "{v}");
+    assert!(
+        ["bot", "human", "ticket"].contains(&v["handoff"]["decision"].as_str().unwrap_or("")),
+        "{v}"
+    );
+    assert!(
+        v["handoff"]["reasons"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    );
+    assert!(v["handoff"]["signals"].is_object(), "{v}");
+}
+
+fn source(v: &Value) -> &str {
+    v["reply"]["source"].as_str().unwrap()
+}
+
+fn text(v: &Value) -> &str {
+    v["reply"]["text"].as_str().unwrap()
+}
+
+fn cid(v: &Value) -> String {
+    v["conversation_id"].as_str().unwrap().to_string()
+}
+
+/// Sends `messages` as one conversation (optionally with customer fields on the first turn).
+fn conversation(app: &App, customer: Option<Value>, messages: &[&str]) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for m in messages {
+        let mut body = json!({ "message": m });
+        if let Some(prev) = out.last() {
+            body["conversation_id"] = json!(cid(prev));
+        } else if let Some(c) = &customer {
+            body["customer"] = c.clone();
+        }
+        out.push(app.turn(&body));
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Composition.
+
+/// How many components inside `wasm` export the intent interface: one intent component
+/// definition serves assist, ticket and handoff when the unplugged builds were plugged in.
+fn intent_exporters(wasm: &[u8]) -> usize {
+    use wasmparser::{ComponentExternalKind, Parser, Payload};
+    let mut depth = 0usize;
+    let mut count = 0;
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.unwrap() {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ComponentExportSection(reader) if depth >= 1 => {
+                for export in reader {
+                    let export = export.unwrap();
+                    if export.kind == ComponentExternalKind::Instance && export.name.name == INTENT
+                    {
+                        count += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    count
+}
+
+#[test]
+fn composed_component_imports_no_service_and_runs() {
+    let app = App::start();
+    let tandem = target_dir().join("tandem");
+    let composed = std::fs::read(tandem.join("assist.wasm")).unwrap();
+    let imports = component_imports(&composed).unwrap();
+    let services: Vec<&String> = imports
+        .iter()
+        .filter(|i| i.starts_with("tandem:") && !i.starts_with("tandem:service/types@"))
+        .collect();
+    assert!(services.is_empty(), "left unplugged: {services:?}");
+    assert!(
+        imports.iter().any(|i| i.starts_with("wasi:")),
+        "{imports:?}"
+    );
+    assert!(
+        imports.iter().any(|i| i.starts_with("spin:key-value/")),
+        "{imports:?}"
+    );
+    // Before composition the five imports are there: the test would see a missing plug.
+    let unplugged =
+        component_imports(&std::fs::read(tandem.join("assist.unplugged.wasm")).unwrap()).unwrap();
+    for service in ["intent", "faq", "ticket", "handoff", "feedback"] {
+        let name = format!("tandem:service/{service}@0.1.0");
+        assert!(unplugged.contains(&name), "{name} not in {unplugged:?}");
+    }
+    // One intent component inside, shared by assist, ticket and handoff (the composed
+    // ticket.wasm and handoff.wasm each carry their own).
+    assert_eq!(intent_exporters(&composed), 1);
+    assert_eq!(
+        intent_exporters(&std::fs::read(tandem.join("ticket.wasm")).unwrap()),
+        1
+    );
+
+    // And it runs: health, then a turn that goes through every plugged service but feedback.
+    let health = app.send("GET", "/v1/assist/health", false, None);
+    assert_eq!(health.status, 200, "{}", health.text());
+    assert_eq!(health.json()["component"], "assist");
+    let v = app.turn(&json!({"message": "退款多久到账"}));
+    assert_eq!(source(&v), "faq", "{v}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversations.
+
+#[test]
+fn faq_questions_are_answered_in_chinese_and_english() {
+    let app = App::start();
+    let zh = conversation(&app, None, &["退款多久到账", "七天无理由怎么算"]);
+    assert_eq!(source(&zh[0]), "faq", "{}", zh[0]);
+    assert_eq!(zh[0]["faq"]["faq_id"], "refund_time");
+    assert_eq!(zh[0]["reply"]["lang"], "zh");
+    assert_eq!(text(&zh[0]), zh[0]["faq"]["answer"].as_str().unwrap());
+    assert!(text(&zh[0]).contains("工作日"), "{}", text(&zh[0]));
+    assert_eq!(zh[0]["handoff"]["decision"], "bot");
+    assert!(zh[0]["ticket"].is_null(), "{}", zh[0]);
+    // The second turn continues the same conversation.
+    assert_eq!(cid(&zh[1]), cid(&zh[0]));
+    assert_eq!(zh[1]["turn"], 2);
+    assert_eq!(source(&zh[1]), "faq", "{}", zh[1]);
+    assert_eq!(zh[1]["faq"]["faq_id"], "return_policy_7day");
+    assert_eq!(zh[1]["handoff"]["signals"]["turns"], 3);
+
+    let en = conversation(
+        &app,
+        None,
+        &["how long does a refund take", "what is your return policy"],
+    );
+    assert_eq!(source(&en[0]), "faq", "{}", en[0]);
+    assert_eq!(en[0]["faq"]["faq_id"], "refund_time");
+    assert_eq!(en[0]["reply"]["lang"], "en");
+    assert!(text(&en[0]).contains("business days"), "{}", text(&en[0]));
+    assert_eq!(source(&en[1]), "faq");
+    assert_eq!(en[1]["faq"]["faq_id"], "return_policy_7day");
+    // Two conversations, two unrelated ids.
+    assert_ne!(cid(&zh[0]), cid(&en[0]));
+
+    // The state keeps both sides of every turn.
+    let state = app.state(&cid(&zh[0])).expect("stored");
+    let turns = state["turns"].as_array().unwrap();
+    assert_eq!(turns.len(), 4);
+    assert_eq!(turns[0]["role"], "customer");
+    assert_eq!(turns[0]["text"], "退款多久到账");
+    assert_eq!(turns[0]["intent"], "refund_status");
+    assert_eq!(turns[1]["role"], "bot");
+    assert_eq!(turns[1]["answered"], true);
+}
+
+#[test]
+fn out_of_scope_messages_fall_back_in_the_customers_language() {
+    let app = App::start();
+    for (message, lang, marker) in [
+        ("长城有多长", "zh", "转人工"),
+        (
+            "who won the football match yesterday",
+            "en",
+            "talk to a human",
+        ),
+        ("帮我写一首诗 please", "zh", "转人工"),
+    ] {
+        let v = app.turn(&json!({ "message": message }));
+        assert_eq!(source(&v), "fallback", "{message}: {v}");
+        assert_eq!(v["reply"]["lang"], lang, "{message}");
+        assert!(text(&v).contains(marker), "{message}: {}", text(&v));
+        assert_eq!(v["faq"]["no_answer"], true, "{v}");
+        assert_eq!(v["handoff"]["decision"], "bot", "{v}");
+        assert!(v["ticket"].is_null());
+    }
+}
+
+/// The knowledge base's reply template of `intent` in `lang` (from the models kb-loader wrote).
+fn template(intent: &str, lang: &str) -> String {
+    let path = workspace_root().join("models/faq.json");
+    let faq: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    faq["templates"][intent][lang].as_str().unwrap().to_string()
+}
+
+#[test]
+fn intent_templates_answer_and_ask_for_what_is_missing() {
+    let app = App::start();
+    // No FAQ entry, a confident intent with a template of the KB.
+    let v = app.turn(&json!({"message": "谢谢，再见"}));
+    assert_eq!(source(&v), "intent", "{v}");
+    assert_eq!(v["intent"]["intent"], "thanks_goodbye");
+    assert_eq!(text(&v), template("thanks_goodbye", "zh"));
+
+    // A template that needs the order number: the bot asks, the next message (just the number,
+    // out of scope on its own) fills it.
+    for (first, second, lang, ask) in [
+        ("我的包裹丢了", "TD2026112612345", "zh", "订单号"),
+        (
+            "my package is lost",
+            "it's TD2026112612345",
+            "en",
+            "order number",
+        ),
+    ] {
+        let c = conversation(&app, None, &[first, second]);
+        assert_eq!(source(&c[0]), "intent", "{}", c[0]);
+        assert_eq!(c[0]["intent"]["intent"], "lost_package");
+        assert!(text(&c[0]).contains(ask), "{}", text(&c[0]));
+        assert!(!text(&c[0]).contains("{order_id}"));
+        assert_ne!(c[1]["intent"]["intent"], "lost_package", "{}", c[1]);
+        assert_eq!(source(&c[1]), "intent", "{}", c[1]);
+        let filled = template("lost_package", lang).replace("{order_id}", "TD2026112612345");
+        assert_eq!(text(&c[1]), filled);
+        // Answered: nothing is pending any more.
+        assert!(app.state(&cid(&c[1])).unwrap().get("pending").is_none());
+    }
+}
+
+/// Customer asks for a person: a ticket with the transcript, the reply names it; later turns
+/// reuse it.
+#[test]
+fn explicit_request_for_a_human_opens_one_ticket_with_the_transcript() {
+    let app = App::start();
+    for (customer_id, messages, lang) in [
+        ("c-zh-1", ["退款多久到账", "转人工", "还在吗"], "zh"),
+        (
+            "c-en-1",
+            [
+                "how long does a refund take",
+                "I want to talk to a real person",
+                "hello? anyone there",
+            ],
+            "en",
+        ),
+    ] {
+        let customer = json!({"id": customer_id, "name": "王小明", "channel": "web",
+                              "contact": "13812345678", "tier": "vip"});
+        let c = conversation(&app, Some(customer), &messages);
+        assert_eq!(source(&c[0]), "faq", "{}", c[0]);
+        let handed = &c[1];
+        assert_eq!(source(handed), "handoff", "{handed}");
+        assert_eq!(handed["handoff"]["decision"], "human", "{handed}");
+        assert_eq!(handed["reply"]["lang"], lang);
+        assert!(
+            handed["handoff"]["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["code"] == "explicit_request"),
+            "{handed}"
+        );
+        let ticket = &handed["ticket"];
+        assert_eq!(ticket["new"], true, "{handed}");
+        let id = ticket["id"].as_str().unwrap();
+        assert!(id.starts_with("tk_"), "{ticket}");
+        assert!(text(handed).contains(id), "{}", text(handed));
+        assert!(
+            ticket["access_token"]
+                .as_str()
+                .is_some_and(|t| t.len() >= 32)
+        );
+
+        // The ticket as an agent sees it: the customer, and the conversation up to the request.
+        let stored = app.ticket(id);
+        assert_eq!(stored["customer"]["id"], customer_id, "{stored}");
+        assert_eq!(stored["customer"]["tier"], "vip");
+        assert_eq!(stored["customer"]["contact"], "13812345678");
+        let transcript = stored["transcript"].as_array().unwrap();
+        let roles: Vec<&str> = transcript
+            .iter()
+            .map(|t| t["role"].as_str().unwrap())
+            .collect();
+        assert_eq!(roles, ["customer", "bot", "customer"], "{stored}");
+        assert_eq!(transcript[0]["text"], messages[0]);
+        assert_eq!(transcript[1]["text"], text(&c[0]));
+        assert_eq!(transcript[1]["answered"], true);
+        assert_eq!(transcript[2]["text"], messages[1]);
+
+        // The next turn stays with the person and reuses the ticket.
+        let later = &c[2];
+        assert_eq!(source(later), "handoff", "{later}");
+        assert_eq!(later["ticket"]["id"], id);
+        assert_eq!(later["ticket"]["new"], false);
+        assert!(later["ticket"].get("access_token").is_none());
+        assert!(text(later).contains(id));
+        assert_eq!(app.tickets_of(customer_id).len(), 1);
+    }
+}
+
+/// Two answers the bot did not have, then an angry message: a person takes over.
+#[test]
+fn frustrated_customer_after_two_failed_answers_is_handed_off() {
+    let app = App::start();
+    for (customer_id, messages) in [
+        (
+            "c-zh-2",
+            [
+                "长城有多长",
+                "月亮离地球多远",
+                "你们这什么破客服，问了两遍都答非所问，气死我了",
+            ],
+        ),
+        (
+            "c-en-2",
+            [
+                "who won the football match yesterday",
+                "what is the capital of australia",
+                "this is useless, you keep not answering my question",
+            ],
+        ),
+    ] {
+        let c = conversation(&app, Some(json!({ "id": customer_id })), &messages);
+        for failed in &c[..2] {
+            assert_eq!(source(failed), "fallback", "{failed}");
+            assert_eq!(failed["handoff"]["decision"], "bot", "{failed}");
+        }
+        let last = &c[2];
+        assert_eq!(source(last), "handoff", "{last}");
+        assert_eq!(last["handoff"]["signals"]["bot_failures"], 2, "{last}");
+        assert!(
+            last["handoff"]["signals"]["frustration"].as_f64().unwrap() > 0.5,
+            "{last}"
+        );
+        let id = last["ticket"]["id"].as_str().unwrap();
+        assert!(text(last).contains(id));
+        let stored = app.ticket(id);
+        let transcript = stored["transcript"].as_array().unwrap();
+        assert_eq!(transcript.len(), 5, "{stored}");
+        assert_eq!(transcript[1]["answered"], false);
+        assert_eq!(transcript[3]["answered"], false);
+        assert_eq!(transcript[4]["text"], messages[2]);
+    }
+    // Both handoffs are recorded as outcomes in the feedback store.
+    let res = app.send("GET", "/v1/feedback/stats", true, None);
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json()["counts"]["handed_off"], 2, "{}", res.text());
+}
+
+/// A turn whose state was never saved (the instance died after the ticket was created) is
+/// retried: the same ticket comes back, none is added.
+#[test]
+fn a_retried_handoff_turn_does_not_duplicate_the_ticket() {
+    let app = App::start();
+    let first = app.turn(&json!({"customer": {"id": "c-retry"}, "message": "退款多久到账"}));
+    let id = cid(&first);
+    let before = app.state(&id).unwrap();
+    let handed = app.turn(&json!({"conversation_id": id, "message": "转人工"}));
+    let ticket = handed["ticket"]["id"].as_str().unwrap().to_string();
+    // Put the state back as it was before the handoff turn, then send the turn again.
+    app.set_state(&id, &before);
+    let again = app.turn(&json!({"conversation_id": id, "message": "转人工"}));
+    assert_eq!(again["turn"], 2);
+    assert_eq!(again["ticket"]["id"], ticket.as_str(), "{again}");
+    assert_eq!(again["ticket"]["replayed"], true, "{again}");
+    assert_eq!(app.tickets_of("c-retry").len(), 1);
+}
+
+#[test]
+fn conversation_ids_are_checked_and_expire() {
+    let app = App::start();
+    // Well-formed but never issued: 404, and nothing is planted under it.
+    let planted = "cv_0000000000000000000000000a";
+    let res = app.post_raw(
+        json!({"conversation_id": planted, "message": "hi"})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_problem(&res, 404);
+    assert!(app.state(planted).is_none());
+    // Malformed: 422 naming the field.
+    for bad in [
+        json!("c-42"),
+        json!(""),
+        json!("CV_00000000000000000000000000"),
+    ] {
+        let res = app.post_raw(
+            json!({"conversation_id": bad, "message": "hi"})
+                .to_string()
+                .as_bytes(),
+        );
+        let p = assert_problem(&res, 422);
+        assert_eq!(p["invalid-params"][0]["name"], "conversation_id", "{p}");
+    }
+    let res = app.post_raw(br#"{"conversation_id": 42, "message": "hi"}"#);
+    assert_problem(&res, 422);
+
+    // Idle past the TTL: 404, and the state is deleted.
+    let v = app.turn(&json!({"message": "退款多久到账"}));
+    let id = cid(&v);
+    let mut state = app.state(&id).unwrap();
+    let idle_since = state["updated_at_ms"].as_i64().unwrap() - 25 * 3_600_000;
+    state["updated_at_ms"] = json!(idle_since);
+    app.set_state(&id, &state);
+    let res = app.post_raw(
+        json!({"conversation_id": id, "message": "还在吗"})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_problem(&res, 404);
+    assert!(app.state(&id).is_none(), "expired state still stored");
+    let res = app.post_raw(
+        json!({"conversation_id": id, "message": "还在吗"})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_problem(&res, 404);
+
+    // Within the TTL a conversation continues.
+    let v = app.turn(&json!({"message": "how long does a refund take"}));
+    let id = cid(&v);
+    let mut state = app.state(&id).unwrap();
+    state["updated_at_ms"] = json!(state["updated_at_ms"].as_i64().unwrap() - 23 * 3_600_000);
+    app.set_state(&id, &state);
+    let v = app.turn(&json!({"conversation_id": id, "message": "what is your return policy"}));
+    assert_eq!(v["turn"], 2);
+}
+
+#[test]
+fn personal_data_is_masked_in_the_stored_conversation() {
+    let app = App::start();
+    let v = app
+        .turn(&json!({"message": "我的手机号是13812345678，邮箱 wang@example.com，退款多久到账"}));
+    let raw: Vec<u8> = app
+        .kv()
+        .query_row(
+            "SELECT value FROM spin_key_value WHERE key = ?1",
+            [format!("assist:conversation:{}", cid(&v))],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    assert!(
+        !raw.contains("13812345678") && !raw.contains("wang@example.com"),
+        "{raw}"
+    );
+    assert!(raw.contains("138****5678"), "{raw}");
+}
+
+#[test]
+fn bad_input_is_a_problem_never_a_500() {
+    let app = App::start();
+    let post = |body: &[u8]| app.post_raw(body);
+    assert_problem(&post(b""), 400);
+    assert_problem(&post(b"{not json"), 400);
+    assert_problem(&post(b"{\"message\": \"\xff\"}"), 400);
+    assert_problem(&post(b"[\"message\"]"), 422);
+    for (body, field) in [
+        (json!({}), "message"),
+        (json!({"message": 42}), ""),
+        (json!({"message": "   "}), "message"),
+        (json!({"message": "hi", "text": "x"}), "text"),
+        (json!({"message": "hi", "customer": {"vip": true}}), "vip"),
+        (
+            json!({"message": "hi", "customer": {"tier": "x".repeat(33)}}),
+            "customer.tier",
+        ),
+        (
+            json!({"message": "hi", "customer": {"id": " "}}),
+            "customer.id",
+        ),
+        (
+            json!({"message": "hi", "customer": {"name": "n".repeat(257)}}),
+            "customer.name",
+        ),
+        (json!({"message": "hi", "customer": "c-1"}), ""),
+    ] {
+        let res = post(body.to_string().as_bytes());
+        let p = assert_problem(&res, 422);
+        if !field.is_empty() {
+            assert!(p.to_string().contains(field), "{body}: {p}");
+        }
+    }
+    // Too long: the message (4 KiB after trimming), the body (16 KiB).
+    let long = json!({"message": "字".repeat(1366)});
+    let p = assert_problem(&post(long.to_string().as_bytes()), 413);
+    assert!(p.to_string().contains("message"), "{p}");
+    assert_eq!(
+        app.turn(&json!({"message": format!("  {}  ", "a".repeat(4096))}))["turn"],
+        1
+    );
+    assert_problem(
+        &post(
+            json!({"message": "a".repeat(20_000)})
+                .to_string()
+                .as_bytes(),
+        ),
+        413,
+    );
+    // Wrong method, unknown route.
+    let p = assert_problem(&app.send("GET", "/v1/assist", false, None), 405);
+    assert_eq!(p["allowed"], json!(["POST"]));
+    assert_problem(
+        &app.send("POST", "/v1/assist/nope", false, Some(b"{}")),
+        404,
+    );
+}
