@@ -36,7 +36,7 @@ fn ranked(map: BTreeMap<(String, String), usize>) -> Vec<Confusion> {
             count,
         })
         .collect();
-    list.sort_by(|a, b| b.count.cmp(&a.count));
+    list.sort_by_key(|c| std::cmp::Reverse(c.count));
     list
 }
 
