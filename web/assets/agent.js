@@ -352,6 +352,7 @@
     };
     if (from && from !== 'none') event.intent_predicted = from;
     if (tk.customer.channel) event.channel = tk.customer.channel;
+    if (me()) event.agent_id = me();
     if (!(await feedback(event))) return;
     if (from !== to && !(await patch({ category: to }))) return;
     say(t('agent.corrected', { from: intentName(from), to: intentName(to) }), 'ok');

@@ -1,0 +1,396 @@
+// Tandem's pages in a real browser (Debian's chromium, headless, driven by playwright-core)
+// against the real app (`tandem up` on loopback, started by run.sh with a fresh data dir):
+//
+//   a customer asks the widget a question and gets the FAQ answer; asks for a person and gets
+//   a ticket; an agent signs in, sees the ticket in the console with the bot's intent and
+//   confidence and FAQ suggestions, takes it, replies, corrects the intent and resolves it;
+//   the customer rates the conversation (and a second, bot-only one); the dashboard's numbers
+//   change accordingly. Plus: language switch (remembered), token in session storage only,
+//   no horizontal scrolling on a phone, no console errors (CSP violations included).
+//
+// Environment: TANDEM_URL, TANDEM_AGENT_TOKEN, TANDEM_ARTIFACTS (screenshots go there).
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const BASE = process.env.TANDEM_URL;
+const TOKEN = process.env.TANDEM_AGENT_TOKEN;
+const OUT = process.env.TANDEM_ARTIFACTS || 'browser-artifacts';
+assert.ok(BASE && TOKEN, 'TANDEM_URL and TANDEM_AGENT_TOKEN must be set (run.sh sets them)');
+mkdirSync(OUT, { recursive: true });
+
+const AGENT_ID = 'e2e-alice';
+const started = Date.now();
+const consoleErrors = [];
+const pages = new Map();
+
+function log(msg) {
+  console.log(`[browser ${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
+}
+
+// Polls `check` (which throws while its condition does not hold) until it passes.
+async function eventually(check, what, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: still failing after ${timeoutMs} ms: ${last && last.message}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function waitForApp() {
+  const deadline = Date.now() + 300000;
+  for (;;) {
+    try {
+      const [h, w] = await Promise.all([fetch(BASE + '/v1/health'), fetch(BASE + '/')]);
+      if (h.ok && w.ok) return;
+    } catch (_) { /* not up yet */ }
+    if (Date.now() > deadline) throw new Error(`the app did not come up at ${BASE}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function watch(page, name) {
+  pages.set(name, page);
+  page.setDefaultTimeout(15000);
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    // The wrong-token step provokes a 403 on purpose; nothing else may fail.
+    if (/status of 403/.test(m.text()) && name === 'agent') return;
+    consoleErrors.push(`${name}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`${name}: ${e.message}`));
+  return page;
+}
+
+async function shot(page, file, fullPage = false) {
+  await page.screenshot({ path: join(OUT, file), fullPage });
+  log(`screenshot ${join(OUT, file)}`);
+}
+
+async function kpi(page, key) {
+  return (await page.locator(`[data-value="${key}"]`).textContent()).trim();
+}
+
+async function signIn(page, path) {
+  await page.goto(BASE + path);
+  await page.locator('#token').waitFor();
+  await page.fill('#token', TOKEN);
+  await page.press('#token', 'Enter');
+  await page.locator('#app').waitFor({ state: 'visible' });
+}
+
+async function lastBot(page) {
+  return page.locator('.msg.bot').last();
+}
+
+async function ask(page, text) {
+  const before = await page.locator('.msg.bot').count();
+  await page.fill('#tw-input', text);
+  await page.press('#tw-input', 'Enter');
+  await eventually(async () => assert.ok((await page.locator('.msg.bot, .msg.system').count()) > before), `a reply to ${text}`, 30000);
+  const system = page.locator('.msg.system');
+  if (await system.count()) {
+    const s = await system.last().textContent();
+    assert.ok(!/could not|失败|无法/.test(s), `the widget reports a failure: ${s}`);
+  }
+  return lastBot(page);
+}
+
+async function noHorizontalScroll(page, what) {
+  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+  assert.ok(scroll <= width + 1, `${what}: the page scrolls sideways on a phone (${scroll} > ${width})`);
+}
+
+// Two weeks of history, posted through the real POST /v1/feedback before the browser opens the
+// dashboard, so its charts have days to draw. Deterministic (a fixed LCG), and folded here the
+// way the README defines the metrics, so the figures the dashboard shows can be checked exactly.
+function history() {
+  let x = 20261126;
+  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const intents = ['order_status', 'refund_status', 'delivery_delay', 'return_request', 'payment_failed', 'coupon_usage'];
+  const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
+  const events = [];
+  const conversations = [];
+  for (let day = 13; day >= 1; day--) {
+    const n = 6 + Math.floor(rnd() * 7);
+    for (let i = 0; i < n; i++) {
+      const id = `seed-${day}-${i}`;
+      const intent = intents[Math.floor(rnd() * intents.length)];
+      const at = (minutes) => new Date(today - day * 86400000 + (8 * 60 + i * 37 + minutes) * 60000).toISOString();
+      const c = { id, rating: null, outcome: null };
+      if (rnd() < 0.85) {
+        const human = rnd() < 0.35;
+        c.outcome = { resolved: rnd() < (human ? 0.9 : 0.7), handled_by: human ? 'human' : 'bot', contact_count: rnd() < 0.8 ? 1 : 2 };
+        events.push({ event_id: `${id}-o`, conversation_id: id, kind: 'outcome', ...c.outcome, intent_predicted: intent, channel: 'web', created_at: at(5) });
+      }
+      if (rnd() < 0.7 || !c.outcome) {
+        const r = rnd();
+        c.rating = r < 0.06 ? 1 : r < 0.14 ? 2 : r < 0.26 ? 3 : r < 0.55 ? 4 : 5;
+        events.push({ event_id: `${id}-r`, conversation_id: id, kind: 'rating', rating: c.rating, intent_predicted: intent, channel: 'web', created_at: at(6) });
+      }
+      conversations.push(c);
+    }
+  }
+  return { events, conversations };
+}
+
+// The counts of the README's metrics over folded conversations ({rating, outcome}).
+function counts(conversations) {
+  const k = { conversations: 0, with_outcome: 0, resolved: 0, first: 0, self: 0, handed: 0, rated: 0, satisfied: 0, sum: 0 };
+  for (const c of conversations) {
+    k.conversations++;
+    const o = c.outcome;
+    if (o) {
+      k.with_outcome++;
+      if (o.resolved) { k.resolved++; if (o.contact_count === 1) k.first++; if (o.handled_by === 'bot') k.self++; }
+      if (o.handled_by !== 'bot') k.handed++;
+    }
+    if (c.rating !== null) { k.rated++; k.sum += c.rating; if (c.rating >= 4) k.satisfied++; }
+  }
+  return k;
+}
+
+// What the dashboard's tiles must say for those counts (rates rounded to 4 decimals, as served).
+function tiles(k) {
+  const r4 = (a, b) => Math.round((a / b) * 10000) / 10000;
+  const pct = (a, b) => (b ? (r4(a, b) * 100).toFixed(0) + '%' : '—');
+  return {
+    conversations: String(k.conversations),
+    csat: k.rated ? (Math.round((100 * k.satisfied / k.rated) * 10000) / 10000).toFixed(0) + '%' : '—',
+    fcr: pct(k.first, k.resolved),
+    self: pct(k.self, k.conversations),
+    handoff: pct(k.handed, k.conversations),
+    rating: k.rated ? r4(k.sum, k.rated).toFixed(2) : '—',
+    sub: {
+      csat: `${k.satisfied} of ${k.rated} rated 4–5`,
+      fcr: `${k.first} of ${k.resolved} resolved at first contact`,
+      self_service_rate: `${k.self} of ${k.conversations} resolved by the bot`,
+      handoff_rate: `${k.handed} of ${k.conversations} handed to a person`,
+    },
+  };
+}
+
+async function post(path, body) {
+  const res = await fetch(BASE + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
+}
+
+async function readTiles(page) {
+  const sub = async (key) => (await page.locator(`[data-metric="${key}"] .sub`).textContent()).trim();
+  return {
+    conversations: await kpi(page, 'conversations'),
+    csat: await kpi(page, 'csat'),
+    fcr: await kpi(page, 'fcr'),
+    self: await kpi(page, 'self_service_rate'),
+    handoff: await kpi(page, 'handoff_rate'),
+    rating: await kpi(page, 'average_rating'),
+    sub: {
+      csat: await sub('csat'), fcr: await sub('fcr'),
+      self_service_rate: await sub('self_service_rate'), handoff_rate: await sub('handoff_rate'),
+    },
+  };
+}
+
+async function main() {
+  await waitForApp();
+  log(`app is up at ${BASE}`);
+  const seeded = history();
+  for (let i = 0; i < seeded.events.length; i += 8) {
+    await Promise.all(seeded.events.slice(i, i + 8).map((e) => post('/v1/feedback', e)));
+  }
+  log(`history: ${seeded.conversations.length} conversations, ${seeded.events.length} events posted`);
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    // Root (CI containers) cannot use chromium's user-namespace sandbox.
+    args: process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : [],
+  });
+  try {
+    const staff = await browser.newContext({ viewport: { width: 1366, height: 900 }, locale: 'en-GB' });
+    const customer = await browser.newContext({ viewport: { width: 1280, height: 820 }, locale: 'en-GB' });
+
+    // ---- the agent signs in (a wrong token first) and registers --------------------------
+    const agent = watch(await staff.newPage(), 'agent');
+    await agent.goto(BASE + '/agent');
+    await agent.fill('#token', 'not-the-token');
+    await agent.press('#token', 'Enter');
+    await eventually(async () => assert.match(await agent.locator('#signin-msg').textContent(), /not the agent token/), 'wrong token refused');
+    assert.ok(await agent.locator('#app').isHidden(), 'the console must stay hidden without the token');
+    await agent.fill('#token', TOKEN);
+    await agent.press('#token', 'Enter');
+    await agent.locator('#app').waitFor({ state: 'visible' });
+    const stored = await agent.evaluate(() => ({ session: sessionStorage.getItem('tandem.agent_token'), local: JSON.stringify(localStorage) }));
+    assert.equal(stored.session, TOKEN, 'the token is kept in session storage');
+    assert.ok(!stored.local.includes(TOKEN), 'the token must never reach local storage');
+
+    await agent.locator('#agent-editor summary').click();
+    await agent.fill('#agent-id', AGENT_ID);
+    await agent.fill('#agent-name', 'Alice 李');
+    const queues = agent.locator('#agent-queues input[type=checkbox]');
+    assert.ok((await queues.count()) >= 3, 'the queues of the knowledge base are offered');
+    for (const box of await queues.all()) await box.check();
+    await agent.click('#agent-form button[type=submit]');
+    await eventually(async () => assert.match(await agent.locator('#status').textContent(), /saved/), 'agent saved');
+    assert.equal(await agent.locator('#me').inputValue(), AGENT_ID);
+    log('agent signed in and registered');
+
+    // ---- the customer: an FAQ answer, then a person -------------------------------------
+    const chat = watch(await customer.newPage(), 'chat');
+    await chat.goto(BASE + '/');
+    await chat.locator('#tw-input').waitFor({ state: 'visible' });
+    assert.equal(await chat.locator('[role=log]').getAttribute('aria-live'), 'polite');
+    let bot = await ask(chat, '退款多久到账？');
+    assert.equal(await bot.getAttribute('data-source'), 'faq', 'the refund-time question is answered from the FAQ');
+    const answer = await bot.textContent();
+    assert.match(answer, /48 ?小时|工作日/, `the FAQ answer about refund times: ${answer}`);
+    log('FAQ answer shown');
+
+    await chat.locator('button[data-action=human]').click();
+    await eventually(async () => assert.equal(await chat.locator('.ticket[data-ticket-id]').count(), 1), 'a ticket after asking for a person', 30000);
+    const ticketId = await chat.locator('.ticket[data-ticket-id]').getAttribute('data-ticket-id');
+    assert.match(ticketId, /^tk_[0-9a-z]{16}$/);
+    bot = await lastBot(chat);
+    assert.equal(await bot.getAttribute('data-source'), 'handoff');
+    log(`handed off: ${ticketId}`);
+    await shot(chat, 'chat.png');
+
+    // ---- the dashboard before the ratings ------------------------------------------------
+    const dash = watch(await staff.newPage(), 'dashboard');
+    await signIn(dash, '/dashboard');
+    await dash.locator('[data-value=conversations]').waitFor();
+    const before = await readTiles(dash);
+    log(`dashboard before: ${JSON.stringify(before)}`);
+    // The history plus the handed-off conversation, not yet resolved nor rated.
+    const live1 = { rating: null, outcome: { resolved: false, handled_by: 'human', contact_count: null } };
+    assert.deepEqual(before, tiles(counts([...seeded.conversations, live1])), 'the dashboard before the ratings');
+
+    // ---- the agent works the ticket ------------------------------------------------------
+    // (A background tab's animation frames are throttled, which slows every action: switch.)
+    await agent.bringToFront();
+    await agent.click('#refresh');
+    const item = agent.locator(`.ticket-item[data-ticket-id="${ticketId}"]`);
+    await eventually(async () => {
+      if (!(await item.count())) { await agent.click('#refresh'); throw new Error('not listed yet'); }
+    }, 'the ticket in the agent console');
+    await item.click();
+    await eventually(async () => assert.equal(await agent.locator('[data-field=id]').textContent(), ticketId), 'ticket opened');
+    const category = await agent.locator('[data-field=category]').getAttribute('data-value');
+    assert.ok(category, 'the bot\'s intent is shown');
+    assert.match(await agent.locator('[data-field=confidence]').textContent(), /\d+%/, 'with its confidence');
+    assert.match(await agent.locator('#transcript').textContent(), /退款多久到账/, 'the conversation is shown');
+    await eventually(async () => assert.ok((await agent.locator('#suggestions li[data-kind]').count()) >= 1), 'FAQ suggestions (agent mode)');
+
+    await agent.click('#take');
+    await eventually(async () => assert.equal(await agent.locator('[data-field=status]').getAttribute('data-value'), 'open'), 'taken: open');
+    assert.equal(await agent.locator('[data-field=assignee]').textContent(), AGENT_ID);
+
+    await agent.locator('#suggestions li[data-kind] button').first().click();
+    const replyText = await agent.locator('#reply').inputValue();
+    assert.ok(replyText.length > 10, 'a suggestion fills the reply');
+    await agent.click('#send-reply');
+    await eventually(async () => assert.equal(await agent.locator('#transcript li.note').count(), 1), 'the reply in the conversation');
+
+    const corrected = category === 'refund_status' ? 'refund_request' : 'refund_status';
+    await agent.selectOption('#correct-intent', corrected);
+    await agent.click('#correct');
+    await eventually(async () => assert.equal(await agent.locator('[data-field=category]').getAttribute('data-value'), corrected), 'intent corrected');
+    assert.match(await agent.locator('#status').textContent(), /Correction saved/);
+
+    await agent.click('#resolve');
+    await eventually(async () => assert.equal(await agent.locator('[data-field=status]').getAttribute('data-value'), 'resolved'), 'resolved');
+    await eventually(async () => assert.match(await item.textContent(), /resolved/), 'resolved in the list');
+    log('ticket taken, answered, corrected, resolved');
+    await shot(agent, 'agent.png', true);
+
+    // ---- the customer rates; then a second, bot-only conversation ------------------------
+    await chat.bringToFront();
+    await chat.locator('button[data-action=rate]').click();
+    assert.ok(await chat.locator('fieldset.resolved').isHidden(), 'a handed-off conversation\'s resolution is the agent\'s to record');
+    await chat.locator('label[for=tw-star-5]').click();
+    await chat.fill('#tw-comment', '很快 thanks');
+    await chat.locator('form.rate button[type=submit]').click();
+    await eventually(async () => assert.match(await chat.locator('.msg.system').last().textContent(), /5\/5/), 'rating acknowledged');
+
+    await chat.locator('button[data-action=new]').click();
+    assert.equal(await chat.locator('.msg.customer').count(), 0, 'a new conversation starts empty');
+    bot = await ask(chat, 'how long does a refund take to arrive');
+    assert.equal(await bot.getAttribute('data-source'), 'faq');
+    await chat.locator('button[data-action=rate]').click();
+    assert.ok(await chat.locator('fieldset.resolved').isVisible(), 'the customer says whether the bot solved it');
+    // Keyboard only: focus the stars, arrow to 4, submit with Enter.
+    await chat.locator('#tw-star-5').focus();
+    await chat.keyboard.press('ArrowLeft');
+    assert.ok(await chat.locator('#tw-star-4').isChecked(), 'arrow keys move the rating');
+    await chat.locator('form.rate button[type=submit]').focus();
+    await chat.keyboard.press('Enter');
+    await eventually(async () => assert.match(await chat.locator('.msg.system').last().textContent(), /4\/5/), 'second rating acknowledged');
+    log('both conversations rated');
+
+    // ---- the dashboard after --------------------------------------------------------------
+    await dash.bringToFront();
+    await dash.click('#refresh');
+    // The agent resolved the first (first contact, rated 5); the bot alone the second (rated 4).
+    const expected = tiles(counts([...seeded.conversations,
+      { rating: 5, outcome: { resolved: true, handled_by: 'human', contact_count: 1 } },
+      { rating: 4, outcome: { resolved: true, handled_by: 'bot', contact_count: 1 } }]));
+    await eventually(async () => assert.equal(await kpi(dash, 'conversations'), expected.conversations), 'the second conversation counted');
+    const after = await readTiles(dash);
+    log(`dashboard after: ${JSON.stringify(after)}`);
+    assert.deepEqual(after, expected, 'the dashboard after the ratings');
+    assert.notEqual(after.sub.csat, before.sub.csat, 'the ratings moved CSAT');
+    assert.notEqual(after.sub.self_service_rate, before.sub.self_service_rate, 'the bot-only conversation moved self-service');
+    assert.ok((await dash.locator('svg[data-chart=trend] circle').count()) >= 40, 'points for 14 days');
+    assert.ok((await dash.locator('svg[data-chart=trend] path[data-series]').count()) === 4, 'a line per rate');
+    assert.ok((await dash.locator('svg[data-chart=intent] rect').count()) >= 6, 'a bar per intent');
+    await eventually(async () => assert.match(await dash.locator('#corrections').textContent(), /→/), 'the correction is listed');
+    await shot(dash, 'dashboard.png', true);
+
+    // ---- language switch, remembered --------------------------------------------------------
+    await dash.click('#lang-switch');
+    await eventually(async () => assert.equal((await dash.locator('h1[data-i18n="dash.heading"]').first().textContent()).trim(), '服务看板'), 'zh');
+    assert.equal(await dash.evaluate(() => document.documentElement.lang), 'zh-CN');
+    await dash.reload();
+    await dash.locator('#app').waitFor({ state: 'visible' });
+    await eventually(async () => assert.match(await dash.locator('[data-metric=csat] .label').textContent(), /满意度/), 'zh after a reload');
+    await dash.click('#lang-switch');
+    await eventually(async () => assert.match(await dash.locator('[data-metric=csat] .label').textContent(), /^CSAT/), 'back to en');
+
+    // ---- keyboard and small screens ---------------------------------------------------------
+    await agent.bringToFront();
+    await agent.goto(BASE + '/agent');
+    await agent.keyboard.press('Tab');
+    assert.equal(await agent.evaluate(() => document.activeElement.className), 'skip-link', 'the first Tab stop skips to the content');
+    const phone = watch(await staff.newPage(), 'phone');
+    await phone.setViewportSize({ width: 390, height: 844 });
+    for (const path of ['/', '/agent', '/dashboard']) {
+      await phone.goto(BASE + path);
+      await phone.waitForLoadState('networkidle');
+      await noHorizontalScroll(phone, path);
+    }
+    log('language, keyboard and phone checks passed');
+  } catch (e) {
+    for (const [name, page] of pages) {
+      await page.screenshot({ path: join(OUT, `failure-${name}.png`), fullPage: true }).catch(() => {});
+    }
+    throw e;
+  } finally {
+    await browser.close();
+  }
+  assert.deepEqual(consoleErrors, [], 'no console errors (CSP violations included)');
+}
+
+main().then(
+  () => log('all browser tests passed'),
+  async (e) => {
+    console.error(`[browser] FAILED: ${e.stack || e}`);
+    writeFileSync(join(OUT, 'failure.txt'), `${e.stack || e}\n\nconsole errors:\n${consoleErrors.join('\n')}\n`);
+    process.exit(1);
+  },
+);
