@@ -631,11 +631,18 @@ fn every_documented_path_method_and_status_against_the_running_app() {
         let h = expect(&api.get(path, path, none), 200, path);
         assert_eq!(h["component"], component, "{path}");
     }
-    expect(
-        &api.call("HEAD", "/v1/health", "/v1/health", none, None),
-        200,
-        "HEAD",
-    );
+    for path in [
+        "/v1/health",
+        "/v1/intent/health",
+        "/v1/faq/health",
+        "/v1/tickets/health",
+        "/v1/agents/health",
+        "/v1/handoff/health",
+        "/v1/feedback/health",
+        "/v1/assist/health",
+    ] {
+        expect(&api.call("HEAD", path, path, none, None), 200, path);
+    }
     let served = api.get("/v1/openapi.json", "/v1/openapi.json", none);
     expect(&served, 200, "openapi.json");
     if served.text() != text {
@@ -944,7 +951,8 @@ fn every_documented_path_method_and_status_against_the_running_app() {
     let correction = with(
         common("evt-correction", "t-3"),
         json!({"kind": "correction", "intent_corrected": "refund_status",
-               "faq_corrected": "refund_time", "text": "我的退款呢", "comment": "wrong intent"}),
+               "faq_corrected": "refund_time", "text": "我的退款呢", "comment": "wrong intent",
+               "agent_id": "ann-1"}),
     );
     let comment = with(
         common("evt-comment", "t-4"),
