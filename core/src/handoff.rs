@@ -7,7 +7,8 @@
 //! 1. [`signals`] are computed from the turns (the caller fills in missing intents first);
 //! 2. the KB's rules are tried in file order; the **first** whose `when` holds decides;
 //! 3. when none holds, the escalation score decides against `score_threshold`;
-//! 4. a `human` decision becomes `ticket` when `agents_online` is 0.
+//! 4. a `human` decision becomes `ticket` when the caller says it is outside business hours or
+//!    that no agent is online ([`Availability`]); the reasons say which.
 
 use crate::kb::{self, KnowledgeBase, Priority};
 use crate::text::normalize;
@@ -452,8 +453,19 @@ pub fn rule_holds(when: &kb::RuleCondition, s: &Signals) -> bool {
         && ok(when.intent.as_ref().map(|i| s.intent.as_ref() == Some(i)))
 }
 
+/// What the caller knows about its human agents right now. Both are optional: unknown means
+/// "assume a person can take over", so a caller that tracks neither gets pure bot-or-human.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Availability {
+    /// Agents online now; `Some(0)` turns a `human` decision into a `ticket`.
+    pub agents_online: Option<u32>,
+    /// Whether the support desk is open now (the caller owns the calendar: time zones and
+    /// holidays are the business's, not ours); `Some(false)` turns `human` into `ticket`.
+    pub within_business_hours: Option<bool>,
+}
+
 /// Decides from the signals and the escalation score (the model's probability of `human`).
-pub fn decide(policy: &Policy, s: &Signals, score: f32, agents_online: Option<u32>) -> Decision {
+pub fn decide(policy: &Policy, s: &Signals, score: f32, availability: Availability) -> Decision {
     let intent_policy = s
         .always_human_intent
         .as_ref()
@@ -521,7 +533,20 @@ pub fn decide(policy: &Policy, s: &Signals, score: f32, agents_online: Option<u3
             }
         }
     };
-    if d.decision == Outcome::Human && agents_online == Some(0) {
+    if d.decision != Outcome::Human {
+        return d;
+    }
+    // Outside hours is the root cause when both hold, so it is the only reason given.
+    if availability.within_business_hours == Some(false) {
+        d.decision = Outcome::Ticket;
+        d.reasons.push(Reason {
+            code: "outside_business_hours".into(),
+            message_zh: "当前不在人工客服服务时间内，改为创建工单，上班后由客服跟进".into(),
+            message_en: "It is outside the support desk's business hours; a ticket is offered \
+                         instead and an agent will follow up when the desk opens"
+                .into(),
+        });
+    } else if availability.agents_online == Some(0) {
         d.decision = Outcome::Ticket;
         d.reasons.push(Reason {
             code: "no_agent_online".into(),
@@ -700,7 +725,11 @@ mod tests {
         let s = signals(&p, tier, turns, &mut |t| {
             if t.contains("ANGRY") { 0.9 } else { 0.1 }
         });
-        let d = decide(&p, &s, score, agents);
+        let availability = Availability {
+            agents_online: agents,
+            within_business_hours: None,
+        };
+        let d = decide(&p, &s, score, availability);
         (s, d)
     }
 
@@ -883,6 +912,52 @@ mod tests {
         // A bot decision stays a bot decision without agents.
         let (_, d) = run(None, &[customer("hello")], 0.0, Some(0));
         assert_eq!(d.decision, Outcome::Bot);
+    }
+
+    #[test]
+    fn outside_business_hours_offers_a_ticket() {
+        let p = policy();
+        let s = signals(&p, None, &[customer("转人工")], &mut |_| 0.1);
+        let at = |agents_online, within_business_hours| {
+            decide(
+                &p,
+                &s,
+                0.0,
+                Availability {
+                    agents_online,
+                    within_business_hours,
+                },
+            )
+        };
+        let d = at(None, Some(false));
+        assert_eq!(d.decision, Outcome::Ticket);
+        let last = d.reasons.last().unwrap();
+        assert_eq!(last.code, "outside_business_hours");
+        assert!(last.message_zh.contains("服务时间") && last.message_en.contains("business hours"));
+        // Closed and nobody online: one reason, the root cause.
+        let d = at(Some(0), Some(false));
+        let codes: Vec<_> = d.reasons.iter().map(|r| r.code.as_str()).collect();
+        assert_eq!(codes, ["explicit_request", "outside_business_hours"]);
+        // Open (or unknown) with agents: a person.
+        assert_eq!(at(Some(2), Some(true)).decision, Outcome::Human);
+        assert_eq!(at(None, None).decision, Outcome::Human);
+        // Open but nobody online: still a ticket, for the other reason.
+        assert_eq!(
+            at(Some(0), Some(true)).reasons.last().unwrap().code,
+            "no_agent_online"
+        );
+        // A bot decision is not touched by the hours.
+        let calm = signals(&p, None, &[customer("hello")], &mut |_| 0.1);
+        let d = decide(
+            &p,
+            &calm,
+            0.0,
+            Availability {
+                agents_online: None,
+                within_business_hours: Some(false),
+            },
+        );
+        assert_eq!((d.decision, d.reasons.len()), (Outcome::Bot, 1));
     }
 
     #[test]

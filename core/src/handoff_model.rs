@@ -114,11 +114,11 @@ impl HandoffEngine {
         &self,
         tier: Option<&str>,
         turns: &[Turn],
-        agents_online: Option<u32>,
+        availability: handoff::Availability,
     ) -> anyhow::Result<(Signals, Decision)> {
         let s = self.signals(tier, turns)?;
         let score = self.score(&s)?;
-        let d = handoff::decide(&self.manifest.policy, &s, score, agents_online);
+        let d = handoff::decide(&self.manifest.policy, &s, score, availability);
         Ok((s, d))
     }
 }

@@ -319,7 +319,7 @@ pub fn evaluate(
             continue;
         }
         let turns = turns_of(c, intent)?;
-        let (_, d) = engine.decide(c.tier.as_deref(), &turns, None)?;
+        let (_, d) = engine.decide(c.tier.as_deref(), &turns, Default::default())?;
         rows.push(Row {
             id: c.id.clone(),
             kind: c.kind.clone().unwrap_or_default(),

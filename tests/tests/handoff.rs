@@ -242,6 +242,30 @@ fn decides_through_the_host() {
     assert_eq!(out["decision"], "ticket", "{out}");
     assert_eq!(out["reasons"][1]["code"], "no_agent_online");
 
+    // Outside business hours: a ticket, with that reason (the root cause even with nobody
+    // online); inside hours with agents, a person; a calm question stays with the bot.
+    let out = decide(
+        &host,
+        &json!({"conversation_id": "c7b", "within_business_hours": false, "agents_online": 0,
+                "turns": [customer("I want a real person 转人工")]}),
+    );
+    assert_eq!(out["decision"], "ticket", "{out}");
+    assert_eq!(out["reasons"].as_array().unwrap().len(), 2, "{out}");
+    assert_eq!(out["reasons"][1]["code"], "outside_business_hours");
+    assert!(
+        out["reasons"][1]["message_zh"]
+            .as_str()
+            .unwrap()
+            .contains("服务时间")
+    );
+    let open = json!({"conversation_id": "c7c", "within_business_hours": true, "agents_online": 2,
+                      "turns": [customer("转人工")]});
+    assert_eq!(decide(&host, &open)["decision"], "human");
+    let calm = json!({"conversation_id": "c7d", "within_business_hours": false,
+                      "turns": [customer("hello")]});
+    let out = decide(&host, &calm);
+    assert_eq!(out["decision"], "bot", "{out}");
+
     // Deterministic.
     let body =
         json!({"conversation_id": "c8", "turns": [customer("退款怎么还没到 where is my refund")]});
@@ -276,6 +300,12 @@ fn limits_and_bad_input_are_problems() {
     );
     assert_problem(
         &post(r#"{"conversation_id": "", "turns": [{"role": "customer", "text": "hi"}]}"#),
+        422,
+    );
+    assert_problem(
+        &post(
+            r#"{"conversation_id": "x", "within_business_hours": "yes", "turns": [{"role": "customer", "text": "hi"}]}"#,
+        ),
         422,
     );
     assert_problem(&post(r#"{"conversation_id": "x", "turns": "#), 400);

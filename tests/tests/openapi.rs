@@ -726,7 +726,7 @@ fn every_documented_path_method_and_status_against_the_running_app() {
     });
     let d = expect(&api.send("POST", p, p, none, &decide), 200, "handoff");
     assert_eq!(d["decision"], "ticket", "{d}");
-    let plain = json!({"conversation_id": "c-2", "customer": null,
+    let plain = json!({"conversation_id": "c-2", "customer": null, "within_business_hours": true,
                        "turns": [{"role": "customer", "text": "hello"}]});
     expect(&api.send("POST", p, p, none, &plain), 200, "handoff");
     expect(&api.raw("POST", p, p, none, b"[1,"), 400, "handoff 400");

@@ -272,6 +272,7 @@ async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
         tier: conv.customer.tier.clone(),
         turns: turns_to_wit(&transcript),
         agents_online: None,
+        within_business_hours: None,
     })
     .map_err(service_error("handoff"))?;
     let decision = match d.decision {

@@ -12,7 +12,9 @@ use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
 use std::sync::OnceLock;
 use tandem_adapter as adapter;
-use tandem_core::handoff::{self, MAX_TURN_TEXT_BYTES, MAX_TURNS, Outcome, Role, Signals, Turn};
+use tandem_core::handoff::{
+    self, Availability, MAX_TURN_TEXT_BYTES, MAX_TURNS, Outcome, Role, Signals, Turn,
+};
 use tandem_core::handoff_model::HandoffEngine;
 use tandem_core::kb::Priority;
 use tandem_core::problem::Problem;
@@ -71,6 +73,8 @@ struct DecideBody {
     turns: Vec<TurnBody>,
     #[serde(default)]
     agents_online: Option<u32>,
+    #[serde(default)]
+    within_business_hours: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -118,14 +122,14 @@ struct Decide {
     conversation_id: String,
     tier: Option<String>,
     turns: Vec<Turn>,
-    agents_online: Option<u32>,
+    availability: Availability,
 }
 
 fn validate(
     conversation_id: String,
     tier: Option<String>,
     turns: Vec<Turn>,
-    agents_online: Option<u32>,
+    availability: Availability,
 ) -> Result<Decide, Problem> {
     if conversation_id.trim().is_empty() || conversation_id.len() > MAX_ID_BYTES {
         return Err(
@@ -182,7 +186,7 @@ fn validate(
         conversation_id,
         tier,
         turns,
-        agents_online,
+        availability,
     })
 }
 
@@ -212,7 +216,10 @@ fn from_body(body: DecideBody) -> Result<Decide, Problem> {
         body.conversation_id,
         body.customer.and_then(|c| c.tier),
         turns,
-        body.agents_online,
+        Availability {
+            agents_online: body.agents_online,
+            within_business_hours: body.within_business_hours,
+        },
     )
 }
 
@@ -253,7 +260,7 @@ fn decide(mut req: Decide) -> Result<DecideResponse, Problem> {
     classify_missing(&mut req.turns)?;
     let engine = engine();
     let (signals, d) = engine
-        .decide(req.tier.as_deref(), &req.turns, req.agents_online)
+        .decide(req.tier.as_deref(), &req.turns, req.availability)
         .map_err(|e| Problem::internal(format!("the handoff models failed: {e}")))?;
     Ok(DecideResponse {
         conversation_id: req.conversation_id,
@@ -304,7 +311,7 @@ impl bindings::Guest for Component {
             confidence: Some(1.0),
             answered: None,
         }];
-        let _ = engine().decide(None, &turns, None);
+        let _ = engine().decide(None, &turns, Availability::default());
     }
 }
 
@@ -329,7 +336,10 @@ impl wit::Guest for Component {
             request.conversation_id,
             request.tier,
             turns,
-            request.agents_online,
+            Availability {
+                agents_online: request.agents_online,
+                within_business_hours: request.within_business_hours,
+            },
         )
         .and_then(decide)
         .map_err(to_wit_error)?;
