@@ -139,6 +139,57 @@ pub fn require_method(req: &Request, allowed: &[Method]) -> Result<(), Problem> 
     Err(Problem::method_not_allowed(req.method().as_str(), &names))
 }
 
+/// CORS for the customer routes the embeddable chat widget calls from pages of any origin
+/// (`POST /v1/assist`, `POST /v1/feedback`; docs/web.md): any origin, no credentials (they take
+/// no token and no cookie). Agent and admin routes never send these headers, so a browser
+/// refuses other sites' pages to call or read them.
+pub mod cors {
+    /// `Access-Control-Allow-Origin`: every origin.
+    pub const ALLOW_ORIGIN: &str = "*";
+    /// `Access-Control-Allow-Methods` of a preflight.
+    pub const ALLOW_METHODS: &str = "POST, OPTIONS";
+    /// `Access-Control-Allow-Headers` of a preflight: the only non-safelisted request header
+    /// those routes read (`Content-Type: application/json`). No `authorization`: a token is
+    /// never asked for, nor accepted, from another origin.
+    pub const ALLOW_HEADERS: &str = "content-type";
+    /// `Access-Control-Max-Age` of a preflight, in seconds.
+    pub const MAX_AGE: &str = "600";
+}
+
+/// The answer to a CORS preflight (`OPTIONS`) of a customer route: 204, no body, the
+/// [`cors`] headers.
+pub fn cors_preflight() -> HttpResponse {
+    Response::builder()
+        .status(204)
+        .header("access-control-allow-origin", cors::ALLOW_ORIGIN)
+        .header("access-control-allow-methods", cors::ALLOW_METHODS)
+        .header("access-control-allow-headers", cors::ALLOW_HEADERS)
+        .header("access-control-max-age", cors::MAX_AGE)
+        .header("cache-control", "no-store")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .expect("status and headers are valid")
+}
+
+/// A customer route's response (success or problem) made readable by pages of any origin.
+/// The widget reads no response header but the status and the body, so nothing is exposed.
+pub fn with_cors(mut response: HttpResponse) -> HttpResponse {
+    response.headers_mut().insert(
+        "access-control-allow-origin",
+        spin_sdk::http::HeaderValue::from_static(cors::ALLOW_ORIGIN),
+    );
+    response
+}
+
+/// The method check of a customer `POST` route that other origins may call: `Ok` for `POST`;
+/// otherwise the response to send, the [`cors_preflight`] for `OPTIONS` and a 405 (allowed
+/// `POST, OPTIONS`) for anything else. Render the `POST`'s answer with [`with_cors`].
+pub fn cors_post_route(req: &Request) -> Result<(), HttpResponse> {
+    if *req.method() == Method::OPTIONS {
+        return Err(cors_preflight());
+    }
+    require_method(req, &[Method::POST, Method::OPTIONS]).map_err(|p| problem(&p))
+}
+
 /// 404 for a path inside a component's routes that it does not serve.
 pub fn not_found(path: &str) -> Problem {
     Problem::not_found(format!("no route for {path}"))

@@ -753,9 +753,111 @@ fn bad_input_is_a_problem_never_a_500() {
     );
     // Wrong method, unknown route.
     let p = assert_problem(&app.send("GET", "/v1/assist", false, None), 405);
-    assert_eq!(p["allowed"], json!(["POST"]));
+    assert_eq!(p["allowed"], json!(["POST", "OPTIONS"]));
     assert_problem(
         &app.send("POST", "/v1/assist/nope", false, Some(b"{}")),
         404,
     );
+}
+
+/// The CORS headers of a response (`access-control-*`), sorted.
+fn cors_headers(res: &HttpResponse) -> Vec<(String, String)> {
+    let mut h: Vec<(String, String)> = res
+        .headers
+        .iter()
+        .filter(|(n, _)| n.starts_with("access-control-"))
+        .cloned()
+        .collect();
+    h.sort();
+    h
+}
+
+/// The chat widget runs on pages of other sites (docs/web.md): `/v1/assist` answers the
+/// browser's CORS preflight, and every answer to a POST, problems included, carries
+/// `Access-Control-Allow-Origin: *`. The token-protected ticket routes send no CORS header.
+#[test]
+fn cross_origin_pages_may_call_assist_but_not_the_agent_routes() {
+    let app = App::start();
+    let from_shop = |method: &str, path: &str, extra: &[(&str, &str)], body: Body<'_>| {
+        let mut headers = vec![("Origin", "https://shop.example")];
+        headers.extend_from_slice(extra);
+        request_with(app.host.addr, method, path, &headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e:#}\n{}", app.host.stderr()))
+    };
+    let any_origin = vec![("access-control-allow-origin".to_string(), "*".to_string())];
+
+    let preflight = from_shop(
+        "OPTIONS",
+        "/v1/assist",
+        &[
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "content-type"),
+        ],
+        Body::Empty,
+    );
+    assert_eq!(preflight.status, 204, "{}", preflight.text());
+    assert!(preflight.body.is_empty(), "{}", preflight.text());
+    let expected: Vec<(String, String)> = [
+        ("access-control-allow-headers", "content-type"),
+        ("access-control-allow-methods", "POST, OPTIONS"),
+        ("access-control-allow-origin", "*"),
+        ("access-control-max-age", "600"),
+    ]
+    .iter()
+    .map(|(n, v)| (n.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(cors_headers(&preflight), expected);
+    // The trailing slash the route also takes.
+    let slash = from_shop("OPTIONS", "/v1/assist/", &[], Body::Empty);
+    assert_eq!(slash.status, 204, "{}", slash.text());
+    assert_eq!(cors_headers(&slash), expected);
+
+    // A turn (with a ticket, so the answer carries its access token) and problems.
+    let json_body = [("Content-Type", "application/json")];
+    let post = |body: &[u8]| from_shop("POST", "/v1/assist", &json_body, Body::Sized(body));
+    let turn = post(br#"{"message": "I want to talk to a real person"}"#);
+    assert_eq!(turn.status, 200, "{}", turn.text());
+    assert_eq!(cors_headers(&turn), any_origin);
+    let ticket = turn.json()["ticket"]["id"].as_str().unwrap().to_string();
+    for (body, status) in [
+        (b"{not json".as_slice(), 400),
+        (
+            br#"{"conversation_id": "cv_00000000000000000000000000", "message": "hi"}"#,
+            404,
+        ),
+        (br#"{"message": " "}"#, 422),
+    ] {
+        let res = post(body);
+        assert_problem(&res, status);
+        assert_eq!(cors_headers(&res), any_origin, "{status}");
+    }
+    let long = json!({"message": "a".repeat(20_000)}).to_string();
+    let res = post(long.as_bytes());
+    assert_problem(&res, 413);
+    assert_eq!(cors_headers(&res), any_origin);
+
+    // Agent routes: no CORS header on the answer, with or without the token, and a preflight
+    // gets the 405 it always got.
+    let auth = format!("Bearer {TOKEN}");
+    for path in ["/v1/tickets".to_string(), format!("/v1/tickets/{ticket}")] {
+        let ok = from_shop("GET", &path, &[("Authorization", &auth)], Body::Empty);
+        assert_eq!(ok.status, 200, "{path}: {}", ok.text());
+        assert_eq!(cors_headers(&ok), vec![], "{path}");
+        let refused = from_shop("GET", &path, &[], Body::Empty);
+        assert_problem(&refused, 401);
+        assert_eq!(cors_headers(&refused), vec![], "{path}");
+    }
+    for path in ["/v1/tickets", "/v1/feedback/stats", "/v1/assist/health"] {
+        let preflight = from_shop(
+            "OPTIONS",
+            path,
+            &[
+                ("Access-Control-Request-Method", "GET"),
+                ("Access-Control-Request-Headers", "authorization"),
+            ],
+            Body::Empty,
+        );
+        assert_problem(&preflight, 405);
+        assert_eq!(cors_headers(&preflight), vec![], "{path}");
+    }
 }

@@ -539,6 +539,111 @@ fn stats_and_export_need_the_agent_token() {
     );
 }
 
+/// The CORS headers of a response (`access-control-*`), sorted.
+fn cors_headers(res: &HttpResponse) -> Vec<(String, String)> {
+    let mut h: Vec<(String, String)> = res
+        .headers
+        .iter()
+        .filter(|(n, _)| n.starts_with("access-control-"))
+        .cloned()
+        .collect();
+    h.sort();
+    h
+}
+
+/// The chat widget posts ratings from pages of other sites (docs/web.md): `/v1/feedback`
+/// answers the browser's CORS preflight, and every answer to a POST, problems included,
+/// carries `Access-Control-Allow-Origin: *`. The agent routes (stats, export) send no CORS
+/// header, with or without the token, so no other site's page can read them.
+#[test]
+fn cross_origin_pages_may_post_feedback_but_not_read_the_agent_routes() {
+    let app = App::start();
+    let from_shop = |method: &str, path: &str, extra: &[(&str, &str)], body: Body<'_>| {
+        let mut headers = vec![("Origin", "https://shop.example")];
+        headers.extend_from_slice(extra);
+        request_with(app.host.addr, method, path, &headers, body).unwrap()
+    };
+    let any_origin = vec![("access-control-allow-origin".to_string(), "*".to_string())];
+
+    let preflight = from_shop(
+        "OPTIONS",
+        "/v1/feedback",
+        &[
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "content-type"),
+        ],
+        Body::Empty,
+    );
+    assert_eq!(preflight.status, 204, "{}", preflight.text());
+    assert!(preflight.body.is_empty(), "{}", preflight.text());
+    let expected: Vec<(String, String)> = [
+        ("access-control-allow-headers", "content-type"),
+        ("access-control-allow-methods", "POST, OPTIONS"),
+        ("access-control-allow-origin", "*"),
+        ("access-control-max-age", "600"),
+    ]
+    .iter()
+    .map(|(n, v)| (n.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(cors_headers(&preflight), expected);
+
+    // Stored (201), a retry (200), and problems (400, 422, 409): all readable cross-origin.
+    let json_body = [("Content-Type", "application/json")];
+    let rating = json!({"event_id": "cors-1", "conversation_id": "cv-cors", "kind": "rating",
+                        "rating": 4, "channel": "web"});
+    let bytes = rating.to_string();
+    let post = |body: &[u8]| from_shop("POST", "/v1/feedback", &json_body, Body::Sized(body));
+    let created = post(bytes.as_bytes());
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(cors_headers(&created), any_origin);
+    let replay = post(bytes.as_bytes());
+    assert_eq!(replay.status, 200, "{}", replay.text());
+    assert_eq!(cors_headers(&replay), any_origin);
+    let bad = post(b"{not json");
+    assert_problem(&bad, 400);
+    assert_eq!(cors_headers(&bad), any_origin);
+    let unknown =
+        post(br#"{"event_id": "x", "conversation_id": "c", "kind": "rating", "rating": 9}"#);
+    assert_problem(&unknown, 422);
+    assert_eq!(cors_headers(&unknown), any_origin);
+    let changed = json!({"event_id": "cors-1", "conversation_id": "cv-cors", "kind": "rating",
+                         "rating": 1, "channel": "web"});
+    let conflict = post(changed.to_string().as_bytes());
+    assert_problem(&conflict, 409);
+    assert_eq!(cors_headers(&conflict), any_origin);
+
+    // Agent routes: no CORS header on the answer, and a preflight gets today's 405.
+    let auth = format!("Bearer {TOKEN}");
+    for path in ["/v1/feedback/stats", "/v1/feedback/export"] {
+        let ok = from_shop("GET", path, &[("Authorization", &auth)], Body::Empty);
+        assert_eq!(ok.status, 200, "{path}: {}", ok.text());
+        assert_eq!(cors_headers(&ok), vec![], "{path}");
+        let refused = from_shop("GET", path, &[], Body::Empty);
+        assert_problem(&refused, 401);
+        assert_eq!(cors_headers(&refused), vec![], "{path}");
+    }
+    for path in [
+        "/v1/feedback/stats",
+        "/v1/feedback/export",
+        "/v1/feedback/health",
+    ] {
+        let preflight = from_shop(
+            "OPTIONS",
+            path,
+            &[
+                ("Access-Control-Request-Method", "GET"),
+                ("Access-Control-Request-Headers", "authorization"),
+            ],
+            Body::Empty,
+        );
+        assert_problem(&preflight, 405);
+        assert_eq!(cors_headers(&preflight), vec![], "{path}");
+    }
+    // Other methods on the customer route: 405 naming POST and OPTIONS.
+    let p = assert_problem(&app.host.get("/v1/feedback"), 405);
+    assert_eq!(p["allowed"], json!(["POST", "OPTIONS"]));
+}
+
 #[test]
 fn export_is_json_lines_of_corrections_since_a_time() {
     let app = App::start();

@@ -49,18 +49,36 @@ fn content<'a>(base: String, holder: &'a Value, out: &mut Vec<(String, &'a Value
     }
 }
 
-/// Every schema site of the document: components, request bodies, responses, parameters.
+/// The schemas of the headers a response object at `base` declares in place (not `$ref`s).
+fn header_schemas<'a>(base: String, holder: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+    for (name, h) in holder["headers"].as_object().into_iter().flatten() {
+        if let Some(s) = h.get("schema") {
+            out.push((format!("{base}/headers/{}/schema", escape(name)), s));
+        }
+    }
+}
+
+/// Every schema site of the document: components, request bodies, responses, headers,
+/// parameters.
 fn schema_sites(doc: &Value) -> Vec<(String, &Value)> {
     let mut out = Vec::new();
     for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
         out.push((format!("#/components/schemas/{}", escape(name)), schema));
     }
     for (name, r) in doc["components"]["responses"].as_object().unwrap() {
-        content(
-            format!("#/components/responses/{}", escape(name)),
-            r,
-            &mut out,
-        );
+        let base = format!("#/components/responses/{}", escape(name));
+        header_schemas(base.clone(), r, &mut out);
+        content(base, r, &mut out);
+    }
+    for (name, h) in doc["components"]["headers"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        out.push((
+            format!("#/components/headers/{}/schema", escape(name)),
+            &h["schema"],
+        ));
     }
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in METHODS {
@@ -72,6 +90,7 @@ fn schema_sites(doc: &Value) -> Vec<(String, &Value)> {
                 content(format!("{base}/requestBody"), rb, &mut out);
             }
             for (status, r) in op["responses"].as_object().unwrap() {
+                header_schemas(format!("{base}/responses/{status}"), r, &mut out);
                 content(format!("{base}/responses/{status}"), r, &mut out);
             }
             for (i, p) in op["parameters"]
@@ -96,14 +115,14 @@ fn schema_sites(doc: &Value) -> Vec<(String, &Value)> {
 }
 
 /// Lints every schema of the document; returns the coverage sites (request and response
-/// schemas, not parameters).
+/// schemas, not parameters or headers).
 fn lint(doc: &Value) -> Result<Sites, Vec<String>> {
     let v = Validator::new(doc);
     let mut sites = Sites::default();
     let mut errors = Vec::new();
     for (loc, schema) in schema_sites(doc) {
         let mut scratch = Sites::default();
-        let target = if loc.contains("/parameters/") {
+        let target = if loc.contains("/parameters/") || loc.contains("/headers/") {
             &mut scratch
         } else {
             &mut sites
@@ -497,9 +516,35 @@ impl<'d> Api<'d> {
 
     fn check_response(&self, what: &str, response: &Value, loc: &str, res: &HttpResponse) {
         let (response, loc) = self.deref(response, loc);
-        for (name, h) in response["headers"].as_object().into_iter().flatten() {
-            if h["required"] == true && res.header(name).is_none() {
-                self.fail(format!("{what}: header {name} is missing"));
+        let headers = response["headers"].as_object();
+        for (name, h) in headers.into_iter().flatten() {
+            let (h, h_loc) = self.deref(h, &format!("{loc}/headers/{}", escape(name)));
+            match res.header(name) {
+                None if h["required"] == true => {
+                    self.fail(format!("{what}: header {name} is missing"));
+                }
+                None => {}
+                Some(value) => {
+                    let value = Value::String(value.to_string());
+                    if h.get("schema").is_some()
+                        && let Err(e) = self.v.validate_at(&format!("{h_loc}/schema"), &value)
+                    {
+                        self.fail(format!("{what}: header {name}: {}", e.join("; ")));
+                    }
+                }
+            }
+        }
+        // CORS is what lets other sites' pages call a route: only where documented (the
+        // customer routes), never on an agent or admin route.
+        for (name, _) in res
+            .headers
+            .iter()
+            .filter(|(n, _)| n.starts_with("access-control-"))
+        {
+            let documented =
+                headers.is_some_and(|hs| hs.keys().any(|k| k.eq_ignore_ascii_case(name)));
+            if !documented {
+                self.fail(format!("{what}: undocumented CORS header {name}"));
             }
         }
         let Some(content) = response.get("content").and_then(Value::as_object) else {
@@ -617,6 +662,12 @@ fn every_documented_path_method_and_status_against_the_running_app() {
     let agent: &[(&str, &str)] = &[("Authorization", bearer.as_str())];
     let wrong: &[(&str, &str)] = &[("Authorization", "Bearer not-the-token")];
     let none: &[(&str, &str)] = &[];
+    // A browser's CORS preflight of a JSON POST from a page of another origin.
+    let preflight: &[(&str, &str)] = &[
+        ("Origin", "https://shop.example"),
+        ("Access-Control-Request-Method", "POST"),
+        ("Access-Control-Request-Headers", "content-type"),
+    ];
 
     // Health, this document.
     for (path, component) in [
@@ -988,6 +1039,12 @@ fn every_documented_path_method_and_status_against_the_running_app() {
         json!({"kind": "rating", "rating": 6}),
     );
     expect(&api.send("POST", p, p, none, &six), 422, "feedback 422");
+    // The preflight a page of another origin sends first (the chat widget's ratings).
+    expect(
+        &api.call("OPTIONS", p, p, preflight, None),
+        204,
+        "feedback preflight",
+    );
 
     let p = "/v1/feedback/stats";
     let s = expect(&api.get(p, p, agent), 200, "stats");
@@ -1059,6 +1116,11 @@ fn every_documented_path_method_and_status_against_the_running_app() {
             &api.send("POST", p, p, none, &json!({"message": " "})),
             422,
             "assist 422",
+        );
+        expect(
+            &api.call("OPTIONS", p, p, preflight, None),
+            204,
+            "assist preflight",
         );
     }
 

@@ -12,7 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 use serde_json::json;
-use spin_sdk::http::{Method, Request};
+use spin_sdk::http::Request;
 use spin_sdk::http_service;
 use spin_sdk::key_value::Store;
 use std::sync::OnceLock;
@@ -380,15 +380,16 @@ async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
 async fn handle(req: Request) -> adapter::HttpResponse {
     match adapter::path(&req).trim_end_matches('/') {
         "/v1/assist" => {
-            if let Err(p) = adapter::require_method(&req, &[Method::POST]) {
-                return adapter::problem(&p);
+            // The widget calls this from pages of any origin: CORS preflight and header.
+            if let Err(response) = adapter::cors_post_route(&req) {
+                return response;
             }
             let result =
                 match adapter::read_json::<AssistRequest>(req, assist::MAX_BODY_BYTES).await {
                     Ok(body) => turn(body).await,
                     Err(p) => Err(p),
                 };
-            adapter::render(200, result)
+            adapter::with_cors(adapter::render(200, result))
         }
         "/v1/assist/health" => {
             adapter::health_route(&req, "assist", Some(&replies().policy.model_version))

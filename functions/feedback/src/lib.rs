@@ -132,18 +132,20 @@ async fn handle(req: Request) -> adapter::HttpResponse {
     match path.as_str() {
         "/v1/feedback/health" => adapter::health_route(&req, "feedback", None),
         "/v1/feedback" => {
-            if let Err(p) = adapter::require_method(&req, &[Method::POST]) {
-                return adapter::problem(&p);
+            // The widget posts ratings from pages of any origin: CORS preflight and header.
+            // Stats and export (agent token) stay without CORS.
+            if let Err(response) = adapter::cors_post_route(&req) {
+                return response;
             }
             let result = match adapter::read_json::<EventInput>(req, feedback::MAX_BODY_BYTES).await
             {
                 Ok(input) => record(&input).await,
                 Err(p) => Err(p),
             };
-            match result {
+            adapter::with_cors(match result {
                 Ok((event, created)) => adapter::json(if created { 201 } else { 200 }, &event),
                 Err(p) => adapter::problem(&p),
-            }
+            })
         }
         "/v1/feedback/stats" => match guarded(&req, &["from", "to", "group_by"]).await {
             Err(response) => response,
