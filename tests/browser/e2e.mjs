@@ -6,12 +6,15 @@
 //   confidence and FAQ suggestions, takes it, replies, corrects the intent and resolves it;
 //   the customer rates the conversation (and a second, bot-only one); the dashboard's numbers
 //   change accordingly. Plus: language switch (remembered), token in session storage only,
-//   no horizontal scrolling on a phone, no console errors (CSP violations included).
+//   no horizontal scrolling on a phone, no console errors (CSP violations included). Last, the
+//   one-tag embed on a page of another origin: the widget answers and takes a rating there
+//   (CORS on the customer routes), while the agent routes stay unreadable from that page.
 //
 // Environment: TANDEM_URL, TANDEM_AGENT_TOKEN, TANDEM_ARTIFACTS (screenshots go there).
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 
 const BASE = process.env.TANDEM_URL;
@@ -198,6 +201,19 @@ async function readTiles(page) {
   };
 }
 
+// A shop of someone else's on another origin (another port of loopback) whose page embeds the
+// widget exactly as the README says: one <script> tag pointing at the app.
+async function foreignSite() {
+  const page = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Another shop</title>
+<script src="${BASE}/widget.js" defer></script></head><body><h1>Another shop</h1></body></html>`;
+  const server = createServer((_, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(page);
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
+}
+
 async function main() {
   await waitForApp();
   log(`app is up at ${BASE}`);
@@ -375,6 +391,41 @@ async function main() {
       await noHorizontalScroll(phone, path);
     }
     log('language, keyboard and phone checks passed');
+
+    // ---- embedded on another site ------------------------------------------------------------
+    const site = await foreignSite();
+    assert.notEqual(new URL(site.url).origin, new URL(BASE).origin);
+    try {
+      const shop = await customer.newPage();
+      pages.set('embedded', shop);
+      const errors = [];
+      shop.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      shop.on('pageerror', (e) => errors.push(String(e)));
+      await shop.goto(site.url);
+      await shop.locator('button.launcher').click();
+      await shop.locator('#tw-input').waitFor({ state: 'visible' });
+      bot = await ask(shop, 'How long does a refund take? 退款多久到账');
+      assert.equal(await bot.getAttribute('data-source'), 'faq', 'the widget answers on a page of another origin');
+      await shop.locator('button[data-action=rate]').click();
+      await shop.locator('label[for=tw-star-5]').click();
+      await shop.locator('form.rate button[type=submit]').click();
+      await eventually(async () => assert.match(await shop.locator('.msg.system').last().textContent(), /5\/5/), 'the rating from another origin acknowledged');
+      assert.deepEqual(errors, [], 'no CORS or other errors for the customer routes on another origin');
+      await shot(shop, 'embedded.png');
+      // The agent routes send no CORS headers: that page cannot read them, even with the token.
+      const read = await shop.evaluate(async ([base, token]) => {
+        try {
+          const r = await fetch(base + '/v1/feedback/stats', { headers: { authorization: 'Bearer ' + token } });
+          return `read with status ${r.status}`;
+        } catch (_) {
+          return 'blocked';
+        }
+      }, [BASE, TOKEN]);
+      assert.equal(read, 'blocked', 'an agent route must not be readable from another origin');
+      log('the widget works embedded on another origin; the agent routes stay closed to it');
+    } finally {
+      site.close();
+    }
   } catch (e) {
     for (const [name, page] of pages) {
       await page.screenshot({ path: join(OUT, `failure-${name}.png`), fullPage: true }).catch(() => {});
