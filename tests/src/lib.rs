@@ -393,6 +393,48 @@ pub fn assert_problem(res: &HttpResponse, status: u16) -> serde_json::Value {
     body
 }
 
+/// The `access-control-*` headers of a response, sorted by name (CORS checks).
+pub fn cors_headers(res: &HttpResponse) -> Vec<(String, String)> {
+    let mut h: Vec<(String, String)> = res
+        .headers
+        .iter()
+        .filter(|(n, _)| n.starts_with("access-control-"))
+        .cloned()
+        .collect();
+    h.sort();
+    h
+}
+
+/// What every answer of a customer route that other origins may call carries, and nothing more.
+pub fn any_origin() -> Vec<(String, String)> {
+    vec![("access-control-allow-origin".into(), "*".into())]
+}
+
+/// Sends the browser's preflight for a JSON `POST` to `path` from another origin and asserts the
+/// customer routes' answer: 204, no body, exactly the documented CORS headers (docs/web.md).
+pub fn assert_cors_preflight(addr: SocketAddr, path: &str) -> HttpResponse {
+    let headers = [
+        ("Origin", "https://shop.example"),
+        ("Access-Control-Request-Method", "POST"),
+        ("Access-Control-Request-Headers", "content-type"),
+    ];
+    let res = request_with(addr, "OPTIONS", path, &headers, Body::Empty)
+        .unwrap_or_else(|e| panic!("OPTIONS {path}: {e:#}"));
+    assert_eq!(res.status, 204, "OPTIONS {path}: {}", res.text());
+    assert!(res.body.is_empty(), "OPTIONS {path}: {}", res.text());
+    let expected: Vec<(String, String)> = [
+        ("access-control-allow-headers", "content-type"),
+        ("access-control-allow-methods", "POST, OPTIONS"),
+        ("access-control-allow-origin", "*"),
+        ("access-control-max-age", "600"),
+    ]
+    .iter()
+    .map(|(n, v)| (n.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(cors_headers(&res), expected, "OPTIONS {path}");
+    res
+}
+
 /// The real app: `spin.toml` with every component, built once per test process with the
 /// manifest's own build commands (skipped under `TANDEM_SKIP_BUILD`, which `./dev test` sets
 /// after building the same things), served on loopback with its stores in `data_dir`.

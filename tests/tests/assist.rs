@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tandem_tests::{
-    Body, Host, HostOptions, HttpResponse, assert_problem, component, component_imports,
-    request_with, target_dir, workspace_root,
+    Body, Host, HostOptions, HttpResponse, any_origin, assert_cors_preflight, assert_problem,
+    component, component_imports, cors_headers, request_with, target_dir, workspace_root,
 };
 use tempfile::TempDir;
 
@@ -761,17 +761,6 @@ fn bad_input_is_a_problem_never_a_500() {
 }
 
 /// The CORS headers of a response (`access-control-*`), sorted.
-fn cors_headers(res: &HttpResponse) -> Vec<(String, String)> {
-    let mut h: Vec<(String, String)> = res
-        .headers
-        .iter()
-        .filter(|(n, _)| n.starts_with("access-control-"))
-        .cloned()
-        .collect();
-    h.sort();
-    h
-}
-
 /// The chat widget runs on pages of other sites (docs/web.md): `/v1/assist` answers the
 /// browser's CORS preflight, and every answer to a POST, problems included, carries
 /// `Access-Control-Allow-Origin: *`. The token-protected ticket routes send no CORS header.
@@ -784,33 +773,11 @@ fn cross_origin_pages_may_call_assist_but_not_the_agent_routes() {
         request_with(app.host.addr, method, path, &headers, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e:#}\n{}", app.host.stderr()))
     };
-    let any_origin = vec![("access-control-allow-origin".to_string(), "*".to_string())];
+    let any_origin = any_origin();
 
-    let preflight = from_shop(
-        "OPTIONS",
-        "/v1/assist",
-        &[
-            ("Access-Control-Request-Method", "POST"),
-            ("Access-Control-Request-Headers", "content-type"),
-        ],
-        Body::Empty,
-    );
-    assert_eq!(preflight.status, 204, "{}", preflight.text());
-    assert!(preflight.body.is_empty(), "{}", preflight.text());
-    let expected: Vec<(String, String)> = [
-        ("access-control-allow-headers", "content-type"),
-        ("access-control-allow-methods", "POST, OPTIONS"),
-        ("access-control-allow-origin", "*"),
-        ("access-control-max-age", "600"),
-    ]
-    .iter()
-    .map(|(n, v)| (n.to_string(), v.to_string()))
-    .collect();
-    assert_eq!(cors_headers(&preflight), expected);
+    assert_cors_preflight(app.host.addr, "/v1/assist");
     // The trailing slash the route also takes.
-    let slash = from_shop("OPTIONS", "/v1/assist/", &[], Body::Empty);
-    assert_eq!(slash.status, 204, "{}", slash.text());
-    assert_eq!(cors_headers(&slash), expected);
+    assert_cors_preflight(app.host.addr, "/v1/assist/");
 
     // A turn (with a ticket, so the answer carries its access token) and problems.
     let json_body = [("Content-Type", "application/json")];

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use tandem_core::feedback::{EventInput, format_time, validate};
 use tandem_core::metrics::{self, GroupBy};
 use tandem_tests::{
-    Body, Host, HostOptions, HttpResponse, assert_problem, component, request, request_with,
-    target_dir,
+    Body, Host, HostOptions, HttpResponse, any_origin, assert_cors_preflight, assert_problem,
+    component, cors_headers, request, request_with, target_dir,
 };
 use tempfile::TempDir;
 
@@ -540,17 +540,6 @@ fn stats_and_export_need_the_agent_token() {
 }
 
 /// The CORS headers of a response (`access-control-*`), sorted.
-fn cors_headers(res: &HttpResponse) -> Vec<(String, String)> {
-    let mut h: Vec<(String, String)> = res
-        .headers
-        .iter()
-        .filter(|(n, _)| n.starts_with("access-control-"))
-        .cloned()
-        .collect();
-    h.sort();
-    h
-}
-
 /// The chat widget posts ratings from pages of other sites (docs/web.md): `/v1/feedback`
 /// answers the browser's CORS preflight, and every answer to a POST, problems included,
 /// carries `Access-Control-Allow-Origin: *`. The agent routes (stats, export) send no CORS
@@ -563,29 +552,9 @@ fn cross_origin_pages_may_post_feedback_but_not_read_the_agent_routes() {
         headers.extend_from_slice(extra);
         request_with(app.host.addr, method, path, &headers, body).unwrap()
     };
-    let any_origin = vec![("access-control-allow-origin".to_string(), "*".to_string())];
+    let any_origin = any_origin();
 
-    let preflight = from_shop(
-        "OPTIONS",
-        "/v1/feedback",
-        &[
-            ("Access-Control-Request-Method", "POST"),
-            ("Access-Control-Request-Headers", "content-type"),
-        ],
-        Body::Empty,
-    );
-    assert_eq!(preflight.status, 204, "{}", preflight.text());
-    assert!(preflight.body.is_empty(), "{}", preflight.text());
-    let expected: Vec<(String, String)> = [
-        ("access-control-allow-headers", "content-type"),
-        ("access-control-allow-methods", "POST, OPTIONS"),
-        ("access-control-allow-origin", "*"),
-        ("access-control-max-age", "600"),
-    ]
-    .iter()
-    .map(|(n, v)| (n.to_string(), v.to_string()))
-    .collect();
-    assert_eq!(cors_headers(&preflight), expected);
+    assert_cors_preflight(app.host.addr, "/v1/feedback");
 
     // Stored (201), a retry (200), and problems (400, 422, 409): all readable cross-origin.
     let json_body = [("Content-Type", "application/json")];
