@@ -435,6 +435,20 @@ pub fn assert_cors_preflight(addr: SocketAddr, path: &str) -> HttpResponse {
     res
 }
 
+/// Sends another origin's preflight for an authorised `GET` of a route that is not for other
+/// origins (agent, admin, health) and asserts the refusal: the usual 405, no CORS header.
+pub fn assert_preflight_refused(addr: SocketAddr, path: &str) {
+    let headers = [
+        ("Origin", "https://shop.example"),
+        ("Access-Control-Request-Method", "GET"),
+        ("Access-Control-Request-Headers", "authorization"),
+    ];
+    let res = request_with(addr, "OPTIONS", path, &headers, Body::Empty)
+        .unwrap_or_else(|e| panic!("OPTIONS {path}: {e:#}"));
+    assert_problem(&res, 405);
+    assert_eq!(cors_headers(&res), vec![], "OPTIONS {path}");
+}
+
 /// The real app: `spin.toml` with every component, built once per test process with the
 /// manifest's own build commands (skipped under `TANDEM_SKIP_BUILD`, which `./dev test` sets
 /// after building the same things), served on loopback with its stores in `data_dir`.
