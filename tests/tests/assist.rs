@@ -82,6 +82,9 @@ component = "assist"
 route = "/v1/tickets/..."
 component = "ticket"
 [[trigger.http]]
+route = "/v1/agents/..."
+component = "ticket"
+[[trigger.http]]
 route = "/v1/feedback/..."
 component = "feedback"
 [component.health]
@@ -551,6 +554,57 @@ fn explicit_request_for_a_human_opens_one_ticket_with_the_transcript() {
         assert!(text(later).contains(id));
         assert_eq!(app.tickets_of(customer_id).len(), 1);
     }
+}
+
+/// With the roster kept in Tandem and nobody online, asking for a person opens a ticket and
+/// says so, in the customer's language; once an agent is online the same request goes to a
+/// person. Without any agent registered, availability is unknown and a person is promised.
+#[test]
+fn nobody_online_turns_a_handoff_into_a_ticket_and_says_so() {
+    let app = App::start();
+    let handed = |message: &str| {
+        let c = conversation(&app, None, &[message]);
+        assert_eq!(source(&c[0]), "handoff", "{}", c[0]);
+        c.into_iter().next().unwrap()
+    };
+    assert_eq!(handed("转人工")["handoff"]["decision"], "human");
+
+    let put_agent = |status: &str| {
+        let body =
+            json!({"name": "Alice 李", "queues": ["general"], "capacity": 5, "status": status});
+        let res = app.send(
+            "PUT",
+            "/v1/agents/alice",
+            true,
+            Some(body.to_string().as_bytes()),
+        );
+        assert!(matches!(res.status, 200 | 201), "PUT agent: {}", res.text());
+    };
+    put_agent("away");
+    for (message, lang, says) in [
+        ("转人工", "zh", "暂无人工客服在线"),
+        (
+            "I want to talk to a real person",
+            "en",
+            "No agent is available",
+        ),
+    ] {
+        let t = handed(message);
+        assert_eq!(t["handoff"]["decision"], "ticket", "{t}");
+        let reasons = t["handoff"]["reasons"].as_array().unwrap();
+        assert_eq!(reasons.last().unwrap()["code"], "no_agent_online", "{t}");
+        assert_eq!(t["reply"]["lang"], lang);
+        assert!(text(&t).contains(says), "{}", text(&t));
+        assert_eq!(t["ticket"]["new"], true, "{t}");
+        let id = t["ticket"]["id"].as_str().unwrap();
+        assert!(text(&t).contains(id));
+        assert_eq!(app.ticket(id)["status"], "new", "nobody to assign it to");
+    }
+
+    put_agent("online");
+    let t = handed("I want to talk to a real person");
+    assert_eq!(t["handoff"]["decision"], "human", "{t}");
+    assert!(!text(&t).contains("No agent is available"), "{}", text(&t));
 }
 
 /// Two answers the bot did not have, then an angry message: a person takes over.

@@ -267,14 +267,28 @@ async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
         answered: None,
     };
     let transcript = conv.transcript_with(&customer_turn);
-    let d = wit_handoff::decide(&wit_handoff::DecideRequest {
-        conversation_id: conv.id.clone(),
-        tier: conv.customer.tier.clone(),
-        turns: turns_to_wit(&transcript),
-        agents_online: None,
-        within_business_hours: None,
-    })
-    .map_err(service_error("handoff"))?;
+    let decide = |agents_online| {
+        wit_handoff::decide(&wit_handoff::DecideRequest {
+            conversation_id: conv.id.clone(),
+            tier: conv.customer.tier.clone(),
+            turns: turns_to_wit(&transcript),
+            agents_online,
+            within_business_hours: None,
+        })
+        .map_err(service_error("handoff"))
+    };
+    let mut d = decide(None)?;
+    // Whether anyone can take over is asked only when a person is needed: one store read on
+    // that rare turn instead of on every turn. Nobody online → decided again, so the answer is
+    // the handoff component's own `ticket` with its reason, not a guess made here.
+    if matches!(d.decision, wit_handoff::Decision::Human)
+        && wit_ticket::agents_online()
+            .await
+            .map_err(service_error("ticket"))?
+            == Some(0)
+    {
+        d = decide(Some(0))?;
+    }
     let decision = match d.decision {
         wit_handoff::Decision::Bot => Decision::Bot,
         wit_handoff::Decision::Human => Decision::Human,

@@ -145,4 +145,9 @@ impl wit::Guest for crate::Component {
             None => Err(wit_types::Error::NotFound(format!("no ticket {id}"))),
         }
     }
+
+    async fn agents_online() -> Result<Option<u32>, wit_types::Error> {
+        let store = Store::open().await.map_err(to_wit_error)?;
+        store.agents_online().await.map_err(to_wit_error)
+    }
 }

@@ -513,6 +513,19 @@ impl Store {
         rows.first().map(agent_json).transpose()
     }
 
+    /// Agents online now; `None` when no agent is registered (availability unknown).
+    pub async fn agents_online(&self) -> Result<Option<u32>, Problem> {
+        let rows = self
+            .db
+            .query(
+                "SELECT COUNT(*), COALESCE(SUM(status = 'online'), 0) FROM ticket_agents",
+                vec![],
+            )
+            .await?;
+        let count = |i| rows.first().and_then(|r| r.get::<i64>(i)).unwrap_or(0);
+        Ok((count(0) > 0).then(|| count(1).max(0) as u32))
+    }
+
     pub async fn agents_json(&self) -> Result<Vec<serde_json::Value>, Problem> {
         let rows = self
             .db
