@@ -410,16 +410,33 @@ pub fn any_origin() -> Vec<(String, String)> {
     vec![("access-control-allow-origin".into(), "*".into())]
 }
 
+/// The page origin the CORS tests send from: a shop's site, not the app's.
+pub const OTHER_ORIGIN: &str = "https://shop.example";
+
+/// What the browser's preflight asks before a JSON `POST` from another origin (beside `Origin`).
+pub const JSON_POST_PREFLIGHT: &[(&str, &str)] = &[
+    ("Access-Control-Request-Method", "POST"),
+    ("Access-Control-Request-Headers", "content-type"),
+];
+
+/// A request as a page of [`OTHER_ORIGIN`] sends it: `Origin` plus `headers`.
+pub fn request_from_other_origin(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Body<'_>,
+) -> HttpResponse {
+    let mut all = vec![("Origin", OTHER_ORIGIN)];
+    all.extend_from_slice(headers);
+    request_with(addr, method, path, &all, body)
+        .unwrap_or_else(|e| panic!("{method} {path} from {OTHER_ORIGIN}: {e:#}"))
+}
+
 /// Sends the browser's preflight for a JSON `POST` to `path` from another origin and asserts the
 /// customer routes' answer: 204, no body, exactly the documented CORS headers (docs/web.md).
 pub fn assert_cors_preflight(addr: SocketAddr, path: &str) -> HttpResponse {
-    let headers = [
-        ("Origin", "https://shop.example"),
-        ("Access-Control-Request-Method", "POST"),
-        ("Access-Control-Request-Headers", "content-type"),
-    ];
-    let res = request_with(addr, "OPTIONS", path, &headers, Body::Empty)
-        .unwrap_or_else(|e| panic!("OPTIONS {path}: {e:#}"));
+    let res = request_from_other_origin(addr, "OPTIONS", path, JSON_POST_PREFLIGHT, Body::Empty);
     assert_eq!(res.status, 204, "OPTIONS {path}: {}", res.text());
     assert!(res.body.is_empty(), "OPTIONS {path}: {}", res.text());
     let expected: Vec<(String, String)> = [
@@ -439,12 +456,10 @@ pub fn assert_cors_preflight(addr: SocketAddr, path: &str) -> HttpResponse {
 /// origins (agent, admin, health) and asserts the refusal: the usual 405, no CORS header.
 pub fn assert_preflight_refused(addr: SocketAddr, path: &str) {
     let headers = [
-        ("Origin", "https://shop.example"),
         ("Access-Control-Request-Method", "GET"),
         ("Access-Control-Request-Headers", "authorization"),
     ];
-    let res = request_with(addr, "OPTIONS", path, &headers, Body::Empty)
-        .unwrap_or_else(|e| panic!("OPTIONS {path}: {e:#}"));
+    let res = request_from_other_origin(addr, "OPTIONS", path, &headers, Body::Empty);
     assert_problem(&res, 405);
     assert_eq!(cors_headers(&res), vec![], "OPTIONS {path}");
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tandem_tests::{
     Body, Host, HostOptions, HttpResponse, any_origin, assert_cors_preflight,
     assert_preflight_refused, assert_problem, component, component_imports, cors_headers,
-    request_with, target_dir, workspace_root,
+    request_from_other_origin, request_with, target_dir, workspace_root,
 };
 use tempfile::TempDir;
 
@@ -822,11 +822,8 @@ fn bad_input_is_a_problem_never_a_500() {
 #[test]
 fn cross_origin_pages_may_call_assist_but_not_the_agent_routes() {
     let app = App::start();
-    let from_shop = |method: &str, path: &str, extra: &[(&str, &str)], body: Body<'_>| {
-        let mut headers = vec![("Origin", "https://shop.example")];
-        headers.extend_from_slice(extra);
-        request_with(app.host.addr, method, path, &headers, body)
-            .unwrap_or_else(|e| panic!("{method} {path}: {e:#}\n{}", app.host.stderr()))
+    let from_shop = |method: &str, path: &str, headers: &[(&str, &str)], body: Body<'_>| {
+        request_from_other_origin(app.host.addr, method, path, headers, body)
     };
     let any_origin = any_origin();
 

@@ -11,8 +11,8 @@ use tandem_core::feedback::{EventInput, format_time, validate};
 use tandem_core::metrics::{self, GroupBy};
 use tandem_tests::{
     Body, Host, HostOptions, HttpResponse, any_origin, assert_cors_preflight,
-    assert_preflight_refused, assert_problem, component, cors_headers, request, request_with,
-    target_dir,
+    assert_preflight_refused, assert_problem, component, cors_headers, request,
+    request_from_other_origin, request_with, target_dir,
 };
 use tempfile::TempDir;
 
@@ -548,10 +548,8 @@ fn stats_and_export_need_the_agent_token() {
 #[test]
 fn cross_origin_pages_may_post_feedback_but_not_read_the_agent_routes() {
     let app = App::start();
-    let from_shop = |method: &str, path: &str, extra: &[(&str, &str)], body: Body<'_>| {
-        let mut headers = vec![("Origin", "https://shop.example")];
-        headers.extend_from_slice(extra);
-        request_with(app.host.addr, method, path, &headers, body).unwrap()
+    let from_shop = |method: &str, path: &str, headers: &[(&str, &str)], body: Body<'_>| {
+        request_from_other_origin(app.host.addr, method, path, headers, body)
     };
     let any_origin = any_origin();
 

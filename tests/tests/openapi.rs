@@ -11,7 +11,10 @@ mod validator;
 use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use tandem_tests::{Body, Host, HttpResponse, request_with, start_app, workspace_root};
+use tandem_tests::{
+    Body, Host, HttpResponse, JSON_POST_PREFLIGHT, OTHER_ORIGIN, cors_headers, request_with,
+    start_app, workspace_root,
+};
 use tempfile::TempDir;
 use validator::{Sites, Validator, escape};
 
@@ -536,13 +539,9 @@ impl<'d> Api<'d> {
         }
         // CORS is what lets other sites' pages call a route: only where documented (the
         // customer routes), never on an agent or admin route.
-        for (name, _) in res
-            .headers
-            .iter()
-            .filter(|(n, _)| n.starts_with("access-control-"))
-        {
+        for (name, _) in cors_headers(res) {
             let documented =
-                headers.is_some_and(|hs| hs.keys().any(|k| k.eq_ignore_ascii_case(name)));
+                headers.is_some_and(|hs| hs.keys().any(|k| k.eq_ignore_ascii_case(&name)));
             if !documented {
                 self.fail(format!("{what}: undocumented CORS header {name}"));
             }
@@ -663,11 +662,8 @@ fn every_documented_path_method_and_status_against_the_running_app() {
     let wrong: &[(&str, &str)] = &[("Authorization", "Bearer not-the-token")];
     let none: &[(&str, &str)] = &[];
     // A browser's CORS preflight of a JSON POST from a page of another origin.
-    let preflight: &[(&str, &str)] = &[
-        ("Origin", "https://shop.example"),
-        ("Access-Control-Request-Method", "POST"),
-        ("Access-Control-Request-Headers", "content-type"),
-    ];
+    let preflight: &[(&str, &str)] =
+        &[[("Origin", OTHER_ORIGIN)].as_slice(), JSON_POST_PREFLIGHT].concat();
 
     // Health, this document.
     for (path, component) in [
