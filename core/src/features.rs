@@ -75,11 +75,44 @@ pub struct SparseVector {
 }
 
 /// Extracts TF-IDF features for a fixed vocabulary.
+/// FxHash (rustc's hasher) for the vocabulary index. The index is built once from the knowledge
+/// base and only looked up while serving, so a hostile text cannot lengthen its probe chains;
+/// SipHash's protection buys nothing there and costs a third of feature extraction.
+#[derive(Clone, Copy, Debug, Default)]
+struct VocabHash;
+
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl std::hash::BuildHasher for VocabHash {
+    type Hasher = FxHasher;
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher::default()
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut add = |w: u64| self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        for &b in chunks.remainder() {
+            add(u64::from(b));
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct FeatureExtractor {
     settings: FeatureSettings,
     vocab: Vocabulary,
-    index: HashMap<String, u32>,
+    index: HashMap<String, u32, VocabHash>,
 }
 
 impl FeatureExtractor {
@@ -147,19 +180,16 @@ impl FeatureExtractor {
 
     /// Features of one raw text (normalised here): TF-IDF per block, each block L2-normalised.
     pub fn extract(&self, text: &str) -> SparseVector {
-        let mut entries: Vec<(u32, f32)> = term_counts(&self.settings, &normalize(text))
-            .into_iter()
-            .filter_map(|(term, tf)| {
-                let i = *self.index.get(&term)?;
-                let tf = if self.settings.sublinear_tf {
-                    1.0 + (tf as f32).ln()
-                } else {
-                    tf as f32
-                };
-                Some((i, tf * self.vocab.idf[i as usize]))
-            })
-            .collect();
-        entries.sort_unstable_by_key(|e| e.0);
+        let mut entries: Vec<(u32, f32)> = Vec::new();
+        for (i, n) in self.known_counts(text, None) {
+            let tf = n as f32;
+            let tf = if self.settings.sublinear_tf {
+                1.0 + tf.ln()
+            } else {
+                tf
+            };
+            entries.push((i, tf * self.vocab.idf[i as usize]));
+        }
         for (prefix, weight) in [
             (WORD_PREFIX, self.settings.word_weight),
             (CHAR_PREFIX, self.settings.char_weight),
@@ -199,16 +229,34 @@ pub struct TermFrequencies {
 impl FeatureExtractor {
     /// Term counts of one raw text (normalised here), split into vocabulary and unknown terms.
     pub fn term_frequencies(&self, text: &str) -> TermFrequencies {
-        let mut tf = TermFrequencies::default();
-        for (term, n) in term_counts(&self.settings, &normalize(text)) {
-            match self.index.get(&term) {
-                Some(&i) => tf.known.push((i, n)),
-                None => tf.unknown.push(n),
-            }
-        }
-        tf.known.sort_unstable();
-        tf.unknown.sort_unstable();
-        tf
+        let mut unknown = HashMap::new();
+        let known = self.known_counts(text, Some(&mut unknown));
+        let mut unknown: Vec<u32> = unknown.into_values().collect();
+        unknown.sort_unstable();
+        TermFrequencies { known, unknown }
+    }
+
+    /// Counts of the vocabulary terms of a raw text, by ascending index; terms outside the
+    /// vocabulary are counted in `unknown` when given. Known terms are counted by index, so
+    /// serving looks each term up once and allocates nothing per term.
+    fn known_counts(
+        &self,
+        text: &str,
+        mut unknown: Option<&mut HashMap<String, u32>>,
+    ) -> Vec<(u32, u32)> {
+        let mut hits: Vec<u32> = Vec::new();
+        for_each_term(&self.settings, &normalize(text), &mut |term| match (
+            self.index.get(term),
+            unknown.as_deref_mut(),
+        ) {
+            (Some(&i), _) => hits.push(i),
+            (None, Some(unknown)) => count_term(unknown, term),
+            (None, None) => {}
+        });
+        hits.sort_unstable();
+        hits.chunk_by(|a, b| a == b)
+            .map(|run| (run[0], run.len() as u32))
+            .collect()
     }
 }
 
@@ -262,62 +310,80 @@ impl<'a> Token<'a> {
 /// Raw term counts of normalised text, keyed by block-prefixed term.
 fn term_counts(settings: &FeatureSettings, text: &str) -> HashMap<String, u32> {
     let mut counts: HashMap<String, u32> = HashMap::new();
-    let mut add = |term: String| *counts.entry(term).or_default() += 1;
+    for_each_term(settings, text, &mut |term| count_term(&mut counts, term));
+    counts
+}
+
+/// Adds one occurrence of `term`, allocating only for a term not seen before.
+fn count_term(counts: &mut HashMap<String, u32>, term: &str) {
+    match counts.get_mut(term) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(term.to_owned(), 1);
+        }
+    }
+}
+
+/// Calls `visit` with every block-prefixed term of normalised text, once per occurrence. The
+/// term is built in one reused buffer: serving looks terms up without allocating for each.
+fn for_each_term(settings: &FeatureSettings, text: &str, visit: &mut dyn FnMut(&str)) {
+    let mut term = String::with_capacity(64);
     let toks = tokens(text);
     // Word n-grams over the token sequence; a Han pair is adjacent characters, a Latin pair
     // adjacent words, a mixed pair (`order 还`) is kept too.
     for n in 1..=settings.word_ngram_max {
         for window in toks.windows(n) {
-            let parts: Vec<&str> = window.iter().map(Token::as_str).collect();
-            add(format!("{WORD_PREFIX}{}", parts.join(" ")));
+            term.clear();
+            term.push_str(WORD_PREFIX);
+            for (k, tok) in window.iter().enumerate() {
+                if k > 0 {
+                    term.push(' ');
+                }
+                term.push_str(tok.as_str());
+            }
+            visit(&term);
         }
     }
     // Character n-grams: Latin words with boundary marks, Han runs as they are.
-    let [lo, hi] = settings.latin_char_ngrams;
-    let mut han_run: Vec<char> = Vec::new();
-    let flush_han = |run: &mut Vec<char>, add: &mut dyn FnMut(String)| {
-        let [hlo, hhi] = settings.han_char_ngrams;
-        for n in hlo.max(1)..=hhi {
-            for w in run.windows(n) {
-                add(format!("{CHAR_PREFIX}{}", w.iter().collect::<String>()));
+    let mut char_grams = |run: &mut Vec<char>, [lo, hi]: [usize; 2]| {
+        for n in lo.max(1)..=hi {
+            for g in run.windows(n) {
+                term.clear();
+                term.push_str(CHAR_PREFIX);
+                term.extend(g);
+                visit(&term);
             }
         }
         run.clear();
     };
+    let latin = settings.latin_char_ngrams;
+    // A zero lower bound switches Latin character n-grams off.
+    let latin = if latin[0] == 0 { [1, 0] } else { latin };
+    let han = settings.han_char_ngrams;
+    let mut han_run: Vec<char> = Vec::new();
     // Latin words as " w1 " (or " w1 w2 … " across words), so n-grams see word boundaries.
     let mut latin_run: Vec<char> = Vec::new();
-    let flush_latin = |run: &mut Vec<char>, add: &mut dyn FnMut(String)| {
-        if lo > 0 {
-            for n in lo..=hi {
-                for g in run.windows(n) {
-                    add(format!("{CHAR_PREFIX}{}", g.iter().collect::<String>()));
-                }
-            }
-        }
-        run.clear();
-    };
     for tok in &toks {
         match tok {
             Token::Han(h) => {
-                flush_latin(&mut latin_run, &mut add);
+                char_grams(&mut latin_run, latin);
                 han_run.extend(h.chars());
             }
             Token::Word(w) => {
-                flush_han(&mut han_run, &mut add);
+                char_grams(&mut han_run, han);
                 if latin_run.is_empty() {
                     latin_run.push(' ');
                 }
                 latin_run.extend(w.chars());
                 latin_run.push(' ');
                 if !settings.char_across_words {
-                    flush_latin(&mut latin_run, &mut add);
+                    char_grams(&mut latin_run, latin);
                 }
             }
         }
     }
-    flush_latin(&mut latin_run, &mut add);
-    flush_han(&mut han_run, &mut add);
-    counts
+    char_grams(&mut latin_run, latin);
+    char_grams(&mut han_run, han);
 }
 
 #[cfg(test)]

@@ -4,13 +4,13 @@
 //! customers typing on a Chinese IME match the examples; traditional and simplified Han are
 //! deliberately left as they are (a mapping table would be a product decision, not a fold).
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// NFKC, lowercase, and every run of whitespace collapsed to one space, trimmed.
 pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pending_space = false;
-    for c in text.nfkc().flat_map(char::to_lowercase) {
+    let mut push = |c: char| {
         if c.is_whitespace() {
             pending_space = !out.is_empty();
         } else {
@@ -20,6 +20,15 @@ pub fn normalize(text: &str) -> String {
             }
             out.push(c);
         }
+    };
+    // Most messages are already in NFKC (plain ASCII, common Han): the quick check proves it
+    // without running the composition machinery, which is most of this function's time.
+    if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        text.chars()
+            .flat_map(char::to_lowercase)
+            .for_each(&mut push);
+    } else {
+        text.nfkc().flat_map(char::to_lowercase).for_each(&mut push);
     }
     out
 }
