@@ -89,6 +89,11 @@ pub fn base_config() -> Config {
 pub fn serving_engine(limits: &Limits) -> Result<Engine> {
     let mut config = base_config();
     config.epoch_interruption(true);
+    // `TANDEM_PERFMAP=1` names the compiled wasm functions for `perf` (/tmp/perf-PID.map), so a
+    // profile of the host shows where a component spends its time.
+    if std::env::var_os("TANDEM_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     // Compiling a model-carrying component (~15 MB) takes tens of seconds on two cores. Cache
     // the compiled code (wasmtime's default cache directory, keyed by module bytes and engine
     // settings) so that restarts and test hosts start in well under a second.
