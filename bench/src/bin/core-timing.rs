@@ -1,0 +1,81 @@
+//! The compute of one request's model work, natively: no instance, no HTTP. What a component
+//! adds on top of this (wasm, instantiation, the request itself) is what `tandem-bench`
+//! measures against `/v1/health`. Run from the repository root after `kb-loader build`:
+//! `cargo run --release -p tandem-bench --bin core-timing`.
+use std::time::Instant;
+use tandem_core::handoff::{Availability, Role, Turn};
+use tandem_core::handoff_model::HandoffEngine;
+use tandem_core::intent::{IntentRunner, load_plan, run_model};
+
+/// Microseconds per call: the best of 10 rounds, as other processes on a small machine only
+/// ever add time.
+fn time<T>(name: &str, mut f: impl FnMut() -> T) {
+    const PER_ROUND: u32 = 500;
+    let best = (0..10)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..PER_ROUND {
+                std::hint::black_box(f());
+            }
+            t.elapsed().as_secs_f64() * 1e6 / f64::from(PER_ROUND)
+        })
+        .fold(f64::INFINITY, f64::min);
+    println!("{name:42} {best:8.1} µs");
+}
+
+fn main() -> anyhow::Result<()> {
+    let read = |name: &str| {
+        std::fs::read(format!("models/{name}"))
+            .map_err(|e| anyhow::anyhow!("models/{name}: {e} (run from the repository root)"))
+    };
+    let intent = IntentRunner::from_bytes(&read("intent.onnx")?, &read("intent.json")?)?;
+    let plan = load_plan(&read("intent.onnx")?)?;
+    let handoff = HandoffEngine::from_bytes(
+        &read("handoff.onnx")?,
+        &read("handoff.json")?,
+        &read("sentiment.onnx")?,
+        &read("sentiment.json")?,
+    )?;
+    for (lang, text) in [
+        ("en", "it says delivered but I did not get it, just asking"),
+        ("zh", "显示已签收但是我没有收到，不是很生气，只是问问"),
+        (
+            "mixed",
+            "it says delivered but I did not get it, 不是很生气 just asking",
+        ),
+    ] {
+        let x = intent.features().extract(text);
+        println!("{lang}: {} intent features", x.indices.len());
+        time("  intent features", || intent.features().extract(text));
+        time("  intent model on tract", || run_model(&plan, &x).unwrap());
+        time("  intent classify (both)", || {
+            intent.classify(text, 3).unwrap()
+        });
+        time("  sentiment analyze", || {
+            handoff.sentiment().analyze(text).unwrap()
+        });
+    }
+    // The conversation of bench/handoff.sh, intents given.
+    let mut turns = vec![
+        Turn::new(Role::Customer, "我的订单 TD2026112612345 到哪了"),
+        Turn::new(Role::Bot, "已发货，预计明天送达。"),
+        Turn::new(
+            Role::Customer,
+            "it says delivered but I did not get it, 不是很生气 just asking",
+        ),
+    ];
+    for t in [0, 2] {
+        turns[t].intent = Some("order_status".into());
+        turns[t].confidence = Some(0.9);
+    }
+    println!("handoff, bench/handoff.sh's conversation:");
+    time("  signals (rules, phrases, 2× sentiment)", || {
+        handoff.signals(Some("vip"), &turns).unwrap()
+    });
+    time("  decide (signals + score model + policy)", || {
+        handoff
+            .decide(Some("vip"), &turns, Availability::default())
+            .unwrap()
+    });
+    Ok(())
+}
