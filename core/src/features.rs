@@ -180,8 +180,19 @@ impl FeatureExtractor {
 
     /// Features of one raw text (normalised here): TF-IDF per block, each block L2-normalised.
     pub fn extract(&self, text: &str) -> SparseVector {
-        let mut entries: Vec<(u32, f32)> = Vec::new();
-        for (i, n) in self.known_counts(text, None) {
+        self.weigh(&self.known_counts(text, None))
+    }
+
+    /// [`Self::extract`] and [`Self::term_frequencies`] of one text from a single pass over it.
+    pub fn extract_with_terms(&self, text: &str) -> (SparseVector, TermFrequencies) {
+        let terms = self.term_frequencies(text);
+        (self.weigh(&terms.known), terms)
+    }
+
+    /// TF-IDF of vocabulary counts (ascending index), each block L2-normalised and weighted.
+    fn weigh(&self, counts: &[(u32, u32)]) -> SparseVector {
+        let mut entries: Vec<(u32, f32)> = Vec::with_capacity(counts.len());
+        for &(i, n) in counts {
             let tf = n as f32;
             let tf = if self.settings.sublinear_tf {
                 1.0 + tf.ln()
@@ -454,6 +465,24 @@ mod tests {
         let w = fx.settings().char_weight;
         assert!((block_norm("c:") - w * w).abs() < 1e-5);
         assert!(fx.extract("zzzz qqqq").indices.is_empty());
+    }
+
+    #[test]
+    fn one_pass_gives_both_features_and_terms() {
+        let fx = FeatureExtractor::fit(
+            FeatureSettings::default(),
+            &["where is my order", "我的订单到哪了", "refund 退款 please"],
+        );
+        for text in [
+            "Where is my ORDER 订单?",
+            "退款退款 refund",
+            "nothing known here",
+            "",
+        ] {
+            let (features, terms) = fx.extract_with_terms(text);
+            assert_eq!(features, fx.extract(text), "{text}");
+            assert_eq!(terms, fx.term_frequencies(text), "{text}");
+        }
     }
 
     #[test]

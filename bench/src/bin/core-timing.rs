@@ -3,6 +3,7 @@
 //! measures against `/v1/health`. Run from the repository root after `kb-loader build`:
 //! `cargo run --release -p tandem-bench --bin core-timing`.
 use std::time::Instant;
+use tandem_core::faq::runner::{AskRequest, FaqRunner, Mode};
 use tandem_core::handoff::{Availability, Role, Turn};
 use tandem_core::handoff_model::HandoffEngine;
 use tandem_core::intent::{IntentRunner, load_plan, run_model};
@@ -36,6 +37,7 @@ fn main() -> anyhow::Result<()> {
         &read("sentiment.onnx")?,
         &read("sentiment.json")?,
     )?;
+    let faq = FaqRunner::from_bytes(&read("faq.onnx")?, &read("faq.json")?)?;
     for (lang, text) in [
         ("en", "it says delivered but I did not get it, just asking"),
         ("zh", "显示已签收但是我没有收到，不是很生气，只是问问"),
@@ -53,6 +55,18 @@ fn main() -> anyhow::Result<()> {
         });
         time("  sentiment analyze", || {
             handoff.sentiment().analyze(text).unwrap()
+        });
+        time("  faq encode (features, model, terms)", || {
+            faq.encode(text).unwrap()
+        });
+        time("  faq ask (customer mode)", || {
+            let req = AskRequest {
+                question: text,
+                lang: None,
+                top_k: 3,
+                mode: Mode::Customer,
+            };
+            faq.ask(&req, Some("2026-11-26")).unwrap()
         });
     }
     // The conversation of bench/handoff.sh, intents given.

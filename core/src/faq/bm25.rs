@@ -9,38 +9,37 @@ pub struct Bm25 {
     b: f32,
     avg_len: f32,
     n_docs: usize,
-    /// Term index → (document, term count) for every document holding it.
-    postings: Vec<Vec<(u32, u32)>>,
-    doc_len: Vec<f32>,
+    /// Term index → (document, saturated term count) for every document holding it. The
+    /// saturation depends on the document only, so it is computed once here, not per query.
+    postings: Vec<Vec<(u32, f32)>>,
 }
 
 impl Bm25 {
     /// Indexes `docs` over a vocabulary of `dim` terms. A document's length counts its unknown
     /// terms too (there are none when the vocabulary was fitted on these documents).
     pub fn new(docs: &[TermFrequencies], dim: usize, k1: f32, b: f32) -> Self {
-        let mut postings = vec![Vec::new(); dim];
-        let mut doc_len = Vec::with_capacity(docs.len());
-        for (d, tf) in docs.iter().enumerate() {
-            for &(t, n) in &tf.known {
-                if let Some(p) = postings.get_mut(t as usize) {
-                    p.push((d as u32, n));
-                }
-            }
-            doc_len.push(length(tf));
-        }
+        let doc_len: Vec<f32> = docs.iter().map(length).collect();
         let avg_len = if docs.is_empty() {
             1.0
         } else {
             (doc_len.iter().sum::<f32>() / docs.len() as f32).max(1.0)
         };
-        Self {
+        let mut bm25 = Self {
             k1,
             b,
             avg_len,
             n_docs: docs.len(),
-            postings,
-            doc_len,
+            postings: vec![Vec::new(); dim],
+        };
+        for (d, tf) in docs.iter().enumerate() {
+            for &(t, n) in &tf.known {
+                let weight = bm25.saturate(n as f32, doc_len[d]);
+                if let Some(p) = bm25.postings.get_mut(t as usize) {
+                    p.push((d as u32, weight));
+                }
+            }
         }
+        bm25
     }
 
     fn idf(&self, df: usize) -> f32 {
@@ -66,8 +65,8 @@ impl Bm25 {
             };
             let idf = self.idf(postings.len());
             reference += idf * self.saturate(q_tf as f32, q_len);
-            for &(d, tf) in postings {
-                scores[d as usize] += idf * self.saturate(tf as f32, self.doc_len[d as usize]);
+            for &(d, weight) in postings {
+                scores[d as usize] += idf * weight;
             }
         }
         let unseen_idf = self.idf(0);

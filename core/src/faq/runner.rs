@@ -135,8 +135,9 @@ impl FaqRunner {
 
     /// The question's encoder vector and term counts.
     pub fn encode(&self, question: &str) -> anyhow::Result<(Vec<f32>, TermFrequencies)> {
-        let (logits, _) = run_model(&self.plan, &self.features.extract(question))?;
-        Ok((embed(&logits), self.features.term_frequencies(question)))
+        let (features, terms) = self.features.extract_with_terms(question);
+        let (logits, _) = run_model(&self.plan, &features)?;
+        Ok((embed(&logits), terms))
     }
 
     /// Entries ranked for `question` among those valid on `today` (`YYYY-MM-DD`).
