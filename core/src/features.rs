@@ -74,7 +74,6 @@ pub struct SparseVector {
     pub values: Vec<f32>,
 }
 
-/// Extracts TF-IDF features for a fixed vocabulary.
 /// FxHash (rustc's hasher) for the vocabulary index. The index is built once from the knowledge
 /// base and only looked up while serving, so a hostile text cannot lengthen its probe chains;
 /// SipHash's protection buys nothing there and costs a third of feature extraction.
@@ -108,6 +107,7 @@ impl std::hash::Hasher for FxHasher {
     }
 }
 
+/// Extracts TF-IDF features for a fixed vocabulary.
 #[derive(Clone, Debug)]
 pub struct FeatureExtractor {
     settings: FeatureSettings,
@@ -249,7 +249,7 @@ impl FeatureExtractor {
 
     /// Counts of the vocabulary terms of a raw text, by ascending index; terms outside the
     /// vocabulary are counted in `unknown` when given. Known terms are counted by index, so
-    /// serving looks each term up once and allocates nothing per term.
+    /// each term is looked up once and only an unknown term that is counted allocates.
     fn known_counts(
         &self,
         text: &str,
