@@ -112,8 +112,10 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
             ),
         }
     }
-    std::fs::write(args.out.join("intent.onnx"), &onnx)?;
-    std::fs::write(args.out.join("intent.json"), &json)?;
+    crate::output::write_models(
+        &args.out,
+        &[("intent.onnx", &onnx[..]), ("intent.json", &json[..])],
+    )?;
     if let Some(kb) = &src.kb {
         crate::faq::build(kb, &version, &src.hash, &recipe, &args.out)?;
         // Needs models/intent.* written above: conversations are classified with it.
@@ -121,7 +123,7 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
         write_ticket_policy(kb, &version, &src.hash, &args.out)?;
     }
     eprintln!(
-        "wrote {}/intent.onnx ({} KiB) and intent.json ({} KiB): {version}, {} intents, threshold {threshold:.3}, \
+        "built {}/intent.onnx ({} KiB) and intent.json ({} KiB): {version}, {} intents, threshold {threshold:.3}, \
          held-out accuracy {:.2} %, tract max |Δp| {max_diff:.1e}",
         args.out.display(),
         onnx.len() / 1024,
@@ -208,9 +210,9 @@ fn write_ticket_policy(
         .map_err(|e| anyhow::anyhow!("ticket policy: {e}"))?;
     let mut json = serde_json::to_vec_pretty(&policy)?;
     json.push(b'\n');
-    std::fs::write(out.join("ticket.json"), &json)?;
+    crate::output::write_models(out, &[("ticket.json", &json[..])])?;
     eprintln!(
-        "wrote {}/ticket.json: {} queues, {} intents, {} sensitive topics",
+        "built {}/ticket.json: {} queues, {} intents, {} sensitive topics",
         out.display(),
         policy.queues.len(),
         policy.intents.len(),

@@ -568,10 +568,9 @@ pub fn build(
     };
     let mut json = serde_json::to_vec(&manifest)?;
     json.push(b'\n');
-    std::fs::write(out.join("faq.onnx"), &onnx)?;
-    std::fs::write(out.join("faq.json"), &json)?;
+    crate::output::write_models(out, &[("faq.onnx", &onnx[..]), ("faq.json", &json[..])])?;
     eprintln!(
-        "wrote {}/faq.onnx ({} KiB) and faq.json ({} KiB): {} entries, vector weight {:.2}, margin weight {:.2}, threshold {:.3}; \
+        "built {}/faq.onnx ({} KiB) and faq.json ({} KiB): {} entries, vector weight {:.2}, margin weight {:.2}, threshold {:.3}; \
          held-out hit@1 {:.1} %, answered precision {:.1} % at coverage {:.1} %, tract max |Δ| {max_diff:.1e}",
         out.display(),
         onnx.len() / 1024,

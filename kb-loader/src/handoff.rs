@@ -162,8 +162,13 @@ pub fn build(
             "exported sentiment model disagrees (|Δp| = {diff})"
         );
     }
-    std::fs::write(out.join("sentiment.onnx"), &onnx)?;
-    std::fs::write(out.join("sentiment.json"), &sentiment_json)?;
+    crate::output::write_models(
+        out,
+        &[
+            ("sentiment.onnx", &onnx[..]),
+            ("sentiment.json", &sentiment_json[..]),
+        ],
+    )?;
 
     // --- escalation score ---
     let intent = load_intent(out)?;
@@ -213,10 +218,15 @@ pub fn build(
         "held_out": report.summary(),
     });
     let handoff_json = to_json(&manifest)?;
-    std::fs::write(out.join("handoff.onnx"), &score_onnx)?;
-    std::fs::write(out.join("handoff.json"), &handoff_json)?;
+    crate::output::write_models(
+        out,
+        &[
+            ("handoff.onnx", &score_onnx[..]),
+            ("handoff.json", &handoff_json[..]),
+        ],
+    )?;
     eprintln!(
-        "wrote {}/sentiment.onnx ({} KiB, held-out accuracy {:.1} %) and handoff.onnx + handoff.json: \
+        "built {}/sentiment.onnx ({} KiB, held-out accuracy {:.1} %) and handoff.onnx + handoff.json: \
          held-out human precision {:.1} %, recall {:.1} %, explicit + sensitive recall {:.1} %",
         out.display(),
         onnx.len() / 1024,

@@ -7,6 +7,7 @@ mod evaluate;
 mod faq;
 mod faq_eval;
 mod handoff;
+mod output;
 mod pipeline;
 mod source;
 

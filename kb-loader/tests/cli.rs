@@ -69,6 +69,36 @@ fn build_is_byte_identical_and_loadable() {
         ));
     }
     assert!(outputs[0] == outputs[1], "two builds of the same KB differ");
+
+    // Building the same KB again leaves every file alone, mtime included: the components embed
+    // the models, and cargo would relink each of them for a newer mtime.
+    let out = dir.join("a");
+    let stamps = |dir: &Path| -> Vec<(std::ffi::OsString, std::time::SystemTime)> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| (e.file_name(), e.metadata().unwrap().modified().unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let before = stamps(&out);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let o = kb_loader(&[
+        "build",
+        "--quiet",
+        "--kb",
+        kb.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        stamps(&out),
+        before,
+        "a rebuild of the same KB touched the models"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("left untouched"));
     let (onnx, json) = &outputs[0];
     let runner = tandem_core::intent::IntentRunner::from_bytes(onnx, json).unwrap();
     assert!(runner.manifest().model_version.starts_with("tiny-"));
