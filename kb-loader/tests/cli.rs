@@ -47,6 +47,20 @@ fn kb_loader(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `kb-loader build --kb kb --out out`, which must succeed.
+fn build(kb: &Path, out: &Path) -> std::process::Output {
+    let o = kb_loader(&[
+        "build",
+        "--quiet",
+        "--kb",
+        kb.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
 #[test]
 fn build_is_byte_identical_and_loadable() {
     let dir = temp_dir("build");
@@ -54,15 +68,7 @@ fn build_is_byte_identical_and_loadable() {
     let mut outputs = Vec::new();
     for run in ["a", "b"] {
         let out = dir.join(run);
-        let o = kb_loader(&[
-            "build",
-            "--quiet",
-            "--kb",
-            kb.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        build(&kb, &out);
         outputs.push((
             std::fs::read(out.join("intent.onnx")).unwrap(),
             std::fs::read(out.join("intent.json")).unwrap(),
@@ -84,15 +90,7 @@ fn build_is_byte_identical_and_loadable() {
     };
     let before = stamps(&out);
     std::thread::sleep(std::time::Duration::from_millis(20));
-    let o = kb_loader(&[
-        "build",
-        "--quiet",
-        "--kb",
-        kb.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = build(&kb, &out);
     assert_eq!(
         stamps(&out),
         before,
