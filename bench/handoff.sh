@@ -10,6 +10,17 @@ body='{"conversation_id":"bench","customer":{"tier":"vip"},"turns":[
  {"role":"customer","text":"我的订单 TD2026112612345 到哪了","intent":"order_status","confidence":0.93},
  {"role":"bot","text":"已发货，预计明天送达。","answered":true},
  {"role":"customer","text":"it says delivered but I did not get it, 不是很生气 just asking"}]}'
+# `--long`: the longest conversation a request may carry instead (200 turns: 100 customer turns
+# with intents, each answered by the bot), to see what the decision costs as a conversation grows.
+if [ "${1:-}" = "--long" ]; then
+    shift
+    turns=""
+    for i in $(seq 0 99); do
+        turns+="${turns:+,}{\"role\":\"customer\",\"text\":\"第${i}次问：my parcel ${i} says delivered but 我没收到\",\"intent\":\"order_status\",\"confidence\":0.9}"
+        turns+=",{\"role\":\"bot\",\"text\":\"我们正在查询，请稍候。\",\"answered\":true}"
+    done
+    body="{\"conversation_id\":\"long\",\"customer\":{\"tier\":\"standard\"},\"turns\":[$turns]}"
+fi
 # Only health and handoff, so the figure does not depend on the other components being built.
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT

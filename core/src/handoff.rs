@@ -22,6 +22,10 @@ pub const MAX_TURNS: usize = 200;
 pub const MAX_TURN_TEXT_BYTES: usize = 4096;
 /// Customer turns whose sentiment counts towards frustration: the mood now, not an hour ago.
 pub const FRUSTRATION_WINDOW: usize = 3;
+/// Customer turns whose sentiment is averaged into `negativity_mean`. Bounded so that a long
+/// conversation's turn costs what a short one's does: each scored turn is a model run, and an
+/// assist conversation keeps up to [`MAX_TURNS`] turns.
+pub const NEGATIVITY_WINDOW: usize = 10;
 /// Character-bigram Dice similarity from which a customer turn is a rephrasing of the last one.
 pub const REPHRASE_SIMILARITY: f32 = 0.4;
 /// Intent confidence from which an `always_human` intent counts: routing every shaky guess of
@@ -194,7 +198,7 @@ pub struct Signals {
     pub rephrases: u32,
     /// Highest probability of negative sentiment over the last customer turns, in `[0, 1]`.
     pub frustration: f32,
-    /// Mean negative probability over all customer turns.
+    /// Mean negative probability over the last [`NEGATIVITY_WINDOW`] customer turns.
     pub negativity_mean: f32,
     pub tier: Option<String>,
     pub turns: u32,
@@ -262,10 +266,12 @@ pub fn signals(
         }
     }
 
+    // Each turn's bigrams once, not once per comparison it takes part in.
+    let grams: Vec<Vec<(char, char)>> = normalized.iter().map(|t| bigrams(t)).collect();
     for k in 1..customer.len() {
         let (prev_at, prev) = customer[k - 1];
         let (at, cur) = customer[k];
-        let similar = dice(&normalized[k - 1], &normalized[k]) >= REPHRASE_SIMILARITY;
+        let similar = dice_of(&grams[k - 1], &grams[k]) >= REPHRASE_SIMILARITY;
         // Same intent again after the bot failed to answer it: the customer is trying anew.
         let bot_failed_between = turns[prev_at + 1..at]
             .iter()
@@ -276,14 +282,21 @@ pub fn signals(
         }
     }
 
-    let negatives: Vec<f32> = customer.iter().map(|(_, t)| negative(&t.text)).collect();
-    s.frustration = negatives
+    // Most recent first; older turns are not scored at all.
+    let negatives: Vec<f32> = customer
         .iter()
         .rev()
+        .take(NEGATIVITY_WINDOW.max(FRUSTRATION_WINDOW))
+        .map(|(_, t)| negative(&t.text))
+        .collect();
+    s.frustration = negatives
+        .iter()
         .take(FRUSTRATION_WINDOW)
         .fold(0f32, |a, &b| a.max(b));
     if !negatives.is_empty() {
-        s.negativity_mean = negatives.iter().sum::<f32>() / negatives.len() as f32;
+        let window = &negatives[..negatives.len().min(NEGATIVITY_WINDOW)];
+        // Summed oldest first, as before the window: the same floats for short conversations.
+        s.negativity_mean = window.iter().rev().sum::<f32>() / window.len() as f32;
     }
     s
 }
@@ -376,15 +389,36 @@ pub fn contains_phrase(text: &str, phrase: &str) -> bool {
 /// Dice coefficient of the character-bigram sets (spaces dropped): works for Chinese, English
 /// and mixed text alike without a tokenizer.
 pub fn dice(a: &str, b: &str) -> f32 {
-    let grams = |s: &str| -> BTreeSet<(char, char)> {
-        let c: Vec<char> = s.chars().filter(|c| !c.is_whitespace()).collect();
-        c.windows(2).map(|w| (w[0], w[1])).collect()
-    };
-    let (x, y) = (grams(a), grams(b));
+    dice_of(&bigrams(a), &bigrams(b))
+}
+
+/// The distinct character bigrams of a text (whitespace left out), sorted.
+fn bigrams(s: &str) -> Vec<(char, char)> {
+    let c: Vec<char> = s.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut grams: Vec<(char, char)> = c.windows(2).map(|w| (w[0], w[1])).collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams
+}
+
+/// [`dice`] of two texts' [`bigrams`]: one merge of the sorted lists.
+fn dice_of(x: &[(char, char)], y: &[(char, char)]) -> f32 {
     if x.is_empty() || y.is_empty() {
         return 0.0;
     }
-    2.0 * x.intersection(&y).count() as f32 / (x.len() + y.len()) as f32
+    let (mut i, mut j, mut shared) = (0, 0, 0usize);
+    while i < x.len() && j < y.len() {
+        match x[i].cmp(&y[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    2.0 * shared as f32 / (x.len() + y.len()) as f32
 }
 
 /// Inputs of the escalation-score model, in this order (the ONNX model's feature indices).
@@ -913,6 +947,66 @@ mod tests {
         assert_eq!(s.rephrases, 2, "{s:?}");
         assert_eq!(d.driver, "rephrases");
         assert!(dice("完全不同的话", "where is my order") < REPHRASE_SIMILARITY);
+    }
+
+    #[test]
+    fn dice_counts_distinct_bigrams() {
+        // Set semantics, the reference definition: 2·|X ∩ Y| / (|X| + |Y|).
+        let reference = |a: &str, b: &str| -> f32 {
+            let grams = |s: &str| -> BTreeSet<(char, char)> {
+                let c: Vec<char> = s.chars().filter(|c| !c.is_whitespace()).collect();
+                c.windows(2).map(|w| (w[0], w[1])).collect()
+            };
+            let (x, y) = (grams(a), grams(b));
+            if x.is_empty() || y.is_empty() {
+                return 0.0;
+            }
+            2.0 * x.intersection(&y).count() as f32 / (x.len() + y.len()) as f32
+        };
+        let texts = [
+            "where is my order",
+            "where is my order??",
+            "我的订单到哪了",
+            "订单到哪了 where is it",
+            "aaaa aaaa",
+            "a",
+            "",
+            "退款退款退款 refund refund",
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(dice(a, b), reference(a, b), "{a:?} vs {b:?}");
+            }
+        }
+        assert_eq!(dice("我的订单到哪了", "我的订单到哪了"), 1.0);
+    }
+
+    #[test]
+    fn only_the_recent_customer_turns_are_scored() {
+        // 60 customer turns, angry at first and calm for the last NEGATIVITY_WINDOW.
+        let mut turns: Vec<Turn> = (0..50).map(|_| customer("ANGRY 又坏了")).collect();
+        turns.extend((0..NEGATIVITY_WINDOW).map(|i| customer(&format!("ok {i} 好的"))));
+        let mut scored = Vec::new();
+        let s = signals(&policy(), None, &turns, &mut |t| {
+            scored.push(t.to_string());
+            if t.contains("ANGRY") { 0.9 } else { 0.1 }
+        });
+        assert_eq!(scored.len(), NEGATIVITY_WINDOW, "{scored:?}");
+        assert!(scored.iter().all(|t| t.starts_with("ok ")), "{scored:?}");
+        assert!(
+            (s.negativity_mean - 0.1).abs() < 1e-6,
+            "{}",
+            s.negativity_mean
+        );
+        assert_eq!(s.customer_turns, 60);
+        // One angry turn inside the window moves the mean by its share.
+        turns.push(customer("ANGRY"));
+        let s = signals(&policy(), None, &turns, &mut |t| {
+            if t.contains("ANGRY") { 0.9 } else { 0.1 }
+        });
+        let expected = (0.9 + 0.1 * (NEGATIVITY_WINDOW - 1) as f32) / NEGATIVITY_WINDOW as f32;
+        assert!((s.negativity_mean - expected).abs() < 1e-6);
+        assert!((s.frustration - 0.9).abs() < 1e-6);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 use std::sync::OnceLock;
+use tandem_core::handoff::NEGATIVITY_WINDOW;
 use tandem_core::handoff_model::HandoffEngine;
 use tandem_core::sentiment::SentimentRunner;
 use tandem_tests::{Host, HostOptions, assert_problem, component, target_dir, workspace_root};
@@ -270,6 +271,31 @@ fn decides_through_the_host() {
     let body =
         json!({"conversation_id": "c8", "turns": [customer("退款怎么还没到 where is my refund")]});
     assert_eq!(decide(&host, &body), decide(&host, &body));
+
+    // Sentiment counts over the last NEGATIVITY_WINDOW customer turns: forty angry turns before
+    // ten calm ones leave the same negativity as the calm ones alone, while one angry turn
+    // inside the window raises it.
+    let calm: Vec<Value> = (0..NEGATIVITY_WINDOW)
+        .map(|i| customer(&format!("好的，第 {i} 个问题 thanks, got it")))
+        .collect();
+    let angry = customer("气死我了，太差了 this is the worst service ever");
+    let with = |before: Vec<Value>, after: &[Value]| -> Value {
+        let turns: Vec<Value> = before.into_iter().chain(after.iter().cloned()).collect();
+        decide(&host, &json!({"conversation_id": "mood", "turns": turns}))["signals"].clone()
+    };
+    let only_calm = with(vec![], &calm);
+    let angry_long_ago = with(vec![angry.clone(); 40], &calm);
+    assert_eq!(
+        angry_long_ago["negativity_mean"], only_calm["negativity_mean"],
+        "{angry_long_ago}"
+    );
+    assert_eq!(angry_long_ago["frustration"], only_calm["frustration"]);
+    assert_eq!(angry_long_ago["customer_turns"], 50);
+    let angry_recently = with(vec![], &[&calm[1..], &[angry]].concat());
+    assert!(
+        angry_recently["negativity_mean"].as_f64() > only_calm["negativity_mean"].as_f64(),
+        "{angry_recently} vs {only_calm}"
+    );
 }
 
 #[test]

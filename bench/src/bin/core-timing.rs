@@ -91,5 +91,23 @@ fn main() -> anyhow::Result<()> {
             .decide(Some("vip"), &turns, Availability::default())
             .unwrap()
     });
+    // The longest conversation a request may carry (assist keeps this many turns).
+    let long: Vec<Turn> = (0..tandem_core::handoff::MAX_TURNS / 2)
+        .flat_map(|i| {
+            let mut c = Turn::new(
+                Role::Customer,
+                &format!("第{i}次问：my parcel {i} says delivered but 我没收到"),
+            );
+            c.intent = Some("order_status".into());
+            c.confidence = Some(0.9);
+            [c, Turn::new(Role::Bot, "我们正在查询，请稍候。")]
+        })
+        .collect();
+    println!("handoff, {} turns:", long.len());
+    time("  decide", || {
+        handoff
+            .decide(None, &long, Availability::default())
+            .unwrap()
+    });
     Ok(())
 }
