@@ -282,21 +282,19 @@ pub fn signals(
         }
     }
 
-    // Most recent first; older turns are not scored at all.
-    let negatives: Vec<f32> = customer
+    // Only the recent customer turns are scored (oldest first); older ones are not run at all.
+    let scored = customer
+        .len()
+        .saturating_sub(NEGATIVITY_WINDOW.max(FRUSTRATION_WINDOW));
+    let negatives: Vec<f32> = customer[scored..]
         .iter()
-        .rev()
-        .take(NEGATIVITY_WINDOW.max(FRUSTRATION_WINDOW))
         .map(|(_, t)| negative(&t.text))
         .collect();
-    s.frustration = negatives
-        .iter()
-        .take(FRUSTRATION_WINDOW)
-        .fold(0f32, |a, &b| a.max(b));
-    if !negatives.is_empty() {
-        let window = &negatives[..negatives.len().min(NEGATIVITY_WINDOW)];
-        // Summed oldest first, as before the window: the same floats for short conversations.
-        s.negativity_mean = window.iter().rev().sum::<f32>() / window.len() as f32;
+    let last = |n: usize| &negatives[negatives.len().saturating_sub(n)..];
+    s.frustration = last(FRUSTRATION_WINDOW).iter().fold(0f32, |a, &b| a.max(b));
+    let window = last(NEGATIVITY_WINDOW);
+    if !window.is_empty() {
+        s.negativity_mean = window.iter().sum::<f32>() / window.len() as f32;
     }
     s
 }
