@@ -229,6 +229,7 @@ impl LoadedComponent {
         platform: ComponentPlatform,
     ) -> Result<Self> {
         let component = wt(Component::from_file(engine, &comp.source), "compiling")?;
+        crate::memory_images::prepare(&component)?;
         let pre = wt(linker.instantiate_pre(&component), "linking")?;
         let pre = wt(
             ServicePre::new(pre),

@@ -12,6 +12,7 @@ pub mod compose;
 pub mod files;
 pub mod limits;
 pub mod manifest;
+pub mod memory_images;
 pub mod platform;
 pub mod preinit;
 pub mod problem;
