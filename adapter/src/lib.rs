@@ -6,6 +6,8 @@
 //! errors identically.
 
 pub mod query;
+#[cfg(target_arch = "wasm32")]
+pub mod snapshot_alloc;
 pub mod sqlite;
 
 use futures::StreamExt;

@@ -468,6 +468,11 @@ pub fn assert_preflight_refused(addr: SocketAddr, path: &str) {
 /// manifest's own build commands (skipped under `TANDEM_SKIP_BUILD`, which `./dev test` sets
 /// after building the same things), served on loopback with its stores in `data_dir`.
 pub fn start_app(data_dir: &Path, env: Vec<(&str, &str)>) -> Result<Host> {
+    start_app_with(data_dir, HostOptions { args: vec![], env })
+}
+
+/// [`start_app`] with extra `tandem up` arguments.
+pub fn start_app_with(data_dir: &Path, opts: HostOptions<'_>) -> Result<Host> {
     static BUILT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     let manifest = workspace_root().join("spin.toml");
     let built = BUILT.get_or_init(|| {
@@ -499,7 +504,7 @@ pub fn start_app(data_dir: &Path, env: Vec<(&str, &str)>) -> Result<Host> {
     if let Err(e) = built {
         bail!("{e}");
     }
-    Host::start(&manifest, data_dir, HostOptions { args: vec![], env })
+    Host::start(&manifest, data_dir, opts)
 }
 
 /// Top-level import names of a component (nested components' imports are their own): what a

@@ -2,7 +2,10 @@
 //! the index built from the sample KB) in the real app on loopback.
 
 use serde_json::{Value, json};
-use tandem_tests::{Body, Host, assert_problem, request, request_with, start_app, workspace_root};
+use tandem_tests::{
+    Body, Host, HostOptions, assert_problem, request, request_with, start_app, start_app_with,
+    workspace_root,
+};
 use tempfile::TempDir;
 
 const TOKEN: &str = "faq-test-token";
@@ -69,6 +72,40 @@ fn answers_customers_in_their_language() {
     assert_eq!(forced["faq_id"], "return_how_to");
     assert_eq!(forced["lang"], "en");
     assert!(!has_han(forced["answer"].as_str().unwrap()), "{forced}");
+}
+
+/// One instance serving hundreds of requests (`--instance-reuse`) answers the last exactly as
+/// the first. The component allocates above its snapshot after pre-initialisation and frees
+/// those blocks itself (`tandem_adapter::snapshot_alloc`): if it corrupted them, answers would
+/// change; leaking more than ~80 KB a request would exhaust the 64 MB memory limit set here
+/// (the faq memory image is about 15 MB) within these 604 requests.
+#[test]
+fn a_reused_instance_answers_the_same_every_time() {
+    let dir = TempDir::new().unwrap();
+    let host = start_app_with(
+        &dir.path().join("data"),
+        HostOptions {
+            args: vec!["--instance-reuse", "1000", "--max-memory-mb", "64"],
+            env: vec![("SPIN_VARIABLE_AGENT_TOKEN", TOKEN)],
+        },
+    )
+    .unwrap();
+    let questions = [
+        json!({ "question": "怎么申请退货？" }),
+        json!({ "question": "How do I return an item?" }),
+        json!({ "question": "我的 order TD20261126123456 怎么查看物流信息", "mode": "agent", "top_k": 5 }),
+        json!({ "question": "what is the meaning of life" }),
+    ];
+    let first: Vec<Value> = questions
+        .iter()
+        .map(|q| ask_agent(&host, q.clone()))
+        .collect();
+    assert_eq!(first[0]["faq_id"], "return_how_to", "{}", first[0]);
+    for round in 0..150 {
+        for (q, expected) in questions.iter().zip(&first) {
+            assert_eq!(&ask_agent(&host, q.clone()), expected, "round {round}: {q}");
+        }
+    }
 }
 
 #[test]

@@ -24,6 +24,8 @@ use tandem_core::assist::{
 use tandem_core::handoff::Role;
 use tandem_core::problem::Problem;
 
+tandem_adapter::snapshot_allocator!();
+
 mod bindings {
     spin_sdk::wit_bindgen::generate!({
         runtime_path: "spin_sdk::wit_bindgen::rt",
@@ -436,6 +438,8 @@ impl bindings::Guest for Component {
             },
             None,
         );
+        // Last: what a request allocates from here on goes above the snapshot's heap.
+        freeze_snapshot_heap();
     }
 }
 

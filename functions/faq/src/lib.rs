@@ -13,6 +13,8 @@ use tandem_adapter as adapter;
 use tandem_core::faq::runner::{Answer, AskRequest, FaqRunner, Mode, ReplyTemplate, Suggestion};
 use tandem_core::problem::Problem;
 
+tandem_adapter::snapshot_allocator!();
+
 mod bindings {
     spin_sdk::wit_bindgen::generate!({
         runtime_path: "spin_sdk::wit_bindgen::rt",
@@ -235,6 +237,8 @@ impl bindings::Guest for Component {
     fn wizer_initialize() {
         // Build the index and run the encoder once so tract's lazy state is in the snapshot.
         let _ = runner().search("warm up 预热", None);
+        // Last: what a request allocates from here on goes above the snapshot's heap.
+        freeze_snapshot_heap();
     }
 }
 

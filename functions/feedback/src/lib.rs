@@ -20,6 +20,8 @@ use tandem_core::metrics::{GroupBy, Stats};
 use tandem_core::problem::Problem;
 use tandem_core::sentiment::SentimentRunner;
 
+tandem_adapter::snapshot_allocator!();
+
 mod bindings {
     spin_sdk::wit_bindgen::generate!({
         runtime_path: "spin_sdk::wit_bindgen::rt",
@@ -225,6 +227,8 @@ impl bindings::Guest for Component {
     fn wizer_initialize() {
         // Run the model once so tract's lazily built state is part of the snapshot too.
         let _ = comment_sentiment(Some("warm up 预热"));
+        // Last: what a request allocates from here on goes above the snapshot's heap.
+        freeze_snapshot_heap();
     }
 }
 

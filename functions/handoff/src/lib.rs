@@ -19,6 +19,8 @@ use tandem_core::handoff_model::HandoffEngine;
 use tandem_core::kb::Priority;
 use tandem_core::problem::Problem;
 
+tandem_adapter::snapshot_allocator!();
+
 mod bindings {
     spin_sdk::wit_bindgen::generate!({
         runtime_path: "spin_sdk::wit_bindgen::rt",
@@ -312,6 +314,8 @@ impl bindings::Guest for Component {
             answered: None,
         }];
         let _ = engine().decide(None, &turns, Availability::default());
+        // Last: what a request allocates from here on goes above the snapshot's heap.
+        freeze_snapshot_heap();
     }
 }
 

@@ -13,6 +13,8 @@ use tandem_adapter as adapter;
 use tandem_core::intent::{Classification, IntentRunner};
 use tandem_core::problem::Problem;
 
+tandem_adapter::snapshot_allocator!();
+
 mod bindings {
     spin_sdk::wit_bindgen::generate!({
         runtime_path: "spin_sdk::wit_bindgen::rt",
@@ -131,6 +133,8 @@ impl bindings::Guest for Component {
         let runner = runner();
         // Run the plan once so tract's lazily built state is part of the snapshot too.
         let _ = runner.classify("warm up 预热", 1);
+        // Last: what a request allocates from here on goes above the snapshot's heap.
+        freeze_snapshot_heap();
     }
 }
 

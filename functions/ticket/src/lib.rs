@@ -17,6 +17,8 @@ use store::{Created, Store};
 use tandem_core::problem::Problem;
 use tandem_core::ticket::{Classified, CreateInput, TicketPolicy, TicketRules};
 
+tandem_adapter::snapshot_allocator!();
+
 mod bindings {
     spin_sdk::wit_bindgen::generate!({
         runtime_path: "spin_sdk::wit_bindgen::rt",
@@ -143,6 +145,8 @@ struct Component;
 impl bindings::Guest for Component {
     fn wizer_initialize() {
         let _ = rules();
+        // Last: what a request allocates from here on goes above the snapshot's heap.
+        freeze_snapshot_heap();
     }
 }
 
