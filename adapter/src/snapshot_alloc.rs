@@ -199,7 +199,8 @@ unsafe impl GlobalAlloc for SnapshotAllocator {
     }
 }
 
-/// Declares the component's global allocator; call [`freeze`] at the end of pre-initialisation.
+/// Declares the component's global allocator and `freeze_snapshot_heap()`, to be called last in
+/// pre-initialisation.
 #[macro_export]
 macro_rules! snapshot_allocator {
     () => {

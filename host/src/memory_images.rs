@@ -11,7 +11,7 @@
 use std::io;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use wasmtime::component::Component;
 
 /// Attempts after the first before a busy memfd fails the load.
@@ -23,10 +23,10 @@ const BUSY_PAUSE: Duration = Duration::from_millis(10);
 /// Builds every memory image of `component` now, retrying while the kernel reports busy.
 pub fn prepare(component: &Component) -> Result<()> {
     retry_while_busy(BUSY_RETRIES, BUSY_PAUSE, || {
-        component
-            .initialize_copy_on_write_image()
-            .map_err(anyhow::Error::from)
-            .context("building the copy-on-write memory images")
+        crate::app::wt(
+            component.initialize_copy_on_write_image(),
+            "building the copy-on-write memory images",
+        )
     })
 }
 
