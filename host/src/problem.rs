@@ -72,12 +72,21 @@ impl Problem {
     }
 
     /// The full HTTP response.
+    ///
+    /// Readable by pages of any origin: a widget on a shop's own site must be able to tell
+    /// "busy, try again" (503) or "too large" (413) from "unreachable", and what the host
+    /// says here names no customer's data and answers no credential (the routes take none
+    /// from cookies), so `*` exposes nothing a direct request would not see.
     pub fn response(&self) -> http::Response<Full<Bytes>> {
         let mut res = http::Response::new(Full::new(Bytes::from(self.body())));
         *res.status_mut() = self.status;
         res.headers_mut().insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/problem+json"),
+        );
+        res.headers_mut().insert(
+            http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            http::HeaderValue::from_static("*"),
         );
         res
     }

@@ -49,9 +49,16 @@ fn probe(args: &[&str], env: &[(&str, &str)]) -> (Host, TempDir) {
     (host, dir)
 }
 
+/// A problem the host made itself: readable by a page of any origin (a widget on a shop's
+/// site tells "too large" or "timed out" from "unreachable").
 fn assert_problem(res: &tandem_tests::HttpResponse, status: u16, slug: &str) {
     let body = tandem_tests::assert_problem(res, status);
     assert_eq!(body["type"], format!("https://tandem.dev/problems/{slug}"));
+    assert_eq!(
+        tandem_tests::cors_headers(res),
+        tandem_tests::any_origin(),
+        "{slug}"
+    );
 }
 
 #[test]
