@@ -7,7 +7,7 @@
 //! layer-normed. Per sentence: the sum over tokens, projected to 512, scaled by 1/√L; a small
 //! feed-forward stack with skip projections, tanh, L2 normalisation.
 
-use crate::linalg::{gemm_acc, layer_norm_rows, relu, vec_mat, vec_mat_acc};
+use crate::linalg::{PackedMatrix, gemm_acc, layer_norm_rows, relu, vec_mat, vec_mat_acc};
 use crate::pack::{Pack, PackError, PackInfo};
 use std::ops::Range;
 
@@ -23,11 +23,11 @@ const BRANCHES: [(usize, usize); 3] = [(2, 0), (3, 1), (5, 2)];
 pub const PACKED_ROW: usize = DIM / 4 * 3;
 
 struct Branch {
-    window: usize,
     before: usize,
-    w1: Vec<f32>,
+    /// One 256 × 256 matrix per window position.
+    w1: Vec<PackedMatrix>,
     b1: Vec<f32>,
-    w2: Vec<f32>,
+    w2: Vec<PackedMatrix>,
     b2: Vec<f32>,
 }
 
@@ -39,19 +39,19 @@ pub struct Network {
     rows: Vec<u32>,
     row_scale: Vec<f32>,
     row_lo: Vec<f32>,
-    proj: Vec<f32>,
+    proj: PackedMatrix,
     proj_b: Vec<f32>,
     proj_ln: (Vec<f32>, Vec<f32>),
     branches: Vec<Branch>,
     features_ln: (Vec<f32>, Vec<f32>),
-    cnn_w: Vec<f32>,
+    cnn_w: PackedMatrix,
     cnn_b: Vec<f32>,
-    d0: Vec<f32>,
-    d1: Vec<f32>,
-    p1: Vec<f32>,
-    d2: Vec<f32>,
-    p3: Vec<f32>,
-    d3: Vec<f32>,
+    d0: PackedMatrix,
+    d1: PackedMatrix,
+    p1: PackedMatrix,
+    d2: PackedMatrix,
+    p3: PackedMatrix,
+    d3: PackedMatrix,
     eps: f32,
 }
 
@@ -65,14 +65,21 @@ impl Network {
             return Err(PackError("table and rows disagree".into()));
         }
         let f = |name: &str, len: usize| pack.f32s(name, len);
+        let m = |name: &str, k: usize, n: usize| Ok(PackedMatrix::new(&f(name, k * n)?, k, n));
+        let per_position = |name: &str, window: usize| -> Result<Vec<PackedMatrix>, PackError> {
+            let all = f(name, window * BRANCH * BRANCH)?;
+            Ok(all
+                .chunks_exact(BRANCH * BRANCH)
+                .map(|w| PackedMatrix::new(w, BRANCH, BRANCH))
+                .collect())
+        };
         let mut branches = Vec::new();
         for (window, before) in BRANCHES {
             branches.push(Branch {
-                window,
                 before,
-                w1: f(&format!("w1_{window}"), window * BRANCH * BRANCH)?,
+                w1: per_position(&format!("w1_{window}"), window)?,
                 b1: f(&format!("b1_{window}"), BRANCH)?,
-                w2: f(&format!("w2_{window}"), window * BRANCH * BRANCH)?,
+                w2: per_position(&format!("w2_{window}"), window)?,
                 b2: f(&format!("b2_{window}"), BRANCH)?,
             });
         }
@@ -80,19 +87,19 @@ impl Network {
             info: pack.info()?,
             row_scale: f("row_scale", kept)?,
             row_lo: f("row_lo", kept)?,
-            proj: f("proj", DIM * PROJECTED)?,
+            proj: m("proj", DIM, PROJECTED)?,
             proj_b: f("proj_b", PROJECTED)?,
             proj_ln: (f("proj_ln_g", PROJECTED)?, f("proj_ln_b", PROJECTED)?),
             branches,
             features_ln: (f("ln_g", FEATURES)?, f("ln_b", FEATURES)?),
-            cnn_w: f("cnn_W", FEATURES * DIM)?,
+            cnn_w: m("cnn_W", FEATURES, DIM)?,
             cnn_b: f("cnn_b", DIM)?,
-            d0: f("d0", DIM * HIDDEN)?,
-            d1: f("d1", HIDDEN * HIDDEN)?,
-            p1: f("p1", DIM * HIDDEN)?,
-            d2: f("d2", HIDDEN * DIM)?,
-            p3: f("p3", HIDDEN * DIM)?,
-            d3: f("d3", DIM * DIM)?,
+            d0: m("d0", DIM, HIDDEN)?,
+            d1: m("d1", HIDDEN, HIDDEN)?,
+            p1: m("p1", DIM, HIDDEN)?,
+            d2: m("d2", HIDDEN, DIM)?,
+            p3: m("p3", HIDDEN, DIM)?,
+            d3: m("d3", DIM, DIM)?,
             eps: f("eps", 1)?[0],
             rows,
             table,
@@ -132,7 +139,7 @@ impl Network {
             self.embedding(id, &mut embeddings[t * DIM..(t + 1) * DIM]);
         }
         let mut projected: Vec<f32> = self.proj_b.repeat(tokens);
-        gemm_acc(&embeddings, DIM, &self.proj, PROJECTED, &mut projected);
+        gemm_acc(&embeddings, &self.proj, &mut projected);
         layer_norm_rows(&mut projected, &self.proj_ln.0, &self.proj_ln.1, self.eps);
 
         for (b, branch) in self.branches.iter().enumerate() {
@@ -141,8 +148,8 @@ impl Network {
                 .flat_map(|row| &row[b * BRANCH..(b + 1) * BRANCH])
                 .copied()
                 .collect();
-            let hidden = residual_conv(branch, &input, &branch.w1, &branch.b1, tokens);
-            let output = residual_conv(branch, &hidden, &branch.w2, &branch.b2, tokens);
+            let hidden = residual_conv(branch.before, &input, &branch.w1, &branch.b1, tokens);
+            let output = residual_conv(branch.before, &hidden, &branch.w2, &branch.b2, tokens);
             for (t, row) in output.chunks_exact(BRANCH).enumerate() {
                 let at = t * FEATURES + DIM + b * BRANCH;
                 features[at..at + BRANCH].copy_from_slice(row);
@@ -163,21 +170,21 @@ impl Network {
         for row in features.chunks_exact(FEATURES) {
             sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
         }
-        let mut mean = vec_mat(&sum, &self.cnn_w, None, DIM);
+        let mut mean = vec_mat(&sum, &self.cnn_w);
         let scale = 1.0 / (tokens as f32).sqrt();
         for (m, b) in mean.iter_mut().zip(&self.cnn_b) {
             *m = (*m + tokens as f32 * b) * scale;
         }
 
-        let mut y0 = vec_mat(&mean, &self.d0, None, HIDDEN);
+        let mut y0 = vec_mat(&mean, &self.d0);
         relu(&mut y0);
-        let mut y1 = vec_mat(&mean, &self.p1, None, HIDDEN);
-        vec_mat_acc(&y0, &self.d1, HIDDEN, &mut y1);
+        let mut y1 = vec_mat(&mean, &self.p1);
+        vec_mat_acc(&y0, &self.d1, &mut y1);
         relu(&mut y1);
-        let mut y2 = vec_mat(&y1, &self.d2, None, DIM);
+        let mut y2 = vec_mat(&y1, &self.d2);
         relu(&mut y2);
-        let mut z = vec_mat(&y1, &self.p3, None, DIM);
-        vec_mat_acc(&y2, &self.d3, DIM, &mut z);
+        let mut z = vec_mat(&y1, &self.p3);
+        vec_mat_acc(&y2, &self.d3, &mut z);
         z.iter_mut().for_each(|v| *v = v.tanh());
         let norm = z.iter().map(|v| v * v).sum::<f32>().max(self.eps).sqrt();
         let mut out = [0.0f32; DIM];
@@ -189,30 +196,27 @@ impl Network {
 }
 
 /// One convolution of a branch over `input` (tokens × 256), zero-padded at the sentence's
-/// ends, then ReLU and the residual: `relu(conv(input) + bias) + input`.
+/// ends, then ReLU and the residual: `relu(conv(input) + bias) + input`. Window position
+/// `offset` of output token t reads input token t − before + offset, where that exists.
 fn residual_conv(
-    branch: &Branch,
+    before: usize,
     input: &[f32],
-    weights: &[f32],
+    weights: &[PackedMatrix],
     bias: &[f32],
     tokens: usize,
 ) -> Vec<f32> {
     let mut out: Vec<f32> = bias.repeat(tokens);
-    for offset in 0..branch.window {
-        // Output token t reads input token t - before + offset, where that exists.
-        let shift = offset as isize - branch.before as isize;
+    for (offset, w) in weights.iter().enumerate() {
+        let shift = offset as isize - before as isize;
         let first = (-shift).max(0) as usize;
         let last = (tokens as isize - shift).min(tokens as isize).max(0) as usize;
         if first >= last {
             continue;
         }
         let from = (first as isize + shift) as usize;
-        let w = &weights[offset * BRANCH * BRANCH..(offset + 1) * BRANCH * BRANCH];
         gemm_acc(
             &input[from * BRANCH..(from + last - first) * BRANCH],
-            BRANCH,
             w,
-            BRANCH,
             &mut out[first * BRANCH..last * BRANCH],
         );
     }
