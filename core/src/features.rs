@@ -11,6 +11,7 @@
 //! Mixed text (`我的 order 还没到`) simply yields features of both kinds.
 
 use crate::text::{is_han, normalize};
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -40,7 +41,13 @@ pub struct FeatureSettings {
     /// Scale of each L2-normalised block in the concatenated vector.
     pub word_weight: f32,
     pub char_weight: f32,
+    /// Scale of the sentence-embedding block appended after the vocabulary (its vector has unit
+    /// length, like each n-gram block); 0 means no such block: the n-gram tier alone.
+    pub embedding_weight: f32,
 }
+
+/// Width of the sentence embedding a model with an embedding block takes (the encoder's).
+pub const EMBEDDING_DIM: usize = 512;
 
 impl Default for FeatureSettings {
     fn default() -> Self {
@@ -56,6 +63,7 @@ impl Default for FeatureSettings {
             // Character n-grams generalise better from few examples (BANKING77, 10 per intent:
             // +0.4 points over 1.0).
             char_weight: 1.5,
+            embedding_weight: 0.0,
         }
     }
 }
@@ -176,6 +184,47 @@ impl FeatureExtractor {
     /// Number of features (the model's input dimension).
     pub fn dim(&self) -> usize {
         self.vocab.terms.len()
+    }
+
+    /// Whether models on these features take the text's sentence embedding too.
+    pub fn uses_embedding(&self) -> bool {
+        self.settings.embedding_weight > 0.0
+    }
+
+    /// Number of model inputs: the vocabulary, then the embedding block if there is one.
+    pub fn model_dim(&self) -> usize {
+        self.dim()
+            + if self.uses_embedding() {
+                EMBEDDING_DIM
+            } else {
+                0
+            }
+    }
+
+    /// [`Self::extract`] with the embedding block appended (indices `dim()..dim() + 512`) when
+    /// the settings have one. Fails, rather than answering from n-grams alone, when the model
+    /// needs an embedding and none (or one of another width) is given.
+    pub fn extract_with_embedding(
+        &self,
+        text: &str,
+        embedding: Option<&[f32]>,
+    ) -> anyhow::Result<SparseVector> {
+        let mut x = self.extract(text);
+        if !self.uses_embedding() {
+            return Ok(x);
+        }
+        let embedding = embedding.context("this model needs the text's sentence embedding")?;
+        anyhow::ensure!(
+            embedding.len() == EMBEDDING_DIM,
+            "sentence embedding of width {}, expected {EMBEDDING_DIM}",
+            embedding.len()
+        );
+        let base = self.dim() as i64;
+        x.indices
+            .extend((0..EMBEDDING_DIM as i64).map(|d| base + d));
+        x.values
+            .extend(embedding.iter().map(|v| v * self.settings.embedding_weight));
+        Ok(x)
     }
 
     /// Features of one raw text (normalised here): TF-IDF per block, each block L2-normalised.

@@ -141,13 +141,42 @@ impl IntentRunner {
         &self.features
     }
 
-    /// (logits, probabilities) of `text`, in label order.
-    pub fn scores(&self, text: &str) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
-        run_model(&self.plan, &self.features.extract(text))
+    /// Whether [`Self::classify`] needs the text's sentence embedding (the semantic tier).
+    pub fn uses_embedding(&self) -> bool {
+        self.features.uses_embedding()
     }
 
+    /// (logits, probabilities) of `text`, in label order, for a model of the n-gram tier.
+    pub fn scores(&self, text: &str) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
+        self.scores_embedded(text, None)
+    }
+
+    /// [`Self::scores`] with the text's sentence embedding, which a model of the semantic tier
+    /// ([`Self::uses_embedding`]) requires.
+    pub fn scores_embedded(
+        &self,
+        text: &str,
+        embedding: Option<&[f32]>,
+    ) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
+        run_model(
+            &self.plan,
+            &self.features.extract_with_embedding(text, embedding)?,
+        )
+    }
+
+    /// Classifies with a model of the n-gram tier (an error for one that needs an embedding).
     pub fn classify(&self, text: &str, top_k: usize) -> anyhow::Result<Classification> {
-        let (logits, probs) = self.scores(text)?;
+        self.classify_embedded(text, None, top_k)
+    }
+
+    /// Classifies with the text's sentence embedding (ignored by an n-gram-tier model).
+    pub fn classify_embedded(
+        &self,
+        text: &str,
+        embedding: Option<&[f32]>,
+        top_k: usize,
+    ) -> anyhow::Result<Classification> {
+        let (logits, probs) = self.scores_embedded(text, embedding)?;
         Ok(classification(
             &self.manifest.labels,
             &logits,

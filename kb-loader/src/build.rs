@@ -50,7 +50,7 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
         "need at least 2 intents, found {}",
         set.labels.len()
     );
-    let recipe = args.recipe.recipe();
+    let recipe = args.recipe.recipe()?;
 
     // Held-out model: calibrates the threshold and gives honest build-time figures.
     let (train_part, mut held) = pipeline::split_holdout(set);

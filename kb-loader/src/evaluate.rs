@@ -53,6 +53,10 @@ pub struct EvalArgs {
     /// With --test the test set is the same for both; with --folds the corrections join the folds.
     #[arg(long)]
     corrections: Option<PathBuf>,
+    /// Evaluate the n-gram tier (no embedding block) beside the semantic tier
+    /// (--embedding-weight) on the same split and seeds, side by side.
+    #[arg(long)]
+    compare_tiers: bool,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -88,7 +92,7 @@ struct Output {
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let path = input_path(&args.train, &args.kb)?;
     let src = source::load(&path)?;
-    let recipe = args.recipe.recipe();
+    let recipe = args.recipe.recipe()?;
     if args.handoff {
         let kb = src.kb.as_ref().context("--handoff needs a KB folder")?;
         return crate::handoff::eval(kb, &args.models, args.json);
@@ -114,6 +118,24 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         .map(|p| source::load(p))
         .transpose()?
         .map(|s| s.set);
+    if args.compare_tiers {
+        ensure!(
+            recipe.embedder.is_some(),
+            "--compare-tiers compares against the semantic tier: give --embedding-weight > 0"
+        );
+        let mut ngram = recipe.clone();
+        ngram.features.embedding_weight = 0.0;
+        ngram.embedder = None;
+        let before = evaluate(&src.set, calibration.as_ref(), args, &ngram)?;
+        let after = evaluate(&src.set, calibration.as_ref(), args, &recipe)?;
+        if args.json {
+            let both = serde_json::json!({"ngram": before, "semantic": after});
+            println!("{}", serde_json::to_string_pretty(&both)?);
+        } else {
+            print_side_by_side(("n-gram tier", &before), ("semantic tier", &after));
+        }
+        return Ok(());
+    }
     let Some(corrections) = &args.corrections else {
         let out = evaluate(&src.set, calibration.as_ref(), args, &recipe)?;
         if args.json {
@@ -151,20 +173,35 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&both)?);
         return Ok(());
     }
+    print_side_by_side(("before", &before), ("after", &after));
+    fixes.print("the model without them");
+    Ok(())
+}
+
+/// Two evaluations of the same split in two columns.
+fn print_side_by_side((name_a, a): (&str, &Output), (name_b, b): (&str, &Output)) {
     let row = |name: &str, f: &dyn Fn(&Output) -> Option<f64>| {
         let cell = |o: &Output| f(o).map_or("-".to_string(), |v| format!("{:.2} %", 100.0 * v));
-        println!("{name:<28} {:>10} {:>10}", cell(&before), cell(&after));
+        println!("{name:<28} {:>14} {:>14}", cell(a), cell(b));
     };
-    println!("{:<28} {:>10} {:>10}", "held-out", "before", "after");
+    println!("{:<28} {name_a:>14} {name_b:>14}", "held-out");
+    row("accuracy (no rejection)", &|o| {
+        Some(o.runs.iter().map(|r| r.accuracy_no_rejection).sum::<f64>() / o.runs.len() as f64)
+    });
     row("accuracy", &|o| Some(o.mean_accuracy));
     row("macro-F1", &|o| Some(o.mean_macro_f1));
     row("OOS recall", &|o| o.mean_oos_recall);
     println!(
-        "{:<28} {:>10} {:>10}",
-        "training examples", before.runs[0].train_examples, after.runs[0].train_examples
+        "{:<28} {:>14} {:>14}",
+        "training examples", a.runs[0].train_examples, b.runs[0].train_examples
     );
-    fixes.print("the model without them");
-    Ok(())
+    let seconds = |o: &Output| o.runs.iter().map(|r| r.train_seconds).sum::<f64>();
+    println!(
+        "{:<28} {:>12.1} s {:>12.1} s",
+        "training time (all runs)",
+        seconds(a),
+        seconds(b)
+    );
 }
 
 /// Evaluates intent classification trained on `full` (subsampled per --examples-per-intent),
@@ -275,6 +312,9 @@ fn measure(
     let mut gold = Vec::new();
     let mut pred = Vec::new();
     let mut plain_correct = 0usize;
+    let texts: Vec<&str> = test.examples.iter().map(|e| e.text.as_str()).collect();
+    model.prefetch(&texts);
+    model.prefetch(&test.oos);
     let rows = test
         .examples
         .iter()
@@ -313,6 +353,14 @@ fn cross_validate(
     seed: u64,
 ) -> anyhow::Result<Run> {
     ensure!(k >= 2, "--folds needs at least 2");
+    if let Some(e) = recipe.embedder {
+        e.prefetch(
+            &set.examples
+                .iter()
+                .map(|e| e.text.as_str())
+                .collect::<Vec<_>>(),
+        );
+    }
     let mut fold_of = vec![0usize; set.examples.len()];
     for label in 0..set.labels.len() {
         let mut idx: Vec<usize> = (0..set.examples.len())

@@ -3,6 +3,7 @@
 
 mod build;
 mod corrections;
+mod embedding;
 mod evaluate;
 mod faq;
 mod faq_eval;
@@ -72,6 +73,12 @@ pub struct RecipeArgs {
     /// No progress line.
     #[arg(long)]
     quiet: bool,
+    /// Scale of the sentence-embedding block beside the n-grams (0: the n-gram tier alone).
+    #[arg(long, default_value_t = FeatureSettings::default().embedding_weight)]
+    embedding_weight: f32,
+    /// The encoder pack for the embedding block.
+    #[arg(long, default_value = "models/encoder.bin")]
+    encoder: PathBuf,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -89,13 +96,14 @@ enum Weights {
 }
 
 impl RecipeArgs {
-    fn recipe(&self) -> pipeline::Recipe {
-        pipeline::Recipe {
+    fn recipe(&self) -> anyhow::Result<pipeline::Recipe> {
+        Ok(pipeline::Recipe {
             features: FeatureSettings {
                 min_df: self.min_df,
                 char_weight: self.char_weight,
                 char_across_words: self.char_across_words,
                 latin_char_ngrams: [self.latin_char_ngrams[0], self.latin_char_ngrams[1]],
+                embedding_weight: self.embedding_weight,
                 ..Default::default()
             },
             train: TrainConfig {
@@ -115,7 +123,12 @@ impl RecipeArgs {
             },
             target_oos_recall: self.target_oos_recall,
             quiet: self.quiet,
-        }
+            embedder: if self.embedding_weight > 0.0 {
+                Some(embedding::load(&self.encoder)?)
+            } else {
+                None
+            },
+        })
     }
 }
 

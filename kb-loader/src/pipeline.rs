@@ -1,9 +1,10 @@
 //! Training, held-out calibration of the out-of-scope threshold, and prediction — shared by
 //! `build` and `eval`.
 
+use crate::embedding::Embedder;
 use std::io::Write;
 use std::time::Instant;
-use tandem_core::features::{FeatureExtractor, FeatureSettings};
+use tandem_core::features::{FeatureExtractor, FeatureSettings, SparseVector};
 use tandem_core::intent::OosScore;
 use tandem_core::kb::TrainingSet;
 use tandem_core::linear::{LinearModel, TrainConfig};
@@ -18,6 +19,8 @@ pub struct Recipe {
     pub oos_score: OosScore,
     pub target_oos_recall: Option<f64>,
     pub quiet: bool,
+    /// The encoder, when `features.embedding_weight` asks for the semantic tier.
+    pub embedder: Option<&'static Embedder>,
 }
 
 /// A trained model: the extractor and the weights as shipped (dequantised when int8, so
@@ -26,22 +29,55 @@ pub struct Trained {
     pub features: FeatureExtractor,
     pub model: LinearModel,
     pub seconds: f64,
+    embedder: Option<&'static Embedder>,
 }
 
 impl Trained {
     /// (logits, probabilities) of one text.
     pub fn scores(&self, text: &str) -> (Vec<f32>, Vec<f32>) {
-        let logits = self.model.logits(&self.features.extract(text));
+        let logits = self.model.logits(&self.features_of(text));
         let probs = tandem_core::linear::softmax(&logits);
         (logits, probs)
     }
+
+    /// The model's input for `text`: its n-grams, and its embedding in the semantic tier.
+    pub fn features_of(&self, text: &str) -> SparseVector {
+        features_of(&self.features, self.embedder, text)
+    }
+
+    /// Embeds `texts` ahead of scoring them one by one (on every core).
+    pub fn prefetch<S: AsRef<str> + Sync>(&self, texts: &[S]) {
+        if let (Some(e), true) = (self.embedder, self.features.uses_embedding()) {
+            e.prefetch(texts);
+        }
+    }
+}
+
+fn features_of(
+    features: &FeatureExtractor,
+    embedder: Option<&'static Embedder>,
+    text: &str,
+) -> SparseVector {
+    if !features.uses_embedding() {
+        return features.extract(text);
+    }
+    let embedder = embedder.expect("a recipe with an embedding block carries the encoder");
+    features
+        .extract_with_embedding(text, Some(&embedder.get(text)))
+        .expect("the encoder's embeddings have the model's width")
 }
 
 pub fn train(set: &TrainingSet, recipe: &Recipe, what: &str) -> Trained {
     let start = Instant::now();
     let texts: Vec<&str> = set.examples.iter().map(|e| e.text.as_str()).collect();
     let features = FeatureExtractor::fit(recipe.features.clone(), &texts);
-    let rows: Vec<_> = texts.iter().map(|t| features.extract(t)).collect();
+    if let (Some(e), true) = (recipe.embedder, features.uses_embedding()) {
+        e.prefetch(&texts);
+    }
+    let rows: Vec<_> = texts
+        .iter()
+        .map(|t| features_of(&features, recipe.embedder, t))
+        .collect();
     let labels: Vec<usize> = set.examples.iter().map(|e| e.label).collect();
     let quiet = recipe.quiet;
     let mut progress = |it: usize, max: usize, loss: f64| {
@@ -50,7 +86,7 @@ pub fn train(set: &TrainingSet, recipe: &Recipe, what: &str) -> Trained {
             eprint!(
                 "\r{what}: {} examples, {} features, iteration {it:>3}/{max} loss {loss:.5}   ",
                 rows.len(),
-                features.dim()
+                features.model_dim()
             );
             let _ = std::io::stderr().flush();
         }
@@ -58,7 +94,7 @@ pub fn train(set: &TrainingSet, recipe: &Recipe, what: &str) -> Trained {
     let mut model = LinearModel::train(
         &rows,
         &labels,
-        features.dim(),
+        features.model_dim(),
         set.labels.len(),
         &recipe.train,
         &mut progress,
@@ -71,7 +107,7 @@ pub fn train(set: &TrainingSet, recipe: &Recipe, what: &str) -> Trained {
         eprintln!(
             "\r{what}: {} examples, {} features, trained in {seconds:.1} s{}",
             rows.len(),
-            features.dim(),
+            features.model_dim(),
             " ".repeat(30)
         );
     }
@@ -79,6 +115,7 @@ pub fn train(set: &TrainingSet, recipe: &Recipe, what: &str) -> Trained {
         features,
         model,
         seconds,
+        embedder: recipe.embedder,
     }
 }
 
@@ -115,6 +152,13 @@ pub struct Scores {
 }
 
 pub fn score(trained: &Trained, set: &TrainingSet, kind: OosScore) -> Scores {
+    trained.prefetch(
+        &set.examples
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect::<Vec<_>>(),
+    );
+    trained.prefetch(&set.oos);
     let one = |text: &str| {
         let (logits, probs) = trained.scores(text);
         let best = probs
