@@ -88,6 +88,14 @@ impl Problem {
             http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
             http::HeaderValue::from_static("*"),
         );
+        // The host closes the connection after a refused body (once it has read and dropped
+        // what it still lingers for, `server::LINGER_*`): the client is told so up front.
+        if self.status == http::StatusCode::PAYLOAD_TOO_LARGE {
+            res.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+        }
         res
     }
 }

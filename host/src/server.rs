@@ -24,6 +24,24 @@ use crate::routing::RouteMatch;
 /// How long shutdown waits for in-flight requests before giving up on them.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// After a 413 the host goes on reading, and discarding, what the client still sends of the
+/// body before it closes (nginx's "lingering close"). Closing a socket with unread data makes
+/// the kernel answer with a reset, which also throws away the response the client has not read
+/// yet: a client that writes its whole body before it reads (Python's urllib, many SDKs) would
+/// see a broken pipe instead of the 413. Both bounds below are totals for one refused request,
+/// so a client can neither hold the connection nor make the host read for longer.
+///
+/// 5 s: nginx's `lingering_timeout`. The rest of a body of a few MiB arrives well within it on
+/// any link fast enough to upload such a body at all, and it is a sixth of the 30 s a request
+/// may run by default, so lingering adds little to how long a connection stays open.
+const LINGER_TIME: Duration = Duration::from_secs(5);
+/// 8 MiB past the point of refusal (eight times the default body limit): an upload mistaken by
+/// a few MiB (a photo, a log file) still gets a readable 413, while one request cannot make the
+/// host swallow more than that. What is read is dropped as it arrives, so this bounds bandwidth,
+/// not memory. A body declared longer than this is not read at all: its client would be reset
+/// before the end of it anyway.
+const LINGER_BYTES: u64 = 8 * 1024 * 1024;
+
 /// Accepts connections on `listener` until `shutdown` resolves, then stops accepting and
 /// waits for in-flight requests to finish.
 pub async fn serve(
@@ -122,14 +140,24 @@ async fn dispatch(
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max_body) {
+    if let Some(declared) = declared.filter(|&n| n > max_body) {
+        // A client that asked before sending (`Expect: 100-continue`) was not told to go on
+        // and sends nothing to read: reading would make hyper invite the body after all.
+        let expects_continue = req
+            .headers()
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if declared <= LINGER_BYTES && !expects_continue {
+            tokio::spawn(linger(req.into_body()));
+        }
         return Err(Problem::payload_too_large(max_body));
     }
-    let (mut parts, body) = req.into_parts();
+    let (mut parts, mut body) = req.into_parts();
     // ... and cap streamed (chunked) bodies as they arrive.
-    let body = match Limited::new(body, max_body as usize).collect().await {
+    let body = match Limited::new(&mut body, max_body as usize).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            tokio::spawn(linger(body));
             return Err(Problem::payload_too_large(max_body));
         }
         Err(e) => {
@@ -177,6 +205,25 @@ async fn dispatch(
         }
     }
     run_component(app, comp, Request::from_parts(parts, Full::new(body))).await
+}
+
+/// Reads and drops the rest of a refused request body, for at most [`LINGER_TIME`] and
+/// [`LINGER_BYTES`], while hyper sends the 413. hyper closes the connection once the body has
+/// ended or this gives up (dropping the body); the response says `Connection: close`.
+async fn linger(mut body: Incoming) {
+    let discard = async {
+        let mut read = 0u64;
+        while read < LINGER_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    read += frame.data_ref().map_or(0, |d| d.len() as u64);
+                }
+                // The end of the body, or the client gave up.
+                Some(Err(_)) | None => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, discard).await;
 }
 
 /// Why an instance's request failed, for the problem response.

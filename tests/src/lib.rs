@@ -164,7 +164,8 @@ pub fn request_with(
     parse_response(&raw)
 }
 
-fn parse_response(raw: &[u8]) -> Result<HttpResponse> {
+/// Parses one raw HTTP/1.1 response (head and body, read to the end of the connection).
+pub fn parse_response(raw: &[u8]) -> Result<HttpResponse> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

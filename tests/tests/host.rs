@@ -1,5 +1,6 @@
 //! End-to-end tests: the probe component behind `tandem up`, over HTTP on loopback.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -127,6 +128,94 @@ fn oversize_bodies_are_413_and_small_ones_pass() {
     )
     .unwrap();
     assert_eq!(chunked_ok.json()["length"], 999);
+}
+
+/// Opens a connection to `addr` and sends `POST /probe/echo` with head `headers` and then
+/// `body`, strictly: a failed write is an error, not (as for [`request`]) ignored.
+fn send_strictly(
+    addr: std::net::SocketAddr,
+    headers: &str,
+    body: &[u8],
+) -> std::io::Result<std::net::TcpStream> {
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let head = format!("POST /probe/echo HTTP/1.1\r\nHost: {addr}\r\n{headers}\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    Ok(stream)
+}
+
+/// Reads the response to the end of the connection: a reset is an error.
+fn read_strictly(mut stream: std::net::TcpStream) -> anyhow::Result<tandem_tests::HttpResponse> {
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    tandem_tests::parse_response(&raw)
+}
+
+/// A client that writes its whole over-limit body before it reads a byte (Python's urllib,
+/// many SDKs) still reads the 413: the host reads and drops the rest of the body instead of
+/// closing at once, which would reset the connection (a broken pipe while writing, or a reset
+/// that throws away the 413 before it is read). Several MiB, so that without that the write
+/// or the read fails.
+#[test]
+fn oversize_body_written_in_full_before_reading_still_gets_its_413() {
+    let (host, _dir) = probe(&["--max-body-bytes", "1000"], &[]);
+    let payload = vec![b'a'; 4 * 1024 * 1024];
+    let mut chunked = Vec::with_capacity(payload.len() + 4096);
+    for chunk in payload.chunks(16 * 1024) {
+        chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        chunked.extend_from_slice(chunk);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let sized_head = format!("Content-Length: {}\r\n", payload.len());
+    for (kind, headers, body) in [
+        ("Content-Length", sized_head.as_str(), &payload),
+        ("chunked", "Transfer-Encoding: chunked\r\n", &chunked),
+    ] {
+        let stream = send_strictly(host.addr, headers, body)
+            .unwrap_or_else(|e| panic!("{kind}: writing the whole body failed: {e}"));
+        let res = read_strictly(stream)
+            .unwrap_or_else(|e| panic!("{kind}: reading the response failed: {e:#}"));
+        assert_problem(&res, 413, "payload-too-large");
+        assert_eq!(res.header("connection"), Some("close"), "{kind}");
+    }
+    // The host is as it was.
+    assert_eq!(host.post("/probe/echo", b"ok").status, 200);
+}
+
+/// The drain after a 413 is bounded in time: a client that stops sending halfway through its
+/// refused body gets the 413 and then the end of the connection, within seconds.
+#[test]
+fn a_stalled_oversize_body_does_not_hold_the_connection() {
+    let (host, _dir) = probe(&["--max-body-bytes", "1000"], &[]);
+    let start = Instant::now();
+    // Both ways of sending a body at once: declared (refused before any of it is read) and
+    // chunked (refused after the limit is read). Neither sends the rest.
+    let chunked = format!("7d0\r\n{}", "a".repeat(2000));
+    let streams = [
+        send_strictly(host.addr, "Content-Length: 2000000\r\n", &[b'a'; 10]).unwrap(),
+        send_strictly(
+            host.addr,
+            "Transfer-Encoding: chunked\r\n",
+            chunked.as_bytes(),
+        )
+        .unwrap(),
+    ];
+    std::thread::scope(|s| {
+        let readers = streams.map(|stream| s.spawn(|| read_strictly(stream)));
+        for reader in readers {
+            let res = reader.join().unwrap().unwrap();
+            assert_problem(&res, 413, "payload-too-large");
+        }
+    });
+    // 5 s of lingering at most, then the host closes.
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
