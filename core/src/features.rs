@@ -210,8 +210,19 @@ impl FeatureExtractor {
         embedding: Option<&[f32]>,
     ) -> anyhow::Result<SparseVector> {
         let mut x = self.extract(text);
+        self.append_embedding(&mut x, embedding)?;
+        Ok(x)
+    }
+
+    /// Appends the embedding block to `x` (n-gram features of this extractor) when the
+    /// settings have one; see [`Self::extract_with_embedding`].
+    pub fn append_embedding(
+        &self,
+        x: &mut SparseVector,
+        embedding: Option<&[f32]>,
+    ) -> anyhow::Result<()> {
         if !self.uses_embedding() {
-            return Ok(x);
+            return Ok(());
         }
         let embedding = embedding.context("this model needs the text's sentence embedding")?;
         anyhow::ensure!(
@@ -222,9 +233,9 @@ impl FeatureExtractor {
         let base = self.dim() as i64;
         x.indices
             .extend((0..EMBEDDING_DIM as i64).map(|d| base + d));
-        x.values
-            .extend(embedding.iter().map(|v| v * self.settings.embedding_weight));
-        Ok(x)
+        let weight = self.settings.embedding_weight;
+        x.values.extend(embedding.iter().map(|v| v * weight));
+        Ok(())
     }
 
     /// Features of one raw text (normalised here): TF-IDF per block, each block L2-normalised.

@@ -11,8 +11,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use tandem_core::faq::{
-    FAQ_MANIFEST_FORMAT, FaqManifest, Fusion, IndexedEntry, LangText, Retriever, Signals, centroid,
-    confidence, embed, rank,
+    FAQ_MANIFEST_FORMAT, FaqManifest, Fusion, FusionWeights, IndexedEntry, LangText, Retriever,
+    Signals, centroid, confidence, embed, rank,
 };
 use tandem_core::intent;
 use tandem_core::kb::{Example, KnowledgeBase, Localized, TrainingSet};
@@ -69,6 +69,7 @@ pub fn corpus_from_kb(kb: &KnowledgeBase) -> Corpus {
                 answer: e.answer.clone(),
                 questions,
                 vector: Vec::new(),
+                sentence: Vec::new(),
             }
         })
         .collect::<Vec<IndexedEntry>>();
@@ -135,6 +136,7 @@ pub fn corpus_from_csv(set: &TrainingSet, per_intent: usize) -> Corpus {
             answer: [("en".to_string(), format!("(answer for {l})"))].into(),
             questions: Vec::new(),
             vector: Vec::new(),
+            sentence: Vec::new(),
         })
         .collect();
     for e in &set.examples {
@@ -217,8 +219,14 @@ impl Index {
                     .iter()
                     .map(|q| encoder_embed(&encoder, &q.text))
                     .collect();
+                let sentences: Vec<_> = e
+                    .questions
+                    .iter()
+                    .filter_map(|q| encoder.sentence_embedding(&q.text))
+                    .collect();
                 IndexedEntry {
                     vector: centroid(&vectors),
+                    sentence: centroid(&sentences),
                     ..e.clone()
                 }
             })
@@ -233,8 +241,9 @@ impl Index {
             .iter()
             .map(|q| {
                 let e = encoder_embed(&self.encoder, &q.text);
+                let sentence = self.encoder.sentence_embedding(&q.text);
                 let tf = self.encoder.features.term_frequencies(&q.text);
-                self.retriever.signals(&e, &tf, None)
+                self.retriever.signals(&e, sentence.as_deref(), &tf, None)
             })
             .collect()
     }
@@ -296,6 +305,11 @@ pub struct Scored {
 }
 
 impl Scored {
+    /// Whether any query has a semantic signal (the index was built with sentence embeddings).
+    fn has_semantic(&self) -> bool {
+        self.signals.iter().flatten().any(|s| s.semantic > 0.0)
+    }
+
     pub fn extend(&mut self, index: &Index, queries: Vec<Query>) {
         if self.entry_ids.is_empty() {
             self.entry_ids = index
@@ -311,7 +325,7 @@ impl Scored {
 
     /// (answer confidence, rank of the gold entry or none) per query at weight `w` and
     /// margin weight `m`.
-    fn outcomes(&self, w: f32, m: f32) -> Vec<(f32, Option<usize>)> {
+    fn outcomes(&self, w: FusionWeights, m: f32) -> Vec<(f32, Option<usize>)> {
         self.queries
             .iter()
             .zip(&self.signals)
@@ -327,22 +341,36 @@ impl Scored {
     }
 }
 
-/// The fusion weight with the best hit@1 on answerable queries (ties: better MRR, then the
-/// smaller weight), on a 0.05 grid.
-pub fn tune_weight(scored: &Scored) -> f32 {
-    let mut best = (f64::MIN, f64::MIN, 0.0f32);
-    for step in 0..=20 {
-        let w = step as f32 / 20.0;
-        let m = metrics(
-            scored,
-            &Fusion {
-                vector_weight: w,
-                threshold: f32::MIN,
-                ..Fusion::default()
-            },
-        );
-        if (m.hit_at_1, m.mrr) > (best.0, best.1) {
-            best = (m.hit_at_1, m.mrr, w);
+/// The fusion weights with the best hit@1 on answerable queries (ties: better MRR, then the
+/// smaller weights), on a 0.05 grid; the semantic weight stays 0 without sentence embeddings.
+pub fn tune_weights(scored: &Scored) -> FusionWeights {
+    let semantic_steps = if scored.has_semantic() { 20 } else { 0 };
+    let mut best = (
+        f64::MIN,
+        f64::MIN,
+        FusionWeights {
+            vector: 0.0,
+            semantic: 0.0,
+        },
+    );
+    for s in 0..=semantic_steps {
+        for v in 0..=(20 - s) {
+            let weights = FusionWeights {
+                vector: v as f32 / 20.0,
+                semantic: s as f32 / 20.0,
+            };
+            let m = metrics(
+                scored,
+                &Fusion {
+                    vector_weight: weights.vector,
+                    semantic_weight: weights.semantic,
+                    threshold: f32::MIN,
+                    ..Fusion::default()
+                },
+            );
+            if (m.hit_at_1, m.mrr) > (best.0, best.1) {
+                best = (m.hit_at_1, m.mrr, weights);
+            }
         }
     }
     best.2
@@ -351,7 +379,7 @@ pub fn tune_weight(scored: &Scored) -> f32 {
 /// The lowest threshold at which answered questions are right at least `target` of the time
 /// (a no-answer question that gets an answer counts as wrong): the most coverage that keeps
 /// wrong answers rare.
-pub fn calibrate_threshold(scored: &Scored, w: f32, m: f32, target: f64) -> f32 {
+pub fn calibrate_threshold(scored: &Scored, w: FusionWeights, m: f32, target: f64) -> f32 {
     let outcomes = scored.outcomes(w, m);
     let mut candidates: Vec<f32> = outcomes.iter().map(|o| o.0).collect();
     candidates.sort_by(f32::total_cmp);
@@ -399,7 +427,7 @@ pub struct LangMetrics {
 }
 
 pub fn metrics(scored: &Scored, fusion: &Fusion) -> Metrics {
-    let (w, threshold) = (fusion.vector_weight, fusion.threshold);
+    let (w, threshold) = (fusion.weights(), fusion.threshold);
     let outcomes = scored.outcomes(w, fusion.margin_weight);
     let mut m = Metrics::default();
     let mut confused: BTreeMap<(usize, usize), usize> = BTreeMap::new();
@@ -495,15 +523,15 @@ pub fn held_out(corpus: &Corpus, recipe: &Recipe) -> HeldOut {
         );
         scored.extend(&index, queries);
     }
-    let vector_weight = tune_weight(&scored);
+    let weights = tune_weights(&scored);
     // The margin weight that answers the most questions at the target precision.
     let mut best: Option<(f64, Fusion)> = None;
     for step in 0..=4 {
         let margin_weight = step as f32 / 4.0;
-        let threshold =
-            calibrate_threshold(&scored, vector_weight, margin_weight, TARGET_PRECISION);
+        let threshold = calibrate_threshold(&scored, weights, margin_weight, TARGET_PRECISION);
         let fusion = Fusion {
-            vector_weight,
+            vector_weight: weights.vector,
+            semantic_weight: weights.semantic,
             threshold,
             margin_weight,
             ..Fusion::default()
@@ -570,13 +598,14 @@ pub fn build(
     json.push(b'\n');
     crate::output::write_models(out, &[("faq.onnx", &onnx[..]), ("faq.json", &json[..])])?;
     eprintln!(
-        "built {}/faq.onnx ({} KiB) and faq.json ({} KiB): {} entries, vector weight {:.2}, margin weight {:.2}, threshold {:.3}; \
+        "built {}/faq.onnx ({} KiB) and faq.json ({} KiB): {} entries, vector weight {:.2}, semantic weight {:.2}, margin weight {:.2}, threshold {:.3}; \
          held-out hit@1 {:.1} %, answered precision {:.1} % at coverage {:.1} %, tract max |Δ| {max_diff:.1e}",
         out.display(),
         onnx.len() / 1024,
         json.len() / 1024,
         corpus.entries.len(),
         held.fusion.vector_weight,
+        held.fusion.semantic_weight,
         held.fusion.margin_weight,
         held.fusion.threshold,
         100.0 * m.hit_at_1,

@@ -85,8 +85,12 @@ fn report(out: &Output, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{} entries; vector weight {:.2}, margin weight {:.2}, no-answer threshold {:.3} (tuned on held-out paraphrases)",
-        out.entries, out.fusion.vector_weight, out.fusion.margin_weight, out.fusion.threshold
+        "{} entries; vector weight {:.2}, semantic weight {:.2}, margin weight {:.2}, no-answer threshold {:.3} (tuned on held-out paraphrases)",
+        out.entries,
+        out.fusion.vector_weight,
+        out.fusion.semantic_weight,
+        out.fusion.margin_weight,
+        out.fusion.threshold
     );
     print_metrics("held-out paraphrases", &out.held_out);
     if let Some(t) = &out.test {

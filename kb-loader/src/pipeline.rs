@@ -45,6 +45,13 @@ impl Trained {
         features_of(&self.features, self.embedder, text)
     }
 
+    /// The sentence embedding of `text`, when the model is of the semantic tier.
+    pub fn sentence_embedding(&self, text: &str) -> Option<std::sync::Arc<[f32]>> {
+        self.embedder
+            .filter(|_| self.features.uses_embedding())
+            .map(|e| e.get(text))
+    }
+
     /// Embeds `texts` ahead of scoring them one by one (on every core).
     pub fn prefetch<S: AsRef<str> + Sync>(&self, texts: &[S]) {
         if let (Some(e), true) = (self.embedder, self.features.uses_embedding()) {

@@ -57,7 +57,7 @@ fn main() -> anyhow::Result<()> {
             handoff.sentiment().analyze(text).unwrap()
         });
         time("  faq encode (features, model, terms)", || {
-            faq.encode(text).unwrap()
+            faq.encode(text, None).unwrap()
         });
         time("  faq ask (customer mode)", || {
             let req = AskRequest {
@@ -65,6 +65,7 @@ fn main() -> anyhow::Result<()> {
                 lang: None,
                 top_k: 3,
                 mode: Mode::Customer,
+                sentence: None,
             };
             faq.ask(&req, Some("2026-11-26")).unwrap()
         });

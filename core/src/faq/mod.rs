@@ -1,13 +1,15 @@
 //! FAQ retrieval: which knowledge-base entry answers a question, how sure we are, and when to
 //! say "no answer" instead.
 //!
-//! Two signals, fused by a weight `kb-loader` tunes on held-out paraphrases:
+//! Up to three signals, fused by weights `kb-loader` tunes on held-out paraphrases:
 //! - **vector**: an encoder (the shared TF-IDF features → a linear layer trained so that the
 //!   questions of one entry score alike and different entries apart, exported to ONNX) maps a
 //!   question to a unit vector; each entry has the precomputed centroid of its questions'
 //!   vectors, and the signal is the cosine between them (negative clipped to 0);
 //! - **lexical**: [`bm25`] over the same word and character n-grams, normalised by the score
-//!   the question would get against itself, so 1.0 means "every term of the question matched".
+//!   the question would get against itself, so 1.0 means "every term of the question matched";
+//! - **semantic** (models of the semantic tier): the cosine between the question's sentence
+//!   embedding (the pretrained encoder) and the centroid of the entry's questions' embeddings.
 //!
 //! The fused score is in `[0, 1]`; below the calibrated threshold a customer gets no answer.
 
@@ -44,6 +46,10 @@ pub struct IndexedEntry {
     /// Unit-length centroid of the encoder vectors of `questions`.
     #[serde(default)]
     pub vector: Vec<f32>,
+    /// Unit-length centroid of the sentence embeddings of `questions` (semantic tier; empty in
+    /// the n-gram tier).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sentence: Vec<f32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -84,11 +90,32 @@ pub struct Fusion {
     pub margin_weight: f32,
     pub bm25_k1: f32,
     pub bm25_b: f32,
+    /// Weight of the semantic signal (0 in the n-gram tier); the lexical signal gets
+    /// `1 - vector_weight - semantic_weight`.
+    #[serde(default)]
+    pub semantic_weight: f32,
+}
+
+/// The weights [`rank`] fuses signals with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FusionWeights {
+    pub vector: f32,
+    pub semantic: f32,
+}
+
+impl Fusion {
+    pub fn weights(&self) -> FusionWeights {
+        FusionWeights {
+            vector: self.vector_weight,
+            semantic: self.semantic_weight,
+        }
+    }
 }
 
 impl Default for Fusion {
     fn default() -> Self {
         Self {
+            semantic_weight: 0.0,
             vector_weight: 0.5,
             threshold: 0.5,
             margin_weight: 0.0,
@@ -109,11 +136,11 @@ pub fn embed(logits: &[f32]) -> Vec<f32> {
 }
 
 /// Unit-length mean of unit vectors (the zero vector stays zero).
-pub fn centroid(vectors: &[Vec<f32>]) -> Vec<f32> {
-    let dim = vectors.first().map_or(0, Vec::len);
+pub fn centroid<V: AsRef<[f32]>>(vectors: &[V]) -> Vec<f32> {
+    let dim = vectors.first().map_or(0, |v| v.as_ref().len());
     let mut c = vec![0f32; dim];
     for v in vectors {
-        for (a, b) in c.iter_mut().zip(v) {
+        for (a, b) in c.iter_mut().zip(v.as_ref()) {
             *a += b;
         }
     }
@@ -140,13 +167,18 @@ pub struct Signals {
     pub vector: f32,
     /// Best normalised BM25 over the entry's questions, in `[0, 1]`.
     pub lexical: f32,
+    /// Cosine of the question's sentence embedding to the entry's, clipped to `[0, 1]` (0 when
+    /// either is missing).
+    pub semantic: f32,
     /// Index in `entry.questions` of the question that matched best lexically.
     pub matched: usize,
 }
 
 impl Signals {
-    pub fn fused(&self, vector_weight: f32) -> f32 {
-        vector_weight * self.vector + (1.0 - vector_weight) * self.lexical
+    pub fn fused(&self, w: FusionWeights) -> f32 {
+        w.vector * self.vector
+            + w.semantic * self.semantic
+            + (1.0 - w.vector - w.semantic) * self.lexical
     }
 }
 
@@ -189,10 +221,12 @@ impl Retriever {
         &self.entries
     }
 
-    /// Both signals for every entry valid on `today`, in entry order.
+    /// The signals for every entry valid on `today`, in entry order; `sentence` is the
+    /// question's sentence embedding (semantic tier).
     pub fn signals(
         &self,
         embedding: &[f32],
+        sentence: Option<&[f32]>,
         terms: &TermFrequencies,
         today: Option<&str>,
     ) -> Vec<Signals> {
@@ -212,6 +246,9 @@ impl Retriever {
                 entry: e,
                 vector: dot(embedding, &entry.vector).clamp(0.0, 1.0),
                 lexical: best[e].0.max(0.0),
+                semantic: sentence
+                    .filter(|_| entry.sentence.len() == crate::features::EMBEDDING_DIM)
+                    .map_or(0.0, |s| dot(s, &entry.sentence).clamp(0.0, 1.0)),
                 matched: best[e].1,
             })
             .collect()
@@ -237,12 +274,12 @@ pub fn confidence(hits: &[Hit], margin_weight: f32) -> f32 {
 }
 
 /// Ranks signals by fused score, best first; ties go to the earlier entry (deterministic).
-pub fn rank(signals: &[Signals], vector_weight: f32) -> Vec<Hit> {
+pub fn rank(signals: &[Signals], weights: FusionWeights) -> Vec<Hit> {
     let mut hits: Vec<Hit> = signals
         .iter()
         .map(|s| Hit {
             signals: *s,
-            score: s.fused(vector_weight),
+            score: s.fused(weights),
         })
         .collect();
     hits.sort_by(|a, b| {
@@ -274,6 +311,7 @@ mod tests {
                 })
                 .collect(),
             vector,
+            sentence: vec![],
         }
     }
 
@@ -317,8 +355,14 @@ mod tests {
         ];
         let r = Retriever::new(entries, &Fusion::default(), &fx);
         let q = "退货怎么办理";
-        let s = r.signals(&[1.0, 0.0], &fx.term_frequencies(q), None);
-        let hits = rank(&s, 0.5);
+        let s = r.signals(&[1.0, 0.0], None, &fx.term_frequencies(q), None);
+        let hits = rank(
+            &s,
+            FusionWeights {
+                vector: 0.5,
+                semantic: 0.0,
+            },
+        );
         assert_eq!(hits[0].signals.entry, 0);
         assert_eq!(hits[0].signals.matched, 1, "the Chinese question matched");
         assert!(

@@ -58,6 +58,8 @@ pub struct AskRequest<'a> {
     pub lang: Option<&'a str>,
     pub top_k: usize,
     pub mode: Mode,
+    /// The question's sentence embedding, which a model of the semantic tier requires.
+    pub sentence: Option<&'a [f32]>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -133,18 +135,40 @@ impl FaqRunner {
         &self.retriever
     }
 
-    /// The question's encoder vector and term counts.
-    pub fn encode(&self, question: &str) -> anyhow::Result<(Vec<f32>, TermFrequencies)> {
-        let (features, terms) = self.features.extract_with_terms(question);
+    /// Whether [`Self::search_embedded`] needs the question's sentence embedding.
+    pub fn uses_embedding(&self) -> bool {
+        self.features.uses_embedding()
+    }
+
+    /// The question's encoder vector and term counts; `sentence` is its sentence embedding,
+    /// which a model of the semantic tier requires.
+    pub fn encode(
+        &self,
+        question: &str,
+        sentence: Option<&[f32]>,
+    ) -> anyhow::Result<(Vec<f32>, TermFrequencies)> {
+        let (mut features, terms) = self.features.extract_with_terms(question);
+        self.features.append_embedding(&mut features, sentence)?;
         let (logits, _) = run_model(&self.plan, &features)?;
         Ok((embed(&logits), terms))
     }
 
-    /// Entries ranked for `question` among those valid on `today` (`YYYY-MM-DD`).
+    /// Entries ranked for `question` among those valid on `today` (`YYYY-MM-DD`), with a model
+    /// of the n-gram tier.
     pub fn search(&self, question: &str, today: Option<&str>) -> anyhow::Result<Vec<Hit>> {
-        let (embedding, terms) = self.encode(question)?;
-        let signals = self.retriever.signals(&embedding, &terms, today);
-        Ok(rank(&signals, self.manifest.fusion.vector_weight))
+        self.search_embedded(question, None, today)
+    }
+
+    /// [`Self::search`] with the question's sentence embedding.
+    pub fn search_embedded(
+        &self,
+        question: &str,
+        sentence: Option<&[f32]>,
+        today: Option<&str>,
+    ) -> anyhow::Result<Vec<Hit>> {
+        let (embedding, terms) = self.encode(question, sentence)?;
+        let signals = self.retriever.signals(&embedding, sentence, &terms, today);
+        Ok(rank(&signals, self.manifest.fusion.weights()))
     }
 
     pub fn ask(&self, req: &AskRequest<'_>, today: Option<&str>) -> anyhow::Result<Answer> {
@@ -152,7 +176,7 @@ impl FaqRunner {
             .lang
             .unwrap_or_else(|| detect_language(req.question))
             .to_string();
-        let hits = self.search(req.question, today)?;
+        let hits = self.search_embedded(req.question, req.sentence, today)?;
         let suggestion = |h: &Hit| {
             let entry = &self.retriever.entries()[h.signals.entry];
             Suggestion {

@@ -154,6 +154,7 @@ fn ask(question: &str, lang: LangArg, top_k: Option<u32>, mode: Mode) -> Result<
         lang,
         top_k: top_k as usize,
         mode,
+        sentence: None,
     };
     runner()
         .ask(&request, Some(&today()))
