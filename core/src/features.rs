@@ -553,4 +553,34 @@ mod tests {
         assert_eq!(a.vocab(), b.vocab());
         assert!(a.vocab().terms.windows(2).all(|w| w[0] < w[1]));
     }
+
+    #[test]
+    fn the_embedding_block_follows_the_vocabulary_and_is_required_when_configured() {
+        let texts = ["where is my card", "我的卡在哪"];
+        let ngram = FeatureExtractor::fit(FeatureSettings::default(), &texts);
+        assert_eq!(ngram.model_dim(), ngram.dim());
+        let e = vec![0.5f32; EMBEDDING_DIM];
+        assert_eq!(
+            ngram.extract_with_embedding(texts[0], Some(&e)).unwrap(),
+            ngram.extract(texts[0]),
+            "the n-gram tier ignores an embedding"
+        );
+        let settings = FeatureSettings {
+            embedding_weight: 2.0,
+            ..Default::default()
+        };
+        let semantic = FeatureExtractor::fit(settings, &texts);
+        assert_eq!(semantic.model_dim(), semantic.dim() + EMBEDDING_DIM);
+        let x = semantic.extract_with_embedding(texts[1], Some(&e)).unwrap();
+        let n = semantic.extract(texts[1]).indices.len();
+        assert_eq!(x.indices[n], semantic.dim() as i64);
+        assert_eq!(x.indices.len(), n + EMBEDDING_DIM);
+        assert!(x.values[n..].iter().all(|&v| v == 1.0));
+        assert!(semantic.extract_with_embedding(texts[1], None).is_err());
+        assert!(
+            semantic
+                .extract_with_embedding(texts[1], Some(&e[..3]))
+                .is_err()
+        );
+    }
 }

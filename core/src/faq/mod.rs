@@ -374,6 +374,7 @@ mod tests {
         // Unknown words dilute the lexical match instead of being ignored.
         let noisy = r.signals(
             &[0.0, 0.0],
+            None,
             &fx.term_frequencies("退货 quantum chromodynamics"),
             None,
         );
@@ -394,9 +395,48 @@ mod tests {
             &fx,
         );
         let tf = fx.term_frequencies("sale");
-        assert_eq!(r.signals(&[1.0, 0.0], &tf, Some("2026-06-30")).len(), 2);
-        let later = r.signals(&[1.0, 0.0], &tf, Some("2026-07-01"));
+        assert_eq!(
+            r.signals(&[1.0, 0.0], None, &tf, Some("2026-06-30")).len(),
+            2
+        );
+        let later = r.signals(&[1.0, 0.0], None, &tf, Some("2026-07-01"));
         assert_eq!(later.len(), 1);
         assert_eq!(later[0].entry, 1);
+    }
+
+    #[test]
+    fn the_semantic_signal_ranks_by_sentence_embedding_when_weighted() {
+        use crate::features::EMBEDDING_DIM;
+        let fx = FeatureExtractor::fit(FeatureSettings::default(), &["refund", "parcel"]);
+        let axis = |i: usize| -> Vec<f32> {
+            let mut v = vec![0.0; EMBEDDING_DIM];
+            v[i] = 1.0;
+            v
+        };
+        let mut refund = entry("refund", &[("en", "refund")], vec![1.0, 0.0]);
+        refund.sentence = axis(0);
+        let mut parcel = entry("parcel", &[("en", "parcel")], vec![1.0, 0.0]);
+        parcel.sentence = axis(1);
+        let r = Retriever::new(vec![refund, parcel], &Fusion::default(), &fx);
+        // No word in common with either entry, equal vector signals: only meaning tells them apart.
+        let tf = fx.term_frequencies("where is my package");
+        let s = r.signals(&[1.0, 0.0], Some(&axis(1)), &tf, None);
+        assert_eq!((s[0].semantic, s[1].semantic), (0.0, 1.0));
+        let by_meaning = FusionWeights {
+            vector: 0.5,
+            semantic: 0.5,
+        };
+        assert_eq!(rank(&s, by_meaning)[0].signals.entry, 1);
+        let unweighted = FusionWeights {
+            vector: 1.0,
+            semantic: 0.0,
+        };
+        assert_eq!(rank(&s, unweighted)[0].score, rank(&s, unweighted)[1].score);
+        // Without the question's embedding the signal is 0, never a guess.
+        assert!(
+            r.signals(&[1.0, 0.0], None, &tf, None)
+                .iter()
+                .all(|s| s.semantic == 0.0)
+        );
     }
 }
