@@ -1,6 +1,7 @@
 //! `kb-loader build`: validate → train (held-out model for calibration, then the full model)
 //! → export ONNX → re-load it with tract and compare → write `intent.onnx` + `intent.json`.
 
+use crate::embedding::ServedIntent;
 use crate::pipeline::{self, Trained};
 use crate::{RecipeArgs, input_path, source};
 use anyhow::{Context, ensure};
@@ -39,7 +40,7 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let previous = if applied.is_empty() {
         None
     } else {
-        load_runner(&args.out)
+        ServedIntent::load(&args.out).ok()
     };
     for w in &src.warnings {
         eprintln!("{w}");
@@ -102,7 +103,10 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
     if !applied.is_empty() {
         match &previous {
             Some(old) => {
-                let new = intent::IntentRunner::from_bytes(&onnx, &json)?;
+                let new = ServedIntent::new(
+                    intent::IntentRunner::from_bytes(&onnx, &json)?,
+                    &args.recipe.encoder,
+                )?;
                 crate::corrections::compare(&applied, |t| answer(old, t), |t| answer(&new, t))
                     .print("the previous model");
             }
@@ -174,7 +178,7 @@ fn verify(full: &Trained, onnx: &[u8], set: &tandem_core::kb::TrainingSet) -> an
     sample.push("");
     let mut max_diff = 0f32;
     for text in sample {
-        let x = full.features.extract(text);
+        let x = full.features_of(text);
         let (_, got) = intent::run_model(&plan, &x)?;
         let want = full.model.predict_proba(&x);
         ensure!(
@@ -221,15 +225,8 @@ fn write_ticket_policy(
     Ok(())
 }
 
-/// The intent model in `dir`, if there is a readable one.
-fn load_runner(dir: &std::path::Path) -> Option<intent::IntentRunner> {
-    let onnx = std::fs::read(dir.join("intent.onnx")).ok()?;
-    let json = std::fs::read(dir.join("intent.json")).ok()?;
-    intent::IntentRunner::from_bytes(&onnx, &json).ok()
-}
-
 /// What the intent service would answer for `text`: its intent, or `none` when out of scope.
-pub fn answer(runner: &intent::IntentRunner, text: &str) -> String {
+pub fn answer(runner: &ServedIntent, text: &str) -> String {
     match runner.classify(text, 1) {
         Ok(c) if !c.out_of_scope => c.intent,
         _ => "none".into(),

@@ -91,3 +91,45 @@ impl Embedder {
             .extend(done.into_iter().flatten());
     }
 }
+
+/// An exported intent model as the components serve it, natively: the runner, and the encoder
+/// beside it in the same models folder when the model is of the semantic tier.
+pub struct ServedIntent {
+    pub runner: tandem_core::intent::IntentRunner,
+    embedder: Option<&'static Embedder>,
+}
+
+impl ServedIntent {
+    /// `intent.onnx` + `intent.json` from `models`, and `models/encoder.bin` if they need it.
+    pub fn load(models: &Path) -> anyhow::Result<Self> {
+        let read = |f: &str| {
+            std::fs::read(models.join(f))
+                .with_context(|| format!("reading {}", models.join(f).display()))
+        };
+        let runner = tandem_core::intent::IntentRunner::from_bytes(
+            &read("intent.onnx")?,
+            &read("intent.json")?,
+        )?;
+        Self::new(runner, &models.join("encoder.bin"))
+    }
+
+    /// Wraps a runner, loading the encoder at `encoder` if the model needs it.
+    pub fn new(runner: tandem_core::intent::IntentRunner, encoder: &Path) -> anyhow::Result<Self> {
+        let embedder = if runner.uses_embedding() {
+            Some(load(encoder)?)
+        } else {
+            None
+        };
+        Ok(Self { runner, embedder })
+    }
+
+    pub fn classify(
+        &self,
+        text: &str,
+        top_k: usize,
+    ) -> anyhow::Result<tandem_core::intent::Classification> {
+        let embedding = self.embedder.map(|e| e.get(text));
+        self.runner
+            .classify_embedded(text, embedding.as_deref(), top_k)
+    }
+}

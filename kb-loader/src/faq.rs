@@ -622,7 +622,7 @@ fn verify(index: &Index, onnx: &[u8]) -> anyhow::Result<f32> {
     let mut max_diff = 0f32;
     let questions = index.retriever.entries().iter().flat_map(|e| &e.questions);
     for q in questions.map(|q| q.text.as_str()).chain([""]) {
-        let x = index.encoder.features.extract(q);
+        let x = index.encoder.features_of(q);
         let (got, _) = intent::run_model(&plan, &x)?;
         let (got, want) = (embed(&got), encoder_embed(&index.encoder, q));
         for (a, b) in got.iter().zip(&want) {

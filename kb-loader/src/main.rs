@@ -78,7 +78,7 @@ pub struct RecipeArgs {
     embedding_weight: f32,
     /// The encoder pack for the embedding block.
     #[arg(long, default_value = "models/encoder.bin")]
-    encoder: PathBuf,
+    pub encoder: PathBuf,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
