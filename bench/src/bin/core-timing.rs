@@ -38,6 +38,8 @@ fn main() -> anyhow::Result<()> {
         &read("sentiment.json")?,
     )?;
     let faq = FaqRunner::from_bytes(&read("faq.onnx")?, &read("faq.json")?)?;
+    let encoder =
+        tandem_encoder::Encoder::load(tandem_encoder::Pack::from_vec(read("encoder.bin")?)?)?;
     for (lang, text) in [
         ("en", "it says delivered but I did not get it, just asking"),
         ("zh", "显示已签收但是我没有收到，不是很生气，只是问问"),
@@ -47,7 +49,14 @@ fn main() -> anyhow::Result<()> {
         ),
     ] {
         let x = intent.features().extract(text);
-        println!("{lang}: {} intent features", x.indices.len());
+        let ids = encoder.token_ids(text);
+        println!(
+            "{lang}: {} intent features, {} encoder tokens",
+            x.indices.len(),
+            ids.len()
+        );
+        time("  encoder tokenize", || encoder.token_ids(text));
+        time("  encoder network", || encoder.embed_ids(&ids));
         time("  intent features", || intent.features().extract(text));
         time("  intent model on tract", || run_model(&plan, &x).unwrap());
         time("  intent classify (both)", || {
