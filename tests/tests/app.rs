@@ -24,6 +24,7 @@ fn every_component_answers_its_health_route() {
     assert_eq!(health.json()["component"], "health");
     assert_eq!(health.json()["version"], env!("CARGO_PKG_VERSION"));
     for (path, component) in [
+        ("/v1/embed/health", "embed"),
         ("/v1/intent/health", "intent"),
         ("/v1/faq/health", "faq"),
         ("/v1/tickets/health", "ticket"),

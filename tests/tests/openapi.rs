@@ -668,6 +668,7 @@ fn every_documented_path_method_and_status_against_the_running_app() {
     // Health, this document.
     for (path, component) in [
         ("/v1/health", "health"),
+        ("/v1/embed/health", "embed"),
         ("/v1/intent/health", "intent"),
         ("/v1/faq/health", "faq"),
         ("/v1/tickets/health", "ticket"),
@@ -680,6 +681,7 @@ fn every_documented_path_method_and_status_against_the_running_app() {
     }
     for path in [
         "/v1/health",
+        "/v1/embed/health",
         "/v1/intent/health",
         "/v1/faq/health",
         "/v1/tickets/health",
@@ -697,6 +699,36 @@ fn every_documented_path_method_and_status_against_the_running_app() {
             "GET /v1/openapi.json is not openapi/openapi.json: rebuild the health component".into(),
         );
     }
+
+    // Embed.
+    let p = "/v1/embed";
+    let e = expect(
+        &api.send(
+            "POST",
+            p,
+            p,
+            none,
+            &json!({"texts": ["我的订单到哪了", "where is my order", ""]}),
+        ),
+        200,
+        "embed",
+    );
+    assert_eq!(e["embeddings"].as_array().map(Vec::len), Some(3), "{e}");
+    expect(
+        &api.raw("POST", p, p, none, b"{\"texts\": ["),
+        400,
+        "embed 400",
+    );
+    expect(
+        &api.send("POST", p, p, none, &json!({"texts": ["订".repeat(2001)]})),
+        413,
+        "embed 413",
+    );
+    expect(
+        &api.send("POST", p, p, none, &json!({"texts": []})),
+        422,
+        "embed 422",
+    );
 
     // Intent.
     let p = "/v1/intent";
