@@ -47,10 +47,10 @@ pub fn gemm_acc(a: &[f32], w: &PackedMatrix, out: &mut [f32]) {
         // SAFETY: the CPU has the features the function is compiled for (checked just above).
         return unsafe { gemm_acc_avx2(a, w, out) };
     }
+    // wasm has no run-time detection: a module using simd128 fails validation, loudly, on an
+    // engine without it, and wasmtime and Spin have it on by default.
     #[cfg(target_arch = "wasm32")]
-    // SAFETY: wasm has no run-time detection; a module using simd128 fails validation, loudly,
-    // on an engine without it, and wasmtime and Spin have it on by default.
-    return unsafe { gemm_acc_simd128(a, w, out) };
+    return gemm_acc_simd128(a, w, out);
     #[allow(unreachable_code)]
     gemm_acc_portable::<2, false>(a, w, out)
 }
