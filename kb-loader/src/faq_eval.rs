@@ -20,6 +20,14 @@ struct Output {
 
 /// Evaluates a KB's FAQ on its own held-out paraphrases.
 pub fn kb(corpus: &Corpus, recipe: &Recipe, json: bool) -> anyhow::Result<()> {
+    faq::warn_similar_entries(corpus, recipe);
+    let closest = faq::similar_entries(corpus, recipe, -1.0);
+    if !json && !closest.is_empty() {
+        println!("entries closest in meaning (centroid cosine of their questions' embeddings):");
+        for (a, b, cosine) in closest.iter().take(5) {
+            println!("  {cosine:.3}  {a} ~ {b}");
+        }
+    }
     let held = faq::held_out(corpus, recipe);
     report(
         &Output {
