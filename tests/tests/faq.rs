@@ -78,11 +78,44 @@ fn answers_customers_in_their_language() {
 /// the first. The component allocates above its snapshot after pre-initialisation and frees
 /// those blocks itself (`tandem_adapter::snapshot_alloc`): if it corrupted them, answers would
 /// change; leaking more than ~80 KB a request would exhaust the 64 MB memory limit set here
-/// (the faq memory image is about 15 MB) within these 604 requests.
+/// (the faq memory image is about 15 MB) within these 604 requests. The app is the faq
+/// component alone: the limit applies to every component's memory, and the encoder's image
+/// (84.5 MB, docs/encoder.md) would not load under it.
 #[test]
 fn a_reused_instance_answers_the_same_every_time() {
     let dir = TempDir::new().unwrap();
-    let host = start_app_with(
+    let manifest = dir.path().join("spin.toml");
+    let faq_wasm = workspace_root().join("target/tandem/faq.wasm");
+    std::fs::write(
+        &manifest,
+        format!(
+            r#"spin_manifest_version = 2
+[application]
+name = "faq-alone"
+[variables]
+agent_token = {{ required = true, secret = true }}
+[[trigger.http]]
+route = "/v1/faq/..."
+component = "faq"
+[component.faq]
+source = "{}"
+[component.faq.variables]
+agent_token = "{{{{ agent_token }}}}"
+"#,
+            faq_wasm.display()
+        ),
+    )
+    .unwrap();
+    // The app's build (and so faq.wasm) as every other test of this file gets it.
+    drop(
+        start_app(
+            &dir.path().join("warm"),
+            vec![("SPIN_VARIABLE_AGENT_TOKEN", TOKEN)],
+        )
+        .unwrap(),
+    );
+    let host = Host::start(
+        &manifest,
         &dir.path().join("data"),
         HostOptions {
             args: vec!["--instance-reuse", "1000", "--max-memory-mb", "64"],
