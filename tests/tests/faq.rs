@@ -3,8 +3,7 @@
 
 use serde_json::{Value, json};
 use tandem_tests::{
-    Body, Host, HostOptions, assert_problem, request, request_with, start_app, start_app_with,
-    workspace_root,
+    Body, Host, HostOptions, assert_problem, request, request_with, start_app, workspace_root,
 };
 use tempfile::TempDir;
 
