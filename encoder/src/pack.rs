@@ -132,32 +132,32 @@ impl Pack {
 
     /// A section of little-endian `f32`s, checked to hold `expected` of them.
     pub fn f32s(&self, name: &str, expected: usize) -> Result<Vec<f32>, PackError> {
-        let raw = self.sized(name, expected, 4)?;
-        Ok(raw
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-            .collect())
+        self.words(name, expected, f32::from_le_bytes)
     }
 
     /// A section of little-endian `u32`s, checked to hold `expected` of them.
     pub fn u32s(&self, name: &str, expected: usize) -> Result<Vec<u32>, PackError> {
-        let raw = self.sized(name, expected, 4)?;
-        Ok(raw
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-            .collect())
+        self.words(name, expected, u32::from_le_bytes)
     }
 
-    fn sized(&self, name: &str, count: usize, width: usize) -> Result<&[u8], PackError> {
+    fn words<T>(
+        &self,
+        name: &str,
+        count: usize,
+        decode: fn([u8; 4]) -> T,
+    ) -> Result<Vec<T>, PackError> {
         let raw = self.bytes(name)?;
-        if raw.len() != count * width {
+        if raw.len() != count * 4 {
             return err(format!(
                 "section {name} holds {} bytes, expected {}",
                 raw.len(),
-                count * width
+                count * 4
             ));
         }
-        Ok(raw)
+        Ok(raw
+            .chunks_exact(4)
+            .map(|c| decode(c.try_into().unwrap()))
+            .collect())
     }
 
     /// The `info` section.
