@@ -48,12 +48,16 @@ impl Embedder {
         if let Some(e) = self.cache.lock().unwrap().get(text) {
             return e.clone();
         }
-        let e: Arc<[f32]> = Arc::from(self.encoder.embed(text).as_slice());
+        let e = self.embed(text);
         self.cache
             .lock()
             .unwrap()
             .insert(text.to_string(), e.clone());
         e
+    }
+
+    fn embed(&self, text: &str) -> Arc<[f32]> {
+        Arc::from(self.encoder.embed(text).as_slice())
     }
 
     /// Embeds the texts not seen yet, on every core.
@@ -78,7 +82,7 @@ impl Embedder {
                 .map(|part| {
                     s.spawn(move || {
                         part.iter()
-                            .map(|t| (t.to_string(), Arc::from(self.encoder.embed(t).as_slice())))
+                            .map(|t| (t.to_string(), self.embed(t)))
                             .collect()
                     })
                 })

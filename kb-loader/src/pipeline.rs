@@ -29,6 +29,7 @@ pub struct Trained {
     pub features: FeatureExtractor,
     pub model: LinearModel,
     pub seconds: f64,
+    /// The encoder when the features have an embedding block, else none.
     embedder: Option<&'static Embedder>,
 }
 
@@ -47,43 +48,41 @@ impl Trained {
 
     /// The sentence embedding of `text`, when the model is of the semantic tier.
     pub fn sentence_embedding(&self, text: &str) -> Option<std::sync::Arc<[f32]>> {
-        self.embedder
-            .filter(|_| self.features.uses_embedding())
-            .map(|e| e.get(text))
+        self.embedder.map(|e| e.get(text))
     }
 
     /// Embeds `texts` ahead of scoring them one by one (on every core).
     pub fn prefetch<S: AsRef<str> + Sync>(&self, texts: &[S]) {
-        if let (Some(e), true) = (self.embedder, self.features.uses_embedding()) {
+        if let Some(e) = self.embedder {
             e.prefetch(texts);
         }
     }
 }
 
+/// The model's input for `text`: its n-grams, then its embedding when `embedder` is given
+/// (which it is exactly when the features have an embedding block).
 fn features_of(
     features: &FeatureExtractor,
     embedder: Option<&'static Embedder>,
     text: &str,
 ) -> SparseVector {
-    if !features.uses_embedding() {
-        return features.extract(text);
-    }
-    let embedder = embedder.expect("a recipe with an embedding block carries the encoder");
+    let embedding = embedder.map(|e| e.get(text));
     features
-        .extract_with_embedding(text, Some(&embedder.get(text)))
-        .expect("the encoder's embeddings have the model's width")
+        .extract_with_embedding(text, embedding.as_deref())
+        .expect("a recipe with an embedding block carries the encoder, of the model's width")
 }
 
 pub fn train(set: &TrainingSet, recipe: &Recipe, what: &str) -> Trained {
     let start = Instant::now();
     let texts: Vec<&str> = set.examples.iter().map(|e| e.text.as_str()).collect();
     let features = FeatureExtractor::fit(recipe.features.clone(), &texts);
-    if let (Some(e), true) = (recipe.embedder, features.uses_embedding()) {
+    let embedder = recipe.embedder.filter(|_| features.uses_embedding());
+    if let Some(e) = embedder {
         e.prefetch(&texts);
     }
     let rows: Vec<_> = texts
         .iter()
-        .map(|t| features_of(&features, recipe.embedder, t))
+        .map(|t| features_of(&features, embedder, t))
         .collect();
     let labels: Vec<usize> = set.examples.iter().map(|e| e.label).collect();
     let quiet = recipe.quiet;
@@ -122,7 +121,7 @@ pub fn train(set: &TrainingSet, recipe: &Recipe, what: &str) -> Trained {
         features,
         model,
         seconds,
-        embedder: recipe.embedder,
+        embedder,
     }
 }
 
