@@ -16,6 +16,7 @@ use crate::limits::{Limits, MemoryLimiter};
 use crate::manifest::{ComponentConfig, Manifest};
 use crate::platform::ComponentPlatform;
 use crate::routing::Router;
+use crate::runtime_config::{RuntimeConfig, SqliteConfig};
 use crate::spin_kv::KvBackend;
 use crate::state::{HostState, Spin};
 
@@ -36,6 +37,8 @@ pub struct RunOptions {
     pub instance_reuse: usize,
     /// Where databases and staged files live.
     pub data_dir: PathBuf,
+    /// Where stores live instead of their default files (`--runtime-config-file`).
+    pub runtime_config: RuntimeConfig,
 }
 
 /// A loaded application, ready to serve.
@@ -163,6 +166,15 @@ impl App {
         std::fs::create_dir_all(&options.data_dir)
             .with_context(|| format!("creating data dir {}", options.data_dir.display()))?;
         let variables = crate::spin_variables::resolve_component_variables(manifest, env)?;
+        for db in options.runtime_config.sqlite_databases.values() {
+            let SqliteConfig::Spin { path: Some(path) } = db else {
+                continue;
+            };
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+        }
         let engine = serving_engine(&options.limits)?;
         let linker = linker(&engine)?;
 
@@ -173,7 +185,11 @@ impl App {
                 if !kv.contains_key(label) {
                     kv.insert(
                         label.clone(),
-                        Arc::new(KvBackend::open(&options.data_dir, label)?),
+                        Arc::new(KvBackend::open(
+                            &options.data_dir,
+                            label,
+                            options.runtime_config.key_value_stores.get(label),
+                        )?),
                     );
                 }
             }
@@ -190,7 +206,19 @@ impl App {
                     .iter()
                     .map(|l| (l.clone(), Arc::clone(&kv[l])))
                     .collect(),
-                sqlite_databases: comp.sqlite_databases.clone(),
+                sqlite_databases: comp
+                    .sqlite_databases
+                    .iter()
+                    .map(|l| {
+                        let path = match options.runtime_config.sqlite_databases.get(l) {
+                            Some(SqliteConfig::Spin { path: Some(path) }) => path.clone(),
+                            Some(SqliteConfig::Spin { path: None }) | None => {
+                                crate::spin_sqlite::database_path(&options.data_dir, l)
+                            }
+                        };
+                        (l.clone(), path)
+                    })
+                    .collect(),
             };
             let loaded = LoadedComponent::load(
                 &engine,

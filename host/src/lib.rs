@@ -17,6 +17,7 @@ pub mod platform;
 pub mod preinit;
 pub mod problem;
 pub mod routing;
+pub mod runtime_config;
 pub mod server;
 pub mod spin_kv;
 pub mod spin_sqlite;
@@ -38,6 +39,8 @@ pub struct UpOptions {
     pub listen: String,
     /// Data directory; default `.spin/` beside the manifest.
     pub data_dir: Option<PathBuf>,
+    /// Spin runtime config file mapping stores to files or Redis (`--runtime-config-file`).
+    pub runtime_config_file: Option<PathBuf>,
     /// Run the components' build commands first.
     pub build: bool,
     /// Run options (limits, reuse) apart from the data dir.
@@ -55,6 +58,11 @@ pub async fn up(opts: UpOptions) -> Result<()> {
         opts.from.clone()
     };
     let manifest = manifest::load(&path)?;
+    // Checked before any build: a wrong runtime config fails at once.
+    let runtime_config = match &opts.runtime_config_file {
+        Some(file) => runtime_config::load(file, &manifest)?,
+        None => runtime_config::RuntimeConfig::default(),
+    };
     if opts.build {
         build_step::run(&manifest)?;
     }
@@ -66,6 +74,7 @@ pub async fn up(opts: UpOptions) -> Result<()> {
         limits: opts.limits,
         instance_reuse: opts.instance_reuse.max(1),
         data_dir,
+        runtime_config,
     };
     let app = app::App::load(&manifest, options, &|k| std::env::var(k).ok())?;
     let listener = tokio::net::TcpListener::bind(&opts.listen)

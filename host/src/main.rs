@@ -31,6 +31,10 @@ enum Command {
         /// Where SQLite databases and key-value stores live (default: .spin/ beside the manifest).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Spin runtime config: `[key_value_store.<label>]` (`spin` or `redis`) and
+        /// `[sqlite_database.<label>]` (`spin`) map stores to files or Redis.
+        #[arg(long)]
+        runtime_config_file: Option<PathBuf>,
         /// Run each component's build command first.
         #[arg(long)]
         build: bool,
@@ -97,6 +101,7 @@ async fn run() -> std::process::ExitCode {
             from,
             listen,
             data_dir,
+            runtime_config_file,
             build,
             instance_reuse,
             timeout_ms,
@@ -107,6 +112,7 @@ async fn run() -> std::process::ExitCode {
                 from,
                 listen,
                 data_dir,
+                runtime_config_file,
                 build,
                 instance_reuse,
                 limits: Limits {

@@ -17,6 +17,6 @@ pub struct ComponentPlatform {
     pub variables: BTreeMap<String, Value>,
     /// Granted key-value stores by label.
     pub key_value_stores: BTreeMap<String, Arc<KvBackend>>,
-    /// Granted SQLite database labels.
-    pub sqlite_databases: Vec<String>,
+    /// Granted SQLite databases: label → file.
+    pub sqlite_databases: BTreeMap<String, PathBuf>,
 }

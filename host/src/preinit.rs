@@ -37,7 +37,7 @@ pub async fn preinit(input: &Path, output: &Path) -> Result<()> {
         data_dir: std::env::temp_dir(),
         variables: BTreeMap::new(),
         key_value_stores: BTreeMap::new(),
-        sqlite_databases: Vec::new(),
+        sqlite_databases: BTreeMap::new(),
     });
     let wasi = WasiCtxBuilder::new()
         .inherit_stdout()

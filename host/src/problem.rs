@@ -60,6 +60,17 @@ impl Problem {
         }
     }
 
+    /// A store the request needed cannot be reached (503, e.g. Redis down); retrying later
+    /// may succeed, so the response carries `Retry-After`.
+    pub fn store_unavailable(component: &str, detail: &str) -> Self {
+        Self {
+            slug: "store-unavailable",
+            title: "Store Unavailable",
+            status: http::StatusCode::SERVICE_UNAVAILABLE,
+            detail: format!("component `{component}` could not complete: {detail}"),
+        }
+    }
+
     /// The JSON body.
     pub fn body(&self) -> String {
         serde_json::json!({
@@ -88,6 +99,12 @@ impl Problem {
             http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
             http::HeaderValue::from_static("*"),
         );
+        if self.slug == "store-unavailable" {
+            res.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            );
+        }
         // The host closes the connection after a refused body (once it has read and dropped
         // what it still lingers for, `server::LINGER_*`): the client is told so up front.
         if self.status == http::StatusCode::PAYLOAD_TOO_LARGE {

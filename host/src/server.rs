@@ -278,6 +278,21 @@ async fn run_component(
         Ok(Ok(Ok(Ok(res)))) => Ok(res),
         Ok(Ok(Ok(Err(code)))) => Err(Failure::Trap(format!("component returned error {code}"))),
     };
+    // A store this request used could not be reached (Redis down): a failure is the store's,
+    // not the component's, and a retry may succeed, so it is a 503 whatever the component made
+    // of the store's error. A request that coped without the store keeps its answer.
+    if let Some(detail) = instance.store.data_mut().store_unavailable.take()
+        && match &outcome {
+            Ok(res) => res.status().is_server_error(),
+            Err(Failure::Trap(_) | Failure::MemoryLimit) => true,
+            Err(Failure::Timeout) => false,
+        }
+    {
+        if outcome.is_ok() {
+            comp.checkin(instance, &app.options);
+        }
+        return Err(Problem::store_unavailable(&comp.id, &detail));
+    }
     match outcome {
         Ok(res) => {
             comp.checkin(instance, &app.options);

@@ -1,32 +1,93 @@
-//! `spin:key-value/key-value@3.0.0` backed by SQLite, in Spin's own table layout
-//! `spin_key_value(store, key, value)`.
+//! `spin:key-value/key-value@3.0.0` on a SQLite file (the default) or on Redis (runtime config).
 //!
-//! Store `default` lives in `<data-dir>/sqlite_key_value.db` (Spin's file name); any other label
-//! gets its own file `<data-dir>/kv_<label>.db`. One connection per label is shared by all
-//! instances (opened at startup), which keeps `open` cheap for instance-per-request.
+//! SQLite: Spin's own table layout `spin_key_value(store, key, value)`. Store `default` lives in
+//! `<data-dir>/sqlite_key_value.db` (Spin's file name); any other label gets its own file
+//! `<data-dir>/kv_<label>.db`; a runtime config `[key_value_store.<label>] type = "spin"` with a
+//! `path` moves it. One connection per label is shared by all instances (opened at startup),
+//! which keeps `open` cheap for instance-per-request.
+//!
+//! Redis (`type = "redis"`): keys as they are, values as bytes, as Spin's Redis store keeps them,
+//! so Spin and this host can share one Redis. Connections are pooled per label and used on
+//! blocking threads with 2 s timeouts; a connection that fails is dropped, and an operation that
+//! failed on a pooled connection (Redis restarted since) is retried once on a fresh one (every
+//! operation here is idempotent). When Redis cannot be reached the guest gets `error::other`
+//! and the request is marked ([`HostState::store_unavailable`]): if the component then fails,
+//! the host answers 503 problem+json instead of its 500 (`server.rs`), and the next request
+//! after Redis returns simply reconnects.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use rusqlite::OptionalExtension;
 use wasmtime::component::{Accessor, FutureReader, Resource, StreamReader};
 
 use crate::bindings::key_value::{self, Error};
+use crate::runtime_config::{KvConfig, redact_url};
 use crate::spin_sqlite::open_file;
 use crate::state::{HostState, Spin};
+
+/// How long connecting to Redis may take.
+const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one Redis command may wait for its answer (or to be written).
+const REDIS_IO_TIMEOUT: Duration = Duration::from_secs(2);
+/// Idle Redis connections kept per store.
+const REDIS_MAX_IDLE: usize = 32;
+
+/// Why a key-value operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvError {
+    /// The backing service cannot be reached now (Redis down, timed out, loading): try later.
+    Unavailable(String),
+    /// Anything else.
+    Other(String),
+}
+
+impl KvError {
+    fn message(&self) -> &str {
+        match self {
+            Self::Unavailable(m) | Self::Other(m) => m,
+        }
+    }
+}
+
+enum Engine {
+    File(Mutex<rusqlite::Connection>),
+    Redis(RedisStore),
+}
 
 /// One key-value store (a label), shared by every instance that may open it.
 pub struct KvBackend {
     label: String,
-    conn: Mutex<rusqlite::Connection>,
+    engine: Engine,
 }
 
 impl KvBackend {
-    /// Opens (creating if needed) the SQLite file for store `label` in `data_dir`.
-    pub fn open(data_dir: &Path, label: &str) -> anyhow::Result<Self> {
-        let path = store_path(data_dir, label);
-        let conn = open_file(&path).with_context(|| format!("opening {}", path.display()))?;
+    /// Opens store `label` as `config` says (none: the default file in `data_dir`). A Redis
+    /// store is connected to (and pinged) now, so a Redis that is down fails the load.
+    pub fn open(data_dir: &Path, label: &str, config: Option<&KvConfig>) -> anyhow::Result<Self> {
+        match config {
+            None | Some(KvConfig::Spin { path: None }) => {
+                Self::open_file(&store_path(data_dir, label), label)
+            }
+            Some(KvConfig::Spin { path: Some(path) }) => Self::open_file(path, label),
+            Some(KvConfig::Redis { url }) => Ok(Self {
+                label: label.to_string(),
+                engine: Engine::Redis(
+                    RedisStore::connect(url)
+                        .with_context(|| format!("key-value store `{label}`"))?,
+                ),
+            }),
+        }
+    }
+
+    /// Opens (creating if needed) SQLite file `path` for store `label`.
+    pub fn open_file(path: &Path, label: &str) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let conn = open_file(path).with_context(|| format!("opening {}", path.display()))?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS spin_key_value (
                 store TEXT NOT NULL,
@@ -37,26 +98,214 @@ impl KvBackend {
         )?;
         Ok(Self {
             label: label.to_string(),
-            conn: Mutex::new(conn),
+            engine: Engine::File(Mutex::new(conn)),
         })
     }
 
-    /// Runs `work` on the connection on a blocking thread.
+    /// Runs `work` on a blocking thread (both engines block).
     async fn run<R: Send + 'static>(
         self: &Arc<Self>,
-        work: impl FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<R> + Send + 'static,
-    ) -> wasmtime::Result<Result<R, Error>> {
+        work: impl FnOnce(&Self) -> Result<R, KvError> + Send + 'static,
+    ) -> Result<R, KvError> {
         let this = Arc::clone(self);
-        let result = tokio::task::spawn_blocking(move || {
-            let conn = this.conn.lock().unwrap_or_else(|p| p.into_inner());
-            work(&conn, &this.label)
+        tokio::task::spawn_blocking(move || work(&this))
+            .await
+            .unwrap_or_else(|e| Err(KvError::Other(format!("key-value worker failed: {e}"))))
+    }
+
+    fn file<R>(
+        &self,
+        conn: &Mutex<rusqlite::Connection>,
+        work: impl FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<R>,
+    ) -> Result<R, KvError> {
+        let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+        work(&conn, &self.label).map_err(|e| KvError::Other(e.to_string()))
+    }
+
+    /// The value of `key`, if any.
+    pub async fn get(self: &Arc<Self>, key: String) -> Result<Option<Vec<u8>>, KvError> {
+        self.run(move |this| match &this.engine {
+            Engine::File(c) => this.file(c, |c, store| {
+                c.query_row(
+                    "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
+                    (store, &key),
+                    |row| row.get::<_, Vec<u8>>(0),
+                )
+                .optional()
+            }),
+            Engine::Redis(r) => r.run(|c| redis::cmd("GET").arg(&key).query(c)),
         })
-        .await?;
-        Ok(result.map_err(|e| Error::Other(e.to_string())))
+        .await
+    }
+
+    /// Sets `key` to `value`, replacing any value it had.
+    pub async fn set(self: &Arc<Self>, key: String, value: Vec<u8>) -> Result<(), KvError> {
+        self.run(move |this| match &this.engine {
+            Engine::File(c) => this.file(c, |c, store| {
+                c.execute(
+                    "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+                    (store, &key, &value),
+                )
+                .map(drop)
+            }),
+            Engine::Redis(r) => r.run(|c| redis::cmd("SET").arg(&key).arg(&value[..]).query(c)),
+        })
+        .await
+    }
+
+    /// Removes `key` (no error when it is absent).
+    pub async fn delete(self: &Arc<Self>, key: String) -> Result<(), KvError> {
+        self.run(move |this| match &this.engine {
+            Engine::File(c) => this.file(c, |c, store| {
+                c.execute(
+                    "DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2",
+                    (store, &key),
+                )
+                .map(drop)
+            }),
+            Engine::Redis(r) => r.run(|c| redis::cmd("DEL").arg(&key).query::<i64>(c).map(drop)),
+        })
+        .await
+    }
+
+    /// Whether `key` has a value.
+    pub async fn exists(self: &Arc<Self>, key: String) -> Result<bool, KvError> {
+        self.run(move |this| match &this.engine {
+            Engine::File(c) => this.file(c, |c, store| {
+                c.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2)",
+                    (store, &key),
+                    |row| row.get::<_, bool>(0),
+                )
+            }),
+            Engine::Redis(r) => r.run(|c| redis::cmd("EXISTS").arg(&key).query(c)),
+        })
+        .await
+    }
+
+    /// Every key, sorted.
+    pub async fn keys(self: &Arc<Self>) -> Result<Vec<String>, KvError> {
+        self.run(|this| match &this.engine {
+            Engine::File(c) => this.file(c, |c, store| {
+                let mut stmt =
+                    c.prepare("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?;
+                stmt.query_map([store], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            }),
+            Engine::Redis(r) => r.run(|c| {
+                // SCAN rather than KEYS: it does not block the server on a large database.
+                let mut keys = Vec::new();
+                let mut cursor = 0u64;
+                loop {
+                    let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query(c)?;
+                    keys.extend(batch);
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
+                }
+                keys.sort();
+                keys.dedup();
+                Ok(keys)
+            }),
+        })
+        .await
     }
 }
 
-/// File backing key-value store `label`.
+/// A Redis server behind one store label: the client and a pool of idle connections.
+struct RedisStore {
+    client: redis::Client,
+    /// The URL with its password redacted, for messages.
+    shown: String,
+    idle: Mutex<Vec<redis::Connection>>,
+}
+
+impl RedisStore {
+    /// Checks the URL and that the server answers `PING` now.
+    fn connect(url: &str) -> anyhow::Result<Self> {
+        let shown = redact_url(url);
+        let client = redis::Client::open(url)
+            .map_err(|e| anyhow::anyhow!("`{shown}` is not a usable Redis URL: {e}"))?;
+        let store = Self {
+            client,
+            shown,
+            idle: Mutex::new(Vec::new()),
+        };
+        store
+            .run(|c| redis::cmd("PING").query::<String>(c))
+            .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        Ok(store)
+    }
+
+    fn fresh(&self) -> redis::RedisResult<redis::Connection> {
+        let conn = self
+            .client
+            .get_connection_with_timeout(REDIS_CONNECT_TIMEOUT)?;
+        conn.set_read_timeout(Some(REDIS_IO_TIMEOUT))?;
+        conn.set_write_timeout(Some(REDIS_IO_TIMEOUT))?;
+        Ok(conn)
+    }
+
+    fn error(&self, e: &redis::RedisError) -> KvError {
+        if unreachable(e) {
+            KvError::Unavailable(format!("Redis at {} is unavailable: {e}", self.shown))
+        } else {
+            KvError::Other(format!("Redis at {}: {e}", self.shown))
+        }
+    }
+
+    /// Runs `op` on a pooled (or new) connection; see the module docs for the retry.
+    fn run<R>(
+        &self,
+        op: impl Fn(&mut redis::Connection) -> redis::RedisResult<R>,
+    ) -> Result<R, KvError> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let reused = pooled.is_some();
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => self.fresh().map_err(|e| self.error(&e))?,
+        };
+        let mut result = op(&mut conn);
+        if reused && result.as_ref().is_err_and(unreachable) {
+            conn = self.fresh().map_err(|e| self.error(&e))?;
+            result = op(&mut conn);
+        }
+        match result {
+            Ok(value) => {
+                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+                if idle.len() < REDIS_MAX_IDLE {
+                    idle.push(conn);
+                }
+                Ok(value)
+            }
+            // The connection is dropped: after an error its state is unknown.
+            Err(e) => Err(self.error(&e)),
+        }
+    }
+}
+
+/// Whether a Redis error means "cannot be reached now" rather than "refused this command".
+fn unreachable(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || matches!(
+            e.kind(),
+            redis::ErrorKind::BusyLoadingError
+                | redis::ErrorKind::TryAgain
+                | redis::ErrorKind::MasterDown
+                | redis::ErrorKind::ReadOnly
+        )
+}
+
+/// Default file backing key-value store `label`.
 pub fn store_path(data_dir: &Path, label: &str) -> PathBuf {
     if label == "default" {
         data_dir.join("sqlite_key_value.db")
@@ -86,6 +335,16 @@ impl key_value::HostStore for HostState {
     }
 }
 
+/// Hands an operation's result to the guest, marking the request when the store is unavailable.
+fn to_guest<T, R>(accessor: &Accessor<T, Spin>, result: Result<R, KvError>) -> Result<R, Error> {
+    result.map_err(|e| {
+        if let KvError::Unavailable(m) = &e {
+            accessor.with(|mut access| access.get().store_unavailable = Some(m.clone()));
+        }
+        Error::Other(e.message().to_string())
+    })
+}
+
 impl<T> key_value::HostStoreWithStore<T> for Spin {
     async fn open(
         accessor: &Accessor<T, Self>,
@@ -109,16 +368,8 @@ impl<T> key_value::HostStoreWithStore<T> for Spin {
         this: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        backend(accessor, &this)?
-            .run(move |c, store| {
-                c.query_row(
-                    "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
-                    (store, &key),
-                    |row| row.get::<_, Vec<u8>>(0),
-                )
-                .optional()
-            })
-            .await
+        let result = backend(accessor, &this)?.get(key).await;
+        Ok(to_guest(accessor, result))
     }
 
     async fn set(
@@ -127,16 +378,8 @@ impl<T> key_value::HostStoreWithStore<T> for Spin {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
-        backend(accessor, &this)?
-            .run(move |c, store| {
-                c.execute(
-                    "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-                    (store, &key, &value),
-                )
-                .map(drop)
-            })
-            .await
+        let result = backend(accessor, &this)?.set(key, value).await;
+        Ok(to_guest(accessor, result))
     }
 
     async fn delete(
@@ -144,15 +387,8 @@ impl<T> key_value::HostStoreWithStore<T> for Spin {
         this: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<(), Error>> {
-        backend(accessor, &this)?
-            .run(move |c, store| {
-                c.execute(
-                    "DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2",
-                    (store, &key),
-                )
-                .map(drop)
-            })
-            .await
+        let result = backend(accessor, &this)?.delete(key).await;
+        Ok(to_guest(accessor, result))
     }
 
     async fn exists(
@@ -160,30 +396,16 @@ impl<T> key_value::HostStoreWithStore<T> for Spin {
         this: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<bool, Error>> {
-        backend(accessor, &this)?
-            .run(move |c, store| {
-                c.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2)",
-                    (store, &key),
-                    |row| row.get::<_, bool>(0),
-                )
-            })
-            .await
+        let result = backend(accessor, &this)?.exists(key).await;
+        Ok(to_guest(accessor, result))
     }
 
     async fn get_keys(
         accessor: &Accessor<T, Self>,
         this: Resource<Store>,
     ) -> wasmtime::Result<(StreamReader<String>, FutureReader<Result<(), Error>>)> {
-        let keys = backend(accessor, &this)?
-            .run(|c, store| {
-                let mut stmt =
-                    c.prepare("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?;
-                stmt.query_map([store], |row| row.get::<_, String>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .await?;
-        let (keys, result) = match keys {
+        let keys = backend(accessor, &this)?.keys().await;
+        let (keys, result) = match to_guest(accessor, keys) {
             Ok(keys) => (keys, Ok(())),
             Err(e) => (Vec::new(), Err(e)),
         };
@@ -194,5 +416,161 @@ impl<T> key_value::HostStoreWithStore<T> for Spin {
             })?;
             Ok((keys, done))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The same assertions against the SQLite file store and a real Redis (Debian's
+    //! `redis-server`, started here on a free loopback port in a temporary directory).
+
+    use super::*;
+
+    /// A `redis-server` child on a free port, killed on drop.
+    struct Redis {
+        child: std::process::Child,
+        port: u16,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Redis {
+        fn start() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let child = std::process::Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server (Debian package `redis-server`) must be installed");
+            let redis = Self {
+                child,
+                port,
+                _dir: dir,
+            };
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "redis-server did not start"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            redis
+        }
+
+        fn url(&self) -> String {
+            format!("redis://127.0.0.1:{}", self.port)
+        }
+    }
+
+    impl Drop for Redis {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    async fn behaves_as_a_spin_store(kv: Arc<KvBackend>) {
+        assert_eq!(kv.get("missing".into()).await, Ok(None));
+        assert_eq!(kv.exists("missing".into()).await, Ok(false));
+        assert_eq!(kv.keys().await, Ok(vec![]));
+        kv.set("b".into(), b"one".to_vec()).await.unwrap();
+        kv.set("b".into(), b"two".to_vec()).await.unwrap();
+        assert_eq!(kv.get("b".into()).await, Ok(Some(b"two".to_vec())));
+        // Binary and empty values, non-ASCII keys.
+        kv.set("a".into(), vec![0, 255, 10, 13]).await.unwrap();
+        kv.set("会话:1".into(), Vec::new()).await.unwrap();
+        assert_eq!(kv.get("a".into()).await, Ok(Some(vec![0, 255, 10, 13])));
+        assert_eq!(kv.get("会话:1".into()).await, Ok(Some(Vec::new())));
+        assert_eq!(kv.exists("会话:1".into()).await, Ok(true));
+        assert_eq!(
+            kv.keys().await,
+            Ok(vec!["a".to_string(), "b".to_string(), "会话:1".to_string()])
+        );
+        kv.delete("b".into()).await.unwrap();
+        kv.delete("never-set".into()).await.unwrap();
+        assert_eq!(kv.get("b".into()).await, Ok(None));
+        assert_eq!(kv.exists("b".into()).await, Ok(false));
+        assert_eq!(
+            kv.keys().await,
+            Ok(vec!["a".to_string(), "会话:1".to_string()])
+        );
+        // A value near Spin's 1 MB limit.
+        let big = vec![7u8; 1 << 20];
+        kv.set("big".into(), big.clone()).await.unwrap();
+        assert_eq!(kv.get("big".into()).await, Ok(Some(big)));
+        // Concurrent writers to distinct keys all land.
+        let writes = (0..32).map(|i| {
+            let kv = Arc::clone(&kv);
+            async move { kv.set(format!("k{i:02}"), vec![i]).await }
+        });
+        for r in futures::future::join_all(writes).await {
+            r.unwrap();
+        }
+        for i in 0..32u8 {
+            assert_eq!(kv.get(format!("k{i:02}")).await, Ok(Some(vec![i])));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn file_store_behaves_as_a_spin_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = KvBackend::open(dir.path(), "default", None).unwrap();
+        behaves_as_a_spin_store(Arc::new(kv)).await;
+        // The default label keeps Spin's file name; a configured path is used as given.
+        assert!(dir.path().join("sqlite_key_value.db").exists());
+        let path = dir.path().join("nested/kv.db");
+        let config = KvConfig::Spin {
+            path: Some(path.clone()),
+        };
+        KvBackend::open(dir.path(), "default", Some(&config)).unwrap();
+        assert!(path.exists());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn redis_store_behaves_as_a_spin_store() {
+        let redis = Redis::start();
+        let config = KvConfig::Redis { url: redis.url() };
+        let kv = KvBackend::open(Path::new("/nonexistent"), "default", Some(&config)).unwrap();
+        behaves_as_a_spin_store(Arc::new(kv)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn redis_down_fails_the_load_and_then_requests_as_unavailable() {
+        let mut redis = Redis::start();
+        let url = format!("redis://:hunter2@127.0.0.1:{}", redis.port);
+        // A wrong password is not "unavailable": the server refused.
+        let config = KvConfig::Redis { url };
+        let e = KvBackend::open(Path::new("/"), "default", Some(&config))
+            .err()
+            .unwrap();
+        let msg = format!("{e:#}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+        assert!(msg.contains("`default`"), "{msg}");
+
+        let config = KvConfig::Redis { url: redis.url() };
+        let kv = Arc::new(KvBackend::open(Path::new("/"), "default", Some(&config)).unwrap());
+        kv.set("k".into(), b"v".to_vec()).await.unwrap();
+        redis.child.kill().unwrap();
+        redis.child.wait().unwrap();
+        match kv.get("k".into()).await {
+            Err(KvError::Unavailable(m)) => assert!(m.contains("unavailable"), "{m}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        let e = KvBackend::open(Path::new("/"), "default", Some(&config))
+            .err()
+            .unwrap();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("unavailable") && msg.contains(&redis.url()),
+            "{msg}"
+        );
     }
 }

@@ -79,11 +79,10 @@ fn io_error(e: impl std::fmt::Display) -> Error {
 /// Opens `label` for the calling component, enforcing its `sqlite_databases` grant.
 fn open(state: &mut HostState, label: &str) -> Result<Connection, Error> {
     let platform = &state.platform;
-    if !platform.sqlite_databases.iter().any(|l| l == label) {
+    let Some(path) = platform.sqlite_databases.get(label) else {
         return Err(Error::AccessDenied);
-    }
-    let path = database_path(&platform.data_dir, label);
-    let conn = open_file(&path).map_err(io_error)?;
+    };
+    let conn = open_file(path).map_err(io_error)?;
     Ok(Connection {
         conn: Arc::new(Mutex::new(conn)),
     })
@@ -195,16 +194,17 @@ impl<T> sqlite::HostConnectionWithStore<T> for Spin {
         accessor: &Accessor<T, Self>,
         database: String,
     ) -> wasmtime::Result<Result<Resource<Connection>, Error>> {
-        let (grant, path) = accessor.with(|mut access| {
-            let platform = &access.get().platform;
-            (
-                platform.sqlite_databases.contains(&database),
-                database_path(&platform.data_dir, &database),
-            )
+        let path = accessor.with(|mut access| {
+            access
+                .get()
+                .platform
+                .sqlite_databases
+                .get(&database)
+                .cloned()
         });
-        if !grant {
+        let Some(path) = path else {
             return Ok(Err(Error::AccessDenied));
-        }
+        };
         let opened = tokio::task::spawn_blocking(move || open_file(&path)).await?;
         match opened {
             Ok(conn) => {

@@ -22,6 +22,9 @@ pub struct HostState {
     pub limiter: MemoryLimiter,
     /// What this component may use of the Spin platform.
     pub platform: Arc<ComponentPlatform>,
+    /// Set when a store this request used could not be reached (Redis down): a failure of the
+    /// request is then the store's, answered 503 rather than 500.
+    pub store_unavailable: Option<String>,
     hooks: NoOutbound,
 }
 
@@ -34,6 +37,7 @@ impl HostState {
             table: ResourceTable::new(),
             limiter,
             platform,
+            store_unavailable: None,
             hooks: NoOutbound,
         }
     }

@@ -1,0 +1,476 @@
+//! `tandem up --runtime-config-file FILE`: Spin's runtime config format, the store part of it.
+//!
+//! ```toml
+//! [key_value_store.default]
+//! type = "redis"                      # or "spin" with an optional `path`
+//! url = "redis://127.0.0.1:6379"
+//!
+//! [sqlite_database.default]
+//! type = "spin"                       # "libsql" is Spin's / SpinKube's, refused here
+//! path = "shared/sqlite_db.db"
+//! ```
+//!
+//! As in Spin, a relative `path` is relative to the directory of the runtime config file, and a
+//! store without an entry keeps its default file in the data dir. Everything the host cannot
+//! honour is refused when the file is loaded, naming the file and line: a table or `type` it
+//! does not know, a libSQL database, a label no component of the manifest uses (a typo would
+//! otherwise leave the real store on its default file), and a Redis it cannot reach.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use toml::de::{DeTable, DeValue};
+
+use crate::manifest::Manifest;
+
+/// Where one key-value store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvConfig {
+    /// A SQLite file in Spin's `spin_key_value` layout; `None` = the default file in the data dir.
+    Spin {
+        /// Absolute path of the file, if given.
+        path: Option<PathBuf>,
+    },
+    /// A Redis server (`redis://` or `redis+unix://`).
+    Redis {
+        /// The URL as written.
+        url: String,
+    },
+}
+
+/// Where one SQLite database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqliteConfig {
+    /// A local SQLite file; `None` = the default file in the data dir.
+    Spin {
+        /// Absolute path of the file, if given.
+        path: Option<PathBuf>,
+    },
+}
+
+/// A loaded, validated runtime config.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeConfig {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// `[key_value_store.<label>]` entries.
+    pub key_value_stores: BTreeMap<String, KvConfig>,
+    /// `[sqlite_database.<label>]` entries.
+    pub sqlite_databases: BTreeMap<String, SqliteConfig>,
+}
+
+/// Top-level tables of Spin's runtime config that this host does not implement.
+const SPIN_ONLY_TABLES: &[&str] = &[
+    "variables_provider",
+    "config_provider",
+    "llm_compute",
+    "outbound_networking",
+    "client_tls",
+    "otel",
+];
+
+/// One `[<table>.<label>]` entry: its `type` and the other keys, with their spans.
+struct Entry<'a> {
+    kind: String,
+    kind_span: Range<usize>,
+    span: Range<usize>,
+    rest: BTreeMap<String, (Range<usize>, &'a DeValue<'a>)>,
+}
+
+impl<'a> Entry<'a> {
+    fn str(&self, key: &str) -> Option<(Range<usize>, Option<&'a str>)> {
+        self.rest
+            .get(key)
+            .map(|(span, value)| (span.clone(), value.as_str()))
+    }
+}
+
+/// Reads `path` and checks it against `manifest`.
+pub fn load(path: &Path, manifest: &Manifest) -> Result<RuntimeConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read runtime config {}", path.display()))?;
+    let path = std::path::absolute(path)?;
+    parse(&text, &path, manifest)
+}
+
+/// Parses runtime config `text` as if read from `path` and checks it against `manifest`.
+pub fn parse(text: &str, path: &Path, manifest: &Manifest) -> Result<RuntimeConfig> {
+    let at = |span: Range<usize>| format!("{}:{}", path.display(), line_of(text, span.start));
+    let base = path.parent().unwrap_or(Path::new("."));
+    let doc = DeTable::parse(text)
+        .map_err(|e| anyhow::anyhow!("{}: invalid runtime config: {e}", path.display()))?;
+
+    let mut config = RuntimeConfig {
+        path: path.to_path_buf(),
+        ..RuntimeConfig::default()
+    };
+    for (table, value) in doc.get_ref().iter() {
+        let span = table.span();
+        let table = table.get_ref().as_ref();
+        let entries = || -> Result<Vec<(String, Entry<'_>)>> {
+            let Some(labels) = value.get_ref().as_table() else {
+                bail!(
+                    "{}: `{table}` must hold `[{table}.<label>]` tables",
+                    at(span.clone())
+                );
+            };
+            labels
+                .iter()
+                .map(|(label, entry)| {
+                    let label_span = label.span();
+                    let label = label.get_ref().to_string();
+                    let Some(fields) = entry.get_ref().as_table() else {
+                        bail!("{}: `{table}.{label}` must be a table", at(label_span));
+                    };
+                    let mut rest = BTreeMap::new();
+                    let mut kind = None;
+                    for (key, v) in fields.iter() {
+                        if key.get_ref().as_ref() == "type" {
+                            kind = Some((v.get_ref().as_str(), v.span()));
+                        } else {
+                            rest.insert(key.get_ref().to_string(), (v.span(), v.get_ref()));
+                        }
+                    }
+                    let (kind, kind_span) = match kind {
+                        Some((Some(k), s)) => (k.to_string(), s),
+                        Some((None, s)) => {
+                            bail!("{}: [{table}.{label}]: `type` must be a string", at(s))
+                        }
+                        None => bail!("{}: [{table}.{label}] needs a `type`", at(label_span)),
+                    };
+                    Ok((
+                        label,
+                        Entry {
+                            kind,
+                            kind_span,
+                            span: label_span,
+                            rest,
+                        },
+                    ))
+                })
+                .collect()
+        };
+        match table {
+            "key_value_store" => {
+                for (label, entry) in entries()? {
+                    let kv = key_value_entry(&label, &entry, base, &at)?;
+                    config.key_value_stores.insert(label, kv);
+                }
+            }
+            "sqlite_database" => {
+                for (label, entry) in entries()? {
+                    let db = sqlite_entry(&label, &entry, base, &at)?;
+                    config.sqlite_databases.insert(label, db);
+                }
+            }
+            other if SPIN_ONLY_TABLES.contains(&other) => bail!(
+                "{}: `{other}` is a Spin runtime config setting this host does not implement \
+                 (it knows `key_value_store` and `sqlite_database`)",
+                at(span)
+            ),
+            other => bail!(
+                "{}: unknown runtime config table `{other}` (this host knows \
+                 `key_value_store` and `sqlite_database`)",
+                at(span)
+            ),
+        }
+    }
+    check_labels_used(&config, manifest)?;
+    Ok(config)
+}
+
+fn key_value_entry(
+    label: &str,
+    entry: &Entry<'_>,
+    base: &Path,
+    at: &dyn Fn(Range<usize>) -> String,
+) -> Result<KvConfig> {
+    let what = format!("[key_value_store.{label}]");
+    match entry.kind.as_str() {
+        "spin" => {
+            let path = optional_path(&what, entry, base, at)?;
+            only_keys(&what, entry, &["path"], at)?;
+            Ok(KvConfig::Spin { path })
+        }
+        "redis" => {
+            only_keys(&what, entry, &["url"], at)?;
+            let Some((url_span, url)) = entry.str("url") else {
+                bail!(
+                    "{}: {what} of type \"redis\" needs `url = \"redis://HOST:PORT\"`",
+                    at(entry.span.clone())
+                );
+            };
+            let Some(text) = url else {
+                bail!("{}: {what}: `url` must be a string", at(url_span));
+            };
+            check_redis_url(text).map_err(|e| anyhow::anyhow!("{}: {what}: {e}", at(url_span)))?;
+            Ok(KvConfig::Redis {
+                url: text.to_string(),
+            })
+        }
+        other => bail!(
+            "{}: {what}: unknown key-value store type \"{other}\" (this host serves \"spin\" and \"redis\")",
+            at(entry.kind_span.clone())
+        ),
+    }
+}
+
+fn sqlite_entry(
+    label: &str,
+    entry: &Entry<'_>,
+    base: &Path,
+    at: &dyn Fn(Range<usize>) -> String,
+) -> Result<SqliteConfig> {
+    let what = format!("[sqlite_database.{label}]");
+    match entry.kind.as_str() {
+        "spin" => {
+            let path = optional_path(&what, entry, base, at)?;
+            only_keys(&what, entry, &["path"], at)?;
+            Ok(SqliteConfig::Spin { path })
+        }
+        "libsql" => bail!(
+            "{}: {what}: type \"libsql\" (a remote libSQL/Turso database) is served by Spin and \
+             SpinKube, not by this local host; run this runtime config under `spin up` or \
+             SpinKube, or use type \"spin\" with a local `path` here",
+            at(entry.kind_span.clone())
+        ),
+        other => bail!(
+            "{}: {what}: unknown SQLite database type \"{other}\" (this host serves \"spin\"; \
+             Spin also knows \"libsql\")",
+            at(entry.kind_span.clone())
+        ),
+    }
+}
+
+fn optional_path(
+    what: &str,
+    entry: &Entry,
+    base: &Path,
+    at: &dyn Fn(Range<usize>) -> String,
+) -> Result<Option<PathBuf>> {
+    let Some((span, value)) = entry.str("path") else {
+        return Ok(None);
+    };
+    match value {
+        Some(p) if !p.is_empty() => Ok(Some(base.join(p))),
+        _ => bail!("{}: {what}: `path` must be a non-empty string", at(span)),
+    }
+}
+
+fn only_keys(
+    what: &str,
+    entry: &Entry,
+    allowed: &[&str],
+    at: &dyn Fn(Range<usize>) -> String,
+) -> Result<()> {
+    if let Some((key, value)) = entry
+        .rest
+        .iter()
+        .find(|(k, _)| !allowed.contains(&k.as_str()))
+    {
+        bail!(
+            "{}: {what}: unknown key `{key}` for type \"{}\" (allowed: {})",
+            at(value.0.clone()),
+            entry.kind,
+            allowed.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// A URL the Redis client accepts and this build can connect to (no TLS).
+fn check_redis_url(url: &str) -> Result<()> {
+    let info: redis::ConnectionInfo = redis::IntoConnectionInfo::into_connection_info(url)
+        .map_err(|e| anyhow::anyhow!("`url` is not a Redis URL ({e})"))?;
+    match info.addr {
+        redis::ConnectionAddr::Tcp(..) | redis::ConnectionAddr::Unix(_) => Ok(()),
+        _ => bail!("`url`: TLS (`rediss://`) is not supported by this host; use `redis://`"),
+    }
+}
+
+/// Every label must be one a component of the manifest is granted.
+fn check_labels_used(config: &RuntimeConfig, manifest: &Manifest) -> Result<()> {
+    let used = |pick: fn(&crate::manifest::ComponentConfig) -> &Vec<String>| -> Vec<String> {
+        let mut labels: Vec<String> = manifest
+            .components
+            .values()
+            .flat_map(|c| pick(c).iter().cloned())
+            .collect();
+        labels.sort();
+        labels.dedup();
+        labels
+    };
+    let checks: [(&str, Vec<&String>, Vec<String>, &str); 2] = [
+        (
+            "key_value_store",
+            config.key_value_stores.keys().collect(),
+            used(|c| &c.key_value_stores),
+            "key_value_stores",
+        ),
+        (
+            "sqlite_database",
+            config.sqlite_databases.keys().collect(),
+            used(|c| &c.sqlite_databases),
+            "sqlite_databases",
+        ),
+    ];
+    for (table, labels, used, key) in checks {
+        if let Some(label) = labels.into_iter().find(|l| !used.contains(l)) {
+            let used = if used.is_empty() {
+                "none".to_string()
+            } else {
+                used.iter()
+                    .map(|l| format!("`{l}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            bail!(
+                "{}: [{table}.{label}] is not used by any component of {} \
+                 (labels granted in `{key}`: {used})",
+                config.path.display(),
+                manifest.path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// 1-based line of byte offset `pos` in `text`.
+fn line_of(text: &str, pos: usize) -> usize {
+    text[..pos.min(text.len())].matches('\n').count() + 1
+}
+
+/// The URL with any password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "demo"
+[[trigger.http]]
+route = "/..."
+component = "api"
+[component.api]
+source = "api.wasm"
+key_value_stores = ["default"]
+sqlite_databases = ["default"]
+"#;
+
+    fn manifest() -> Manifest {
+        crate::manifest::parse(MANIFEST, Path::new("/app/spin.toml")).unwrap()
+    }
+
+    fn parse_str(text: &str) -> Result<RuntimeConfig> {
+        parse(
+            text,
+            Path::new("/etc/tandem/runtime-config.toml"),
+            &manifest(),
+        )
+    }
+
+    fn err(text: &str) -> String {
+        format!("{:#}", parse_str(text).unwrap_err())
+    }
+
+    #[test]
+    fn spin_and_redis_entries_parse_with_paths_relative_to_the_file() {
+        let c = parse_str(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379/2\"\n\
+             [sqlite_database.default]\ntype = \"spin\"\npath = \"data/app.db\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.key_value_stores["default"],
+            KvConfig::Redis {
+                url: "redis://127.0.0.1:6379/2".into()
+            }
+        );
+        assert_eq!(
+            c.sqlite_databases["default"],
+            SqliteConfig::Spin {
+                path: Some(PathBuf::from("/etc/tandem/data/app.db"))
+            }
+        );
+        let c = parse_str("[key_value_store.default]\ntype = \"spin\"\n").unwrap();
+        assert_eq!(c.key_value_stores["default"], KvConfig::Spin { path: None });
+        assert!(parse_str("").unwrap().key_value_stores.is_empty());
+    }
+
+    #[test]
+    fn unknown_types_keys_and_tables_are_refused_with_their_line() {
+        let e = err("\n[key_value_store.default]\ntype = \"memcached\"\n");
+        assert!(
+            e.contains("unknown key-value store type \"memcached\""),
+            "{e}"
+        );
+        assert!(e.contains("runtime-config.toml:3"), "{e}");
+        let e = err("[sqlite_database.default]\ntype = \"postgres\"\n");
+        assert!(
+            e.contains("unknown SQLite database type \"postgres\""),
+            "{e}"
+        );
+        let e = err(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://h\"\npassword = \"x\"\n",
+        );
+        assert!(e.contains("unknown key `password`"), "{e}");
+        let e = err("[key_value_store.default]\ntype = \"redis\"\n");
+        assert!(e.contains("needs `url"), "{e}");
+        let e = err("[key_value_store.default]\npath = \"x.db\"\n");
+        assert!(e.contains("type"), "{e}");
+        let e = err("[llm_compute]\ntype = \"spin\"\n");
+        assert!(e.contains("does not implement"), "{e}");
+        let e = err("[key_value_stores.default]\ntype = \"spin\"\n");
+        assert!(
+            e.contains("unknown runtime config table `key_value_stores`"),
+            "{e}"
+        );
+        let e = err("[key_value_store.default]\ntype = \"redis\"\nurl = \"http://x\"\n");
+        assert!(e.contains("not a Redis URL"), "{e}");
+        let e = err("[key_value_store.default]\ntype = \"redis\"\nurl = \"rediss://x\"\n");
+        assert!(e.contains("not a Redis URL") || e.contains("TLS"), "{e}");
+    }
+
+    #[test]
+    fn libsql_is_refused_naming_spin_and_spinkube() {
+        let e = err(
+            "[sqlite_database.default]\ntype = \"libsql\"\nurl = \"https://db.turso.io\"\ntoken = \"t\"\n",
+        );
+        assert!(
+            e.contains("libsql") && e.contains("SpinKube") && e.contains("spin up"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn labels_the_manifest_does_not_use_are_refused() {
+        let e = err("[key_value_store.sessions]\ntype = \"spin\"\n");
+        assert!(e.contains("[key_value_store.sessions] is not used"), "{e}");
+        assert!(e.contains("`default`"), "{e}");
+        let e = err("[sqlite_database.audit]\ntype = \"spin\"\n");
+        assert!(e.contains("[sqlite_database.audit] is not used"), "{e}");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("redis://default:s3cret@cache:6379/0"),
+            "redis://default:***@cache:6379/0"
+        );
+        assert_eq!(redact_url("redis://cache:6379"), "redis://cache:6379");
+    }
+}
