@@ -10,8 +10,9 @@
 //! path = "shared/sqlite_db.db"
 //! ```
 //!
-//! As in Spin, a relative `path` is relative to the directory of the runtime config file, and a
-//! store without an entry keeps its default file in the data dir. Everything the host cannot
+//! As in Spin, a relative key-value `path` is relative to the directory of the runtime config
+//! file, a relative SQLite `path` to the working directory of `tandem up` (Spin resolves the two
+//! differently), and a store without an entry keeps its default file in the data dir. Everything the host cannot
 //! honour is refused when the file is loaded, naming the file and line: a table or `type` it
 //! does not know, a libSQL database, a label no component of the manifest uses (a typo would
 //! otherwise leave the real store on its default file), and a Redis it cannot reach.
@@ -161,7 +162,7 @@ pub fn parse(text: &str, path: &Path, manifest: &Manifest) -> Result<RuntimeConf
             }
             "sqlite_database" => {
                 for (label, entry) in entries()? {
-                    let db = sqlite_entry(&label, &entry, base, &at)?;
+                    let db = sqlite_entry(&label, &entry, &at)?;
                     config.sqlite_databases.insert(label, db);
                 }
             }
@@ -220,14 +221,23 @@ fn key_value_entry(
 fn sqlite_entry(
     label: &str,
     entry: &Entry<'_>,
-    base: &Path,
     at: &dyn Fn(Range<usize>) -> String,
 ) -> Result<SqliteConfig> {
     let what = format!("[sqlite_database.{label}]");
     match entry.kind.as_str() {
         "spin" => {
-            let path = optional_path(&what, entry, base, at)?;
-            only_keys(&what, entry, &["path"], at)?;
+            // Spin resolves a relative SQLite path against the working directory.
+            let cwd = std::env::current_dir().context("reading the working directory")?;
+            let path = optional_path(&what, entry, &cwd, at)?;
+            only_keys(&what, entry, &["path", "allow_attach_file"], at)?;
+            if let Some((span, value)) = entry.rest.get("allow_attach_file")
+                && value.as_bool().is_none()
+            {
+                bail!(
+                    "{}: {what}: `allow_attach_file` must be true or false",
+                    at(span.clone())
+                );
+            }
             Ok(SqliteConfig::Spin { path })
         }
         "libsql" => bail!(
@@ -391,7 +401,8 @@ sqlite_databases = ["default"]
     fn spin_and_redis_entries_parse_with_paths_relative_to_the_file() {
         let c = parse_str(
             "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379/2\"\n\
-             [sqlite_database.default]\ntype = \"spin\"\npath = \"data/app.db\"\n",
+             [sqlite_database.default]\ntype = \"spin\"\npath = \"data/app.db\"\n\
+             allow_attach_file = false\n",
         )
         .unwrap();
         assert_eq!(
@@ -403,7 +414,15 @@ sqlite_databases = ["default"]
         assert_eq!(
             c.sqlite_databases["default"],
             SqliteConfig::Spin {
-                path: Some(PathBuf::from("/etc/tandem/data/app.db"))
+                path: Some(std::env::current_dir().unwrap().join("data/app.db"))
+            }
+        );
+        let c =
+            parse_str("[key_value_store.default]\ntype = \"spin\"\npath = \"kv.db\"\n").unwrap();
+        assert_eq!(
+            c.key_value_stores["default"],
+            KvConfig::Spin {
+                path: Some(PathBuf::from("/etc/tandem/kv.db"))
             }
         );
         let c = parse_str("[key_value_store.default]\ntype = \"spin\"\n").unwrap();

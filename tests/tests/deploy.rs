@@ -455,6 +455,61 @@ fn probe_manifest(dir: &Path) -> PathBuf {
     path
 }
 
+/// `tandem up` run from `cwd` (the example's SQLite path is relative to the working directory,
+/// as in Spin); killed on drop.
+struct HostIn {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl HostIn {
+    fn start(cwd: &Path, args: &[&str]) -> Self {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(tandem_tests::host_binary())
+            .arg("up")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(cwd)
+            .env(TOKEN.0, TOKEN.1)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if !sent && let Some(addr) = line.strip_prefix("Serving http://") {
+                    let _ = tx.send(addr.trim().to_string());
+                    sent = true;
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(std::time::Duration::from_secs(300))
+            .expect("tandem up did not serve");
+        Self {
+            child,
+            addr: addr.parse().unwrap(),
+        }
+    }
+
+    fn get(&self, path: &str) -> tandem_tests::HttpResponse {
+        tandem_tests::request(self.addr, "GET", path, tandem_tests::Body::Empty).unwrap()
+    }
+}
+
+impl Drop for HostIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn the_local_host_loads_the_local_runtime_config_example() {
     // Same labels as the app the example is for.
@@ -472,26 +527,28 @@ fn the_local_host_loads_the_local_runtime_config_example() {
     let example = std::fs::read_to_string(deploy("runtime-config.local.toml")).unwrap();
     assert_eq!(example.matches("redis://127.0.0.1:6379").count(), 1);
     let text = example.replace("redis://127.0.0.1:6379", &redis.url());
-    // Laid out as in the repository, so the example's relative path lands where it would.
+    // Laid out as the repository is, and run from its root as the example says.
     let root = TempDir::new().unwrap();
     std::fs::create_dir_all(root.path().join("deploy")).unwrap();
-    let config = root.path().join("deploy/runtime-config.local.toml");
-    std::fs::write(&config, text).unwrap();
-    let manifest = probe_manifest(root.path());
-    let config_arg = config.display().to_string();
-    let host = Host::start(
-        &manifest,
-        &root.path().join("data"),
-        HostOptions {
-            args: vec!["--runtime-config-file", &config_arg],
-            env: vec![TOKEN],
-        },
-    )
-    .unwrap();
+    std::fs::write(root.path().join("deploy/runtime-config.local.toml"), text).unwrap();
+    probe_manifest(root.path());
+    let data = root.path().join("data").display().to_string();
+    let host = HostIn::start(
+        root.path(),
+        &[
+            "--from",
+            "spin.toml",
+            "--data-dir",
+            &data,
+            "--runtime-config-file",
+            "deploy/runtime-config.local.toml",
+        ],
+    );
     let set = host.get("/probe/kv?key=k&value=v");
     assert_eq!(set.status, 200, "{}", set.text());
     let db = host.get("/probe/sqlite");
     assert_eq!(db.status, 200, "{}", db.text());
+    // SQLite where `./dev up` keeps it; key-value in Redis, not in the data dir.
     assert!(root.path().join(".spin/sqlite_db.db").is_file());
     assert!(!root.path().join("data/sqlite_key_value.db").exists());
 }
