@@ -573,4 +573,40 @@ mod tests {
             "{msg}"
         );
     }
+
+    /// Figures for docs/production.md: one `get` + one `set` of a 4 KiB value (an assist turn's
+    /// store traffic), file store vs Redis on loopback. `cargo test --release -p tandem-host --lib
+    /// kv_latency -- --ignored --nocapture`.
+    #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "timing, not a check"]
+    async fn kv_latency() {
+        async fn time(kv: Arc<KvBackend>) -> (f64, f64) {
+            let value = vec![b'x'; 4096];
+            let mut samples = Vec::new();
+            for i in 0..2000 {
+                let key = format!("assist:conversation:{}", i % 100);
+                let start = std::time::Instant::now();
+                kv.get(key.clone()).await.unwrap();
+                kv.set(key, value.clone()).await.unwrap();
+                samples.push(start.elapsed().as_secs_f64() * 1e6);
+            }
+            samples.sort_by(f64::total_cmp);
+            (
+                samples[samples.len() / 2],
+                samples[samples.len() * 99 / 100],
+            )
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = time(Arc::new(
+            KvBackend::open(dir.path(), "default", None).unwrap(),
+        ))
+        .await;
+        let redis = Redis::start();
+        let config = KvConfig::Redis { url: redis.url() };
+        let on_redis = time(Arc::new(
+            KvBackend::open(dir.path(), "default", Some(&config)).unwrap(),
+        ))
+        .await;
+        println!("get+set 4 KiB, p50/p99 us: file {file:.0?}, redis {on_redis:.0?}");
+    }
 }
