@@ -13,7 +13,6 @@ mod store;
 use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
 use std::sync::OnceLock;
-use store::Store;
 use tandem_adapter as adapter;
 use tandem_core::feedback::{self, EventInput};
 use tandem_core::metrics::{GroupBy, Stats};
@@ -71,7 +70,7 @@ fn comment_sentiment(comment: Option<&str>) -> Option<(String, f64)> {
 async fn record(input: &EventInput) -> Result<(serde_json::Value, bool), Problem> {
     let event = feedback::validate(input, now_ms())?.masked();
     let sentiment = comment_sentiment(event.comment.as_deref());
-    Store::open().await?.record(&event, sentiment).await
+    store::open().await?.record(&event, sentiment).await
 }
 
 /// `from`/`to`: RFC 3339 or `YYYY-MM-DD`; open-ended when absent. `to` is exclusive.
@@ -108,7 +107,7 @@ async fn stats(
                 .with_param("group_by", "one of intent, day, channel, agent")
         })?),
     };
-    let stats = Store::open().await?.stats(from_ms, to_ms, by).await?;
+    let stats = store::open().await?.stats(from_ms, to_ms, by).await?;
     Ok((stats, from_ms, to_ms, by))
 }
 
@@ -122,7 +121,7 @@ async fn export(since: Option<&str>) -> Result<Vec<serde_json::Value>, Problem> 
             )
         })?,
     };
-    Store::open().await?.corrections_since(since_ms).await
+    store::open().await?.corrections_since(since_ms).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -163,7 +162,7 @@ async fn handle(req: Request) -> adapter::HttpResponse {
                     if by == Some(GroupBy::Agent)
                         && let Some(groups) = body["groups"].as_array_mut()
                     {
-                        let medians = match Store::open().await {
+                        let medians = match store::open().await {
                             Ok(store) => store.median_time_to_resolve(from, to).await,
                             Err(p) => Err(p),
                         };

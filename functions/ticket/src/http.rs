@@ -1,6 +1,6 @@
 //! The HTTP routes (docs/tickets.md): parse, authorise, call the store, render.
 
-use crate::store::{ListQuery, Store};
+use crate::store::{self, ListQuery};
 use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
 use tandem_adapter::{self as adapter, HttpResponse};
@@ -94,7 +94,7 @@ async fn get(req: &Request, id: &str) -> HttpResponse {
         Err(r) => return r,
     };
     let result = async {
-        let store = Store::open().await?;
+        let store = store::open().await?;
         if agent {
             let t = store
                 .get(id)
@@ -183,7 +183,7 @@ async fn list(req: &Request) -> HttpResponse {
                 })
                 .transpose()?,
         };
-        let (items, next) = Store::open().await?.list(&query).await?;
+        let (items, next) = store::open().await?.list(&query).await?;
         Ok(serde_json::json!({
             "items": items,
             "next_cursor": next.map(|n| format!("c{n}")),
@@ -218,7 +218,7 @@ async fn patch(req: Request, id: &str) -> HttpResponse {
         };
         let input = adapter::read_json::<PatchInput>(req, 64 * 1024).await?;
         input.validate(&crate::rules().policy)?;
-        Store::open().await?.patch(id, version, &input).await
+        store::open().await?.patch(id, version, &input).await
     }
     .await;
     match result {
@@ -229,7 +229,7 @@ async fn patch(req: Request, id: &str) -> HttpResponse {
 
 async fn events(id: &str) -> HttpResponse {
     let result = async {
-        let items = Store::open()
+        let items = store::open()
             .await?
             .events(id)
             .await?
@@ -273,7 +273,7 @@ async fn add_note(req: Request, id: &str) -> HttpResponse {
                 Problem::unprocessable(format!("{name} is not valid")).with_param(*name, *reason)
             );
         }
-        Store::open()
+        store::open()
             .await?
             .add_note(id, n.actor.as_deref(), &n.text)
             .await
@@ -283,13 +283,13 @@ async fn add_note(req: Request, id: &str) -> HttpResponse {
 }
 
 async fn list_agents() -> Result<serde_json::Value, Problem> {
-    let items = Store::open().await?.agents_json().await?;
+    let items = store::open().await?.agents_json().await?;
     Ok(serde_json::json!({ "items": items }))
 }
 
 async fn get_agent(id: &str) -> HttpResponse {
     let result = async {
-        Store::open()
+        store::open()
             .await?
             .agent_json(id)
             .await?
@@ -303,7 +303,7 @@ async fn put_agent(req: Request, id: &str) -> HttpResponse {
     let result = async {
         let input = adapter::read_json::<AgentInput>(req, 64 * 1024).await?;
         input.validate(id, &crate::rules().policy)?;
-        let store = Store::open().await?;
+        let store = store::open().await?;
         let created = store.put_agent(id, &input).await?;
         let body = store
             .agent_json(id)

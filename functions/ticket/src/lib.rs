@@ -13,7 +13,7 @@ mod http;
 mod store;
 
 use std::sync::OnceLock;
-use store::{Created, Store};
+use store::Created;
 use tandem_core::problem::Problem;
 use tandem_core::ticket::{Classified, CreateInput, TicketPolicy, TicketRules};
 
@@ -113,7 +113,7 @@ async fn create(
                 .with_param("Idempotency-Key", "1 to 128 visible ASCII characters"),
         );
     }
-    let store = Store::open().await?;
+    let store = store::open().await?;
     let secret = store.secret(&rules.policy).await?;
     let token = |c: Created| {
         let t = tandem_core::ticket::access_token(secret.as_bytes(), &c.ticket.id);

@@ -4,7 +4,7 @@
 
 use crate::bindings::exports::tandem::service::ticket as wit;
 use crate::bindings::tandem::service::types as wit_types;
-use crate::store::Store;
+use crate::store;
 use tandem_core::handoff::Role;
 use tandem_core::kb::Priority;
 use tandem_core::ticket::{self, CreateInput, Customer, Status, TurnInput};
@@ -139,7 +139,7 @@ impl wit::Guest for crate::Component {
     }
 
     async fn get(id: String) -> Result<wit::Ticket, wit_types::Error> {
-        let store = Store::open().await.map_err(to_wit_error)?;
+        let store = store::open().await.map_err(to_wit_error)?;
         match store.get(&id).await.map_err(to_wit_error)? {
             Some(t) => Ok(ticket_to_wit(t)),
             None => Err(wit_types::Error::NotFound(format!("no ticket {id}"))),
@@ -147,7 +147,7 @@ impl wit::Guest for crate::Component {
     }
 
     async fn agents_online() -> Result<Option<u32>, wit_types::Error> {
-        let store = Store::open().await.map_err(to_wit_error)?;
+        let store = store::open().await.map_err(to_wit_error)?;
         store.agents_online().await.map_err(to_wit_error)
     }
 }

@@ -1,12 +1,12 @@
 //! Stored rows → API values: tickets, agents, audit events.
 
 use super::corrupt;
-use spin_sdk::sqlite::RowResult;
+use crate::db::Row;
 use tandem_core::feedback::format_time;
 use tandem_core::problem::Problem;
 use tandem_core::ticket::{AgentLoad, AgentStatus, Customer, Status, Ticket};
 
-pub fn event_json(r: &RowResult) -> serde_json::Value {
+pub fn event_json(r: &Row) -> serde_json::Value {
     let s = |i: usize| r.get::<&str>(i).map(str::to_string);
     serde_json::json!({
         "seq": r.get::<i64>(0),
@@ -21,7 +21,7 @@ pub fn event_json(r: &RowResult) -> serde_json::Value {
     })
 }
 
-pub fn agent_from_row(r: &RowResult) -> Result<AgentLoad, Problem> {
+pub fn agent_from_row(r: &Row) -> Result<AgentLoad, Problem> {
     Ok(AgentLoad {
         id: r
             .get::<&str>(0)
@@ -39,7 +39,7 @@ pub fn agent_from_row(r: &RowResult) -> Result<AgentLoad, Problem> {
     })
 }
 
-pub fn agent_json(r: &RowResult) -> Result<serde_json::Value, Problem> {
+pub fn agent_json(r: &Row) -> Result<serde_json::Value, Problem> {
     let a = agent_from_row(r)?;
     Ok(serde_json::json!({
         "id": a.id,
@@ -59,7 +59,7 @@ fn from_value<T: serde::de::DeserializeOwned>(
     serde_json::from_value(v).map_err(|_| corrupt(what))
 }
 
-pub fn ticket_from_row(r: &RowResult) -> Result<Ticket, Problem> {
+pub fn ticket_from_row(r: &Row) -> Result<Ticket, Problem> {
     let s = |i: usize| r.get::<&str>(i).map(str::to_string);
     let req = |i: usize, what: &str| s(i).ok_or_else(|| corrupt(what));
     let parse_json = |i: usize, what: &str| -> Result<serde_json::Value, Problem> {

@@ -1,7 +1,7 @@
 //! The ticket store's schema: numbered migrations, applied once each, in order
-//! (`tandem_adapter::sqlite::Db::open`). Never edit a shipped one: add a new version.
+//! (`crate::db::Db::open`). Never edit a shipped one: add a new version.
 
-use tandem_adapter::sqlite::Migration;
+use crate::db::Migration;
 
 pub const MIGRATIONS: &[Migration] = &[(
     1,

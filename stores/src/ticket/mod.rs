@@ -1,15 +1,14 @@
-//! The ticket store on `spin:sqlite` (database `default`, shared with the feedback component,
-//! so every table name starts with `ticket_`). docs/tickets.md describes the tables.
+//! The ticket store (database `default`, shared with the feedback component, so every table
+//! name starts with `ticket_`). docs/tickets.md describes the tables.
 //!
-//! Every change is one transaction (`tandem_adapter::sqlite::Db::write`): a ticket, its audit
+//! Every change is one transaction ([`Db::write`]): a ticket, its audit
 //! events and its agent's idle clock land together or not at all. Parameters only, never SQL
 //! built from input: the few `format!`s below splice in fixed column lists.
 
 // A Problem is the error of a request handler, built at most once per request.
 #![allow(clippy::result_large_err)]
 
-use spin_sdk::sqlite::{RowResult, Value};
-use tandem_adapter::sqlite::{Db, now_ms, text};
+use crate::db::{Connection, Db, Row, Value, now_ms, text};
 use tandem_core::kb::Priority;
 use tandem_core::problem::Problem;
 use tandem_core::ticket::{
@@ -21,7 +20,10 @@ mod rows;
 mod schema;
 
 use rows::{agent_from_row, agent_json, event_json, ticket_from_row};
-use schema::MIGRATIONS;
+pub use schema::MIGRATIONS;
+
+/// The store's name: its tables' prefix and its name in error messages.
+pub const NAME: &str = "ticket";
 
 const TICKET_COLUMNS: &str = "id, status, priority, priority_reasons, category, category_source, \
     category_confidence, queue, assignee, customer_id, customer_name, customer_channel, \
@@ -49,9 +51,10 @@ pub struct Created {
     pub replayed: bool,
 }
 
-pub struct Store {
-    db: Db,
+pub struct Store<C> {
+    db: Db<C>,
 }
+
 fn priority_str(p: Priority) -> &'static str {
     match p {
         Priority::Low => "low",
@@ -68,17 +71,18 @@ fn to_json<T: serde::Serialize>(v: &T) -> Value {
 pub(super) fn corrupt(what: &str) -> Problem {
     Problem::internal(format!("a stored ticket has an unreadable {what}"))
 }
-impl Store {
-    pub async fn open() -> Result<Store, Problem> {
+impl<C: Connection> Store<C> {
+    /// The store on `conn`, its schema brought up to date.
+    pub async fn open(conn: C) -> Result<Store<C>, Problem> {
         Ok(Store {
-            db: Db::open("ticket", MIGRATIONS).await?,
+            db: Db::open(conn, NAME, MIGRATIONS).await?,
         })
     }
 
     /// The secret customer access tokens are derived from, created on first use, and the
     /// queues synced from the compiled-in policy when its version changed.
     pub async fn secret(&self, policy: &TicketPolicy) -> Result<String, Problem> {
-        let read = async |db: &Db| -> Result<(Option<String>, Option<String>), Problem> {
+        let read = async |db: &Db<C>| -> Result<(Option<String>, Option<String>), Problem> {
             let rows = db
                 .query(
                     "SELECT key, value FROM ticket_meta WHERE key IN ('token_secret', 'policy_version')",
@@ -99,7 +103,7 @@ impl Store {
             return Ok(secret);
         }
         self.db
-            .write(async |db: &Db| {
+            .write(async |db: &Db<C>| {
                 let (secret, version) = read(db).await?;
                 let secret = match secret {
                     Some(s) => s,
@@ -181,7 +185,7 @@ impl Store {
         let fingerprint = input.fingerprint();
         let id = ticket::ticket_id(random::<10>()?);
         self.db
-            .write(async |db: &Db| {
+            .write(async |db: &Db<C>| {
                 if let Some(key) = idempotency_key {
                     let s = Store::peek(db);
                     if let Some((t, fp)) = s.by_idempotency_key(&input.customer.id, key).await? {
@@ -251,7 +255,7 @@ impl Store {
     }
 
     /// Reading inside a transaction: the same connection, seen through the store's queries.
-    fn peek(db: &Db) -> Peek<'_> {
+    fn peek(db: &Db<C>) -> Peek<'_, C> {
         Peek { db }
     }
 
@@ -287,7 +291,7 @@ impl Store {
         params.push(Value::Integer(i64::from(q.limit) + 1));
         let rows = self.db.query(&sql, params).await?;
         let more = rows.len() > q.limit as usize;
-        let page: Vec<&RowResult> = rows.iter().take(q.limit as usize).collect();
+        let page: Vec<&Row> = rows.iter().take(q.limit as usize).collect();
         let next = if more {
             page.last().and_then(|r| r.get::<i64>(24))
         } else {
@@ -309,7 +313,7 @@ impl Store {
         patch: &PatchInput,
     ) -> Result<Ticket, Problem> {
         self.db
-            .write(async |db: &Db| {
+            .write(async |db: &Db<C>| {
                 let t = Store::peek(db)
                     .get(id)
                     .await?
@@ -413,7 +417,7 @@ impl Store {
         note: &str,
     ) -> Result<serde_json::Value, Problem> {
         self.db
-            .write(async |db: &Db| {
+            .write(async |db: &Db<C>| {
                 if Store::peek(db).get(id).await?.is_none() {
                     return Err(Problem::not_found(format!("no ticket {id}")));
                 }
@@ -463,7 +467,7 @@ impl Store {
     /// Creates or replaces an agent; `true` when it was created. A status change is audited.
     pub async fn put_agent(&self, id: &str, agent: &AgentInput) -> Result<bool, Problem> {
         self.db
-            .write(async |db: &Db| {
+            .write(async |db: &Db<C>| {
                 let now = now_ms();
                 let before = Store::peek(db).agent(id).await?;
                 db.exec(
@@ -535,8 +539,8 @@ impl Store {
     }
 }
 /// Read queries usable both on a plain connection and inside a write transaction.
-struct Peek<'a> {
-    db: &'a Db,
+struct Peek<'a, C> {
+    db: &'a Db<C>,
 }
 
 const AGENT_LOAD_SQL: &str = "SELECT a.id, a.queues, a.capacity, a.status, a.last_assigned_at, \
@@ -544,7 +548,7 @@ const AGENT_LOAD_SQL: &str = "SELECT a.id, a.queues, a.capacity, a.status, a.las
        AND t.status IN ('new', 'open', 'pending')), a.name \
     FROM ticket_agents a";
 
-impl Peek<'_> {
+impl<C: Connection> Peek<'_, C> {
     async fn get(&self, id: &str) -> Result<Option<Ticket>, Problem> {
         let rows = self
             .db
@@ -618,8 +622,8 @@ pub fn replay(t: Ticket, stored: &str, presented: &str) -> Result<Created, Probl
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn event(
-    db: &Db,
+async fn event<C: Connection>(
+    db: &Db<C>,
     ticket_id: Option<&str>,
     agent_id: Option<&str>,
     kind: &str,
@@ -646,14 +650,14 @@ async fn event(
     .await
 }
 
-async fn touch_agent(db: &Db, agent: &str, now: i64) -> Result<(), Problem> {
+async fn touch_agent<C: Connection>(db: &Db<C>, agent: &str, now: i64) -> Result<(), Problem> {
     db.exec(
         "UPDATE ticket_agents SET last_assigned_at = ? WHERE id = ?",
         vec![Value::Integer(now), Value::Text(agent.into())],
     )
     .await
 }
-/// `N` bytes from `wasi:random`.
+/// `N` bytes from `wasi:random` (the OS natively).
 fn random<const N: usize>() -> Result<[u8; N], Problem> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes)

@@ -1,0 +1,15 @@
+//! The SQL of Tandem's two stores, [`ticket`] and [`feedback`]: every query, migration and
+//! transaction, written once over the small [`Connection`] trait (run a statement, get its rows).
+//!
+//! Two backends implement it: `spin:sqlite` inside the components (`tandem_adapter::sqlite`),
+//! and rusqlite natively ([`native`], feature `native`), on which this crate's unit tests run
+//! every query and every migration without wasm or a host (docs/tickets.md, "Tested natively").
+//! The crate has no Spin dependency, so the components and native code share it unchanged.
+
+pub mod db;
+pub mod feedback;
+#[cfg(any(test, feature = "native"))]
+pub mod native;
+pub mod ticket;
+
+pub use db::{Connection, Db, Migration, Row, Value};
