@@ -102,6 +102,12 @@ impl<C: Connection> Store<C> {
         })
     }
 
+    /// The store on a database opened as it is (tests: a schema held at an older version).
+    #[cfg(test)]
+    pub(crate) fn on(db: Db<C>) -> Store<C> {
+        Store { db }
+    }
+
     async fn query(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, Problem> {
         self.db.query(sql, params).await
     }

@@ -12,4 +12,7 @@ pub mod feedback;
 pub mod native;
 pub mod ticket;
 
+#[cfg(test)]
+mod tests;
+
 pub use db::{Connection, Db, Migration, Row, Value};
