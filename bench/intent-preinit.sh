@@ -8,8 +8,11 @@ echo "== pre-initialised (what spin.toml serves) =="
 cargo run --release -q -p tandem-bench --bin tandem-bench -- --manifest spin.toml --path /v1/intent --body "$body" "$@"
 
 # The same component as compiled, before `tandem preinit`: each fresh instance parses the model.
+# Its encoder import gets the (pre-initialised) embed component, as in the build.
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
+target/release/tandem compose --input target/wasm32-wasip2/wasm/tandem_intent.wasm \
+    --plug target/tandem/embed.wasm --output "$dir/intent.wasm"
 cat > "$dir/spin.toml" <<TOML
 spin_manifest_version = 2
 [application]
@@ -24,7 +27,7 @@ component = "intent"
 [component.health]
 source = "$PWD/target/wasm32-wasip2/release/tandem_health.wasm"
 [component.intent]
-source = "$PWD/target/wasm32-wasip2/wasm/tandem_intent.wasm"
+source = "$dir/intent.wasm"
 TOML
 echo "== without pre-initialisation (contrast) =="
 cargo run --release -q -p tandem-bench --bin tandem-bench -- --manifest "$dir/spin.toml" --path /v1/intent --body "$body" "$@"

@@ -1,13 +1,26 @@
 #!/usr/bin/env sh
 # Builds a component that serves a model and pre-initialises it, so that a fresh instance starts
-# with the model already parsed and optimised in its memory (see README, "Pre-initialisation").
-# Usage: sh scripts/build-component.sh intent   → target/tandem/intent.wasm
-#        sh scripts/build-component.sh handoff intent
-#            → target/tandem/handoff.wasm with the `intent` component composed into its
-#              `tandem:service/intent` import (`tandem compose`; in-process calls, one component)
+# with the model already parsed and optimised in its memory (see README, "Pre-initialisation"),
+# then plugs in the Tandem components it imports (`tandem compose`: in-process calls, one
+# component). Usage: sh scripts/build-component.sh NAME → target/tandem/NAME.wasm
+#
+#   intent, faq      ── embed            (their semantic tier takes the sentence embedding)
+#   ticket, handoff  ── intent ── embed  (they classify turns through intent)
+#
+# A component with plugs also leaves target/tandem/NAME.unplugged.wasm, which
+# scripts/build-assist.sh plugs into assist so that one intent and one encoder instance serve
+# the whole turn.
 set -eu
 name="$1"
-plug="${2:-}"
+if [ $# -gt 1 ]; then
+    echo "usage: sh scripts/build-component.sh NAME (its plugs are listed in this script)" >&2
+    exit 2
+fi
+case "$name" in
+    intent | faq) plug=embed ;;
+    ticket | handoff) plug=intent ;;
+    *) plug= ;;
+esac
 # The `wasm` profile (size-optimised, LTO) keeps the tract-carrying components under 15 MB.
 cargo build --target wasm32-wasip2 --profile wasm -p "tandem-$name"
 mkdir -p target/tandem

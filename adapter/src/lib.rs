@@ -284,6 +284,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[doc(hidden)]
 pub mod __private {
+    pub use tandem_core::features::embedding_input;
     pub use tandem_core::problem::Problem;
 }
 
@@ -310,6 +311,47 @@ macro_rules! wit_error_mapping {
                 409 | 412 => $types::Error::Conflict(message),
                 401 | 403 => $types::Error::Unauthorized(message),
                 _ => $types::Error::Internal(message),
+            }
+        }
+    };
+}
+
+/// Defines `fn sentence_embedding(text: &str, field: &str) -> Result<Vec<f32>, Problem>`: the
+/// sentence embedding of `text` (its first [`EMBEDDING_MAX_CHARS`] characters, as in training)
+/// from the imported `tandem:service/encoder`. The encoder refuses only a text whose tokens
+/// exceed its budget (NFKC can expand one character into many): that is the client's 413,
+/// named after the request's `field`; anything else it says is a 500. A macro for the reason
+/// [`wit_error_mapping!`] is one: `$encoder` and `$types` name this component's own bindings
+/// (`use bindings::tandem::service::encoder as wit_encoder;`, then
+/// `sentence_embedding_import!(wit_encoder, wit_types);`).
+///
+/// [`EMBEDDING_MAX_CHARS`]: tandem_core::features::EMBEDDING_MAX_CHARS
+#[macro_export]
+macro_rules! sentence_embedding_import {
+    ($encoder:ident, $types:ident) => {
+        fn sentence_embedding(
+            text: &str,
+            field: &str,
+        ) -> Result<Vec<f32>, $crate::__private::Problem> {
+            use $crate::__private::Problem;
+            let input = $crate::__private::embedding_input(text).to_string();
+            match $encoder::embed(&[input]) {
+                Ok(mut vectors) if vectors.len() == 1 => Ok(vectors.remove(0)),
+                Ok(vectors) => Err(Problem::internal(format!(
+                    "the encoder returned {} vectors for one text",
+                    vectors.len()
+                ))),
+                Err($types::Error::InvalidInput(params)) => {
+                    let reasons: Vec<String> = params.into_iter().map(|p| p.reason).collect();
+                    Err(
+                        Problem::payload_too_large(format!(
+                            "{field} is more than the sentence encoder takes: {}",
+                            reasons.join("; ")
+                        ))
+                        .with_param(field, "fewer tokens: shorten the text"),
+                    )
+                }
+                Err(e) => Err(Problem::internal(format!("the encoder failed: {e:?}"))),
             }
         }
     };

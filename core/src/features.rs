@@ -49,6 +49,20 @@ pub struct FeatureSettings {
 /// Width of the sentence embedding a model with an embedding block takes (the encoder's).
 pub const EMBEDDING_DIM: usize = 512;
 
+/// Most characters of a text that go into its sentence embedding: the encoder component's
+/// per-text limit. A message may be longer (4 KiB); its start says what it is about, and the
+/// n-gram features still see all of it.
+pub const EMBEDDING_MAX_CHARS: usize = 2000;
+
+/// The part of `text` its sentence embedding is computed from, in training and in serving
+/// alike: the first [`EMBEDDING_MAX_CHARS`] characters.
+pub fn embedding_input(text: &str) -> &str {
+    match text.char_indices().nth(EMBEDDING_MAX_CHARS) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
 impl Default for FeatureSettings {
     fn default() -> Self {
         Self {
@@ -467,6 +481,16 @@ mod tests {
             .collect();
         t.sort();
         t
+    }
+
+    #[test]
+    fn embedding_input_keeps_the_first_characters_on_a_char_boundary() {
+        assert_eq!(embedding_input("我的订单 where"), "我的订单 where");
+        let long = "退".repeat(EMBEDDING_MAX_CHARS) + "款 refund";
+        let clipped = embedding_input(&long);
+        assert_eq!(clipped.chars().count(), EMBEDDING_MAX_CHARS);
+        assert!(clipped.chars().all(|c| c == '退'));
+        assert_eq!(embedding_input(""), "");
     }
 
     #[test]

@@ -57,7 +57,8 @@ impl Embedder {
     }
 
     fn embed(&self, text: &str) -> Arc<[f32]> {
-        Arc::from(self.encoder.embed(text).as_slice())
+        let input = tandem_core::features::embedding_input(text);
+        Arc::from(self.encoder.embed(input).as_slice())
     }
 
     /// Embeds the texts not seen yet, on every core.

@@ -40,6 +40,11 @@ enum Command {
     ImportEncoder(import_encoder::ImportArgs),
 }
 
+/// The shipped tier: the semantic one, its embedding block at twice the weight of an n-gram
+/// block (docs/kb-loader.md, "The semantic tier": the best of 1, 1.5, 2 and 3 on BANKING77 and
+/// the sample KB). A manifest that does not say stays on the n-gram tier (weight 0).
+const SHIPPED_EMBEDDING_WEIGHT: f32 = 2.0;
+
 /// Model knobs shared by both commands; defaults are the shipped recipe.
 #[derive(clap::Args, Clone, Debug)]
 pub struct RecipeArgs {
@@ -63,8 +68,9 @@ pub struct RecipeArgs {
     /// Stored weights: int8 (4× smaller) or f32.
     #[arg(long, value_enum, default_value = "int8")]
     weights: Weights,
-    /// Out-of-scope score the threshold applies to.
-    #[arg(long, value_enum, default_value = "max-prob")]
+    /// Out-of-scope score the threshold applies to. Energy (log-sum-exp of the logits) rejects
+    /// best beside the sentence embedding (docs/intent.md, "Out of scope").
+    #[arg(long, value_enum, default_value = "energy")]
     oos_score: OosScoreArg,
     /// Calibrate the threshold to reject this share of the oos rows (e.g. 0.8) instead of
     /// maximising in-scope accuracy + OOS recall.
@@ -74,7 +80,7 @@ pub struct RecipeArgs {
     #[arg(long)]
     quiet: bool,
     /// Scale of the sentence-embedding block beside the n-grams (0: the n-gram tier alone).
-    #[arg(long, default_value_t = FeatureSettings::default().embedding_weight)]
+    #[arg(long, default_value_t = SHIPPED_EMBEDDING_WEIGHT)]
     embedding_weight: f32,
     /// The encoder pack for the embedding block.
     #[arg(long, default_value = "models/encoder.bin")]

@@ -47,7 +47,13 @@ fn kb_loader(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// `kb-loader build --quiet --kb kb --out out`.
+/// The shipped encoder pack (`./dev` writes it); the default `--encoder` is relative to the
+/// working directory, which for a test is `kb-loader/`.
+fn encoder_pack() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/encoder.bin")
+}
+
+/// `kb-loader build --quiet --kb kb --out out` (the shipped recipe: the semantic tier).
 fn try_build(kb: &Path, out: &Path) -> std::process::Output {
     kb_loader(&[
         "build",
@@ -56,6 +62,8 @@ fn try_build(kb: &Path, out: &Path) -> std::process::Output {
         kb.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        "--encoder",
+        encoder_pack().to_str().unwrap(),
     ])
 }
 
@@ -106,14 +114,19 @@ fn build_is_byte_identical_and_loadable() {
     let runner = tandem_core::intent::IntentRunner::from_bytes(onnx, json).unwrap();
     assert!(runner.manifest().model_version.starts_with("tiny-"));
     assert_eq!(runner.manifest().model_version.len(), "tiny-".len() + 12);
-    assert_eq!(
-        runner.classify("我的快递到哪了", 3).unwrap().intent,
-        "order_status"
-    );
-    assert_eq!(
-        runner.classify("I want my money back", 3).unwrap().intent,
-        "refund"
-    );
+    assert!(runner.uses_embedding(), "the shipped recipe is the semantic tier");
+    let encoder = {
+        let pack = tandem_encoder::Pack::from_vec(std::fs::read(encoder_pack()).unwrap());
+        tandem_encoder::Encoder::load(pack.unwrap()).unwrap()
+    };
+    let classify = |text: &str| {
+        let e = encoder.embed(text);
+        runner.classify_embedded(text, Some(&e), 3).unwrap().intent
+    };
+    // Five examples per intent (INTENTS) train a model that serves zh, en and a mix.
+    assert_eq!(classify("我的快递到哪了"), "order_status");
+    assert_eq!(classify("I want my money back"), "refund");
+    assert_eq!(classify("我想要 refund 退钱"), "refund");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -144,6 +157,8 @@ fn eval_cross_validates_a_kb_as_json() {
         "--folds",
         "5",
         "--json",
+        "--encoder",
+        encoder_pack().to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

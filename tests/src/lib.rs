@@ -29,6 +29,38 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
+/// The shipped sentence encoder (`models/encoder.bin`, written by `./dev`), loaded once.
+pub fn encoder() -> &'static tandem_encoder::Encoder {
+    static ENCODER: OnceLock<tandem_encoder::Encoder> = OnceLock::new();
+    ENCODER.get_or_init(|| {
+        let path = workspace_root().join("models/encoder.bin");
+        let bytes = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (./dev builds it)", path.display()));
+        let pack = tandem_encoder::Pack::from_vec(bytes).expect("a valid encoder pack");
+        tandem_encoder::Encoder::load(pack).expect("a complete encoder pack")
+    })
+}
+
+/// The sentence embedding the components compute for `text` (its first characters, as
+/// `tandem_core::features::embedding_input` cuts them), natively.
+pub fn sentence_embedding(text: &str) -> Vec<f32> {
+    let input = tandem_core::features::embedding_input(text);
+    encoder().embed(input).to_vec()
+}
+
+/// Classifies natively as the intent component does: with the text's sentence embedding when
+/// the model is of the semantic tier.
+pub fn classify_native(
+    runner: &tandem_core::intent::IntentRunner,
+    text: &str,
+    top_k: usize,
+) -> tandem_core::intent::Classification {
+    let embedding = runner.uses_embedding().then(|| sentence_embedding(text));
+    runner
+        .classify_embedded(text, embedding.as_deref(), top_k)
+        .expect("the intent model runs")
+}
+
 /// With `TANDEM_SKIP_BUILD` set, the harness uses already-built artifacts instead of running
 /// cargo (for runs where the target dir is busy or prebuilt).
 fn cargo(args: &[&str]) -> Result<()> {

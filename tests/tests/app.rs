@@ -128,9 +128,11 @@ fn the_full_app_serves_tickets_and_agents() {
 
 /// Training/serving skew check: the component (wasm, tract in wasm) and the core natively give
 /// the same ranking and probabilities for the same model, so the feature extractor and model
-/// runner behave identically on both targets.
+/// runner behave identically on both targets. The sentence embedding's sums run in another
+/// order natively (AVX2 + FMA) than in wasm (simd128): probabilities agree to 1e-4, not bit
+/// for bit.
 #[test]
-fn wasm_component_matches_native_core_exactly() {
+fn wasm_component_matches_native_core() {
     let (host, _dir) = app();
     let root = workspace_root();
     let runner = tandem_core::intent::IntentRunner::from_bytes(
@@ -146,7 +148,7 @@ fn wasm_component_matches_native_core_exactly() {
         "發票怎麼開",
         "😀 hi",
     ] {
-        let native = runner.classify(text, 5).unwrap();
+        let native = tandem_tests::classify_native(&runner, text, 5);
         let wasm = classify_top(&host, text, 5);
         assert_eq!(wasm["intent"], native.intent, "{text}");
         assert_eq!(wasm["out_of_scope"], native.out_of_scope, "{text}");
@@ -159,7 +161,7 @@ fn wasm_component_matches_native_core_exactly() {
             assert_eq!(w["intent"], n.intent, "{text}");
             let diff = (w["confidence"].as_f64().unwrap() - n.confidence as f64).abs();
             assert!(
-                diff < 1e-6,
+                diff < 1e-4,
                 "{text}: {} vs {}",
                 w["confidence"],
                 n.confidence

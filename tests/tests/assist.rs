@@ -18,6 +18,7 @@ use tempfile::TempDir;
 
 const TOKEN: &str = "assist-test-token";
 const INTENT: &str = "tandem:service/intent@0.1.0";
+const ENCODER: &str = "tandem:service/encoder@0.1.0";
 
 // ---------------------------------------------------------------------------------------------
 // The app under test.
@@ -42,7 +43,7 @@ fn artifacts() -> (PathBuf, PathBuf, PathBuf, PathBuf) {
             sh(&["scripts/build-assist.sh"]);
             let tandem = target_dir().join("tandem");
             if !tandem.join("ticket.wasm").exists() {
-                sh(&["scripts/build-component.sh", "ticket", "intent"]);
+                sh(&["scripts/build-component.sh", "ticket"]);
             }
         }
     });
@@ -312,6 +313,11 @@ fn conversation(app: &App, customer: Option<Value>, messages: &[&str]) -> Vec<Va
 /// How many components inside `wasm` export the intent interface: one intent component
 /// definition serves assist, ticket and handoff when the unplugged builds were plugged in.
 fn intent_exporters(wasm: &[u8]) -> usize {
+    exporters(wasm, INTENT)
+}
+
+/// How many components inside `wasm` export the instance `name`.
+fn exporters(wasm: &[u8], name: &str) -> usize {
     use wasmparser::{ComponentExternalKind, Parser, Payload};
     let mut depth = 0usize;
     let mut count = 0;
@@ -322,8 +328,7 @@ fn intent_exporters(wasm: &[u8]) -> usize {
             Payload::ComponentExportSection(reader) if depth >= 1 => {
                 for export in reader {
                     let export = export.unwrap();
-                    if export.kind == ComponentExternalKind::Instance && export.name.name == INTENT
-                    {
+                    if export.kind == ComponentExternalKind::Instance && export.name.name == name {
                         count += 1;
                     }
                 }
@@ -356,7 +361,7 @@ fn composed_component_imports_no_service_and_runs() {
     // Before composition the five imports are there: the test would see a missing plug.
     let unplugged =
         component_imports(&std::fs::read(tandem.join("assist.unplugged.wasm")).unwrap()).unwrap();
-    for service in ["intent", "faq", "ticket", "handoff", "feedback"] {
+    for service in ["encoder", "intent", "faq", "ticket", "handoff", "feedback"] {
         let name = format!("tandem:service/{service}@0.1.0");
         assert!(unplugged.contains(&name), "{name} not in {unplugged:?}");
     }
@@ -367,6 +372,13 @@ fn composed_component_imports_no_service_and_runs() {
         intent_exporters(&std::fs::read(tandem.join("ticket.wasm")).unwrap()),
         1
     );
+    // One encoder inside, shared by assist, intent and FAQ: its 54 MB token table is in the
+    // memory image once, not once per capability.
+    assert_eq!(exporters(&composed, ENCODER), 1);
+    for alone in ["intent.wasm", "faq.wasm", "handoff.wasm"] {
+        let wasm = std::fs::read(tandem.join(alone)).unwrap();
+        assert_eq!(exporters(&wasm, ENCODER), 1, "{alone}");
+    }
 
     // And it runs: health, then a turn that goes through every plugged service but feedback.
     let health = app.send("GET", "/v1/assist/health", false, None);
@@ -374,6 +386,10 @@ fn composed_component_imports_no_service_and_runs() {
     assert_eq!(health.json()["component"], "assist");
     let v = app.turn(&json!({"message": "退款多久到账"}));
     assert_eq!(source(&v), "faq", "{v}");
+    // Intent and FAQ both took the message's sentence embedding; the encoder ran once.
+    assert_eq!(v["trace"]["texts_encoded"], 1, "{v}");
+    let v = app.turn(&json!({"message": "where is my parcel 我的包裹到哪了"}));
+    assert_eq!(v["trace"]["texts_encoded"], 1, "{v}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -76,10 +76,10 @@ fn answers_customers_in_their_language() {
 /// One instance serving hundreds of requests (`--instance-reuse`) answers the last exactly as
 /// the first. The component allocates above its snapshot after pre-initialisation and frees
 /// those blocks itself (`tandem_adapter::snapshot_alloc`): if it corrupted them, answers would
-/// change; leaking more than ~80 KB a request would exhaust the 64 MB memory limit set here
-/// (the faq memory image is about 15 MB) within these 604 requests. The app is the faq
-/// component alone: the limit applies to every component's memory, and the encoder's image
-/// (84.5 MB, docs/encoder.md) would not load under it.
+/// change; leaking more than ~70 KB a request would exhaust the 128 MB memory limit set here
+/// (the limit applies to each memory; the largest is the composed encoder's, whose image is
+/// 84.5 MB, docs/encoder.md) within these 604 requests. The app is the faq component alone
+/// (with its encoder composed in), so that no other component's image sets the floor.
 #[test]
 fn a_reused_instance_answers_the_same_every_time() {
     let dir = TempDir::new().unwrap();
@@ -117,7 +117,7 @@ agent_token = "{{{{ agent_token }}}}"
         &manifest,
         &dir.path().join("data"),
         HostOptions {
-            args: vec!["--instance-reuse", "1000", "--max-memory-mb", "64"],
+            args: vec!["--instance-reuse", "1000", "--max-memory-mb", "128"],
             env: vec![("SPIN_VARIABLE_AGENT_TOKEN", TOKEN)],
         },
     )
@@ -301,13 +301,18 @@ fn wasm_component_matches_native_core() {
         "发票 invoice 怎么开",
         "😀",
     ] {
-        let native = runner.search(q, Some(&today)).unwrap();
+        let sentence = runner
+            .uses_embedding()
+            .then(|| tandem_tests::sentence_embedding(q));
+        let native = runner
+            .search_embedded(q, sentence.as_deref(), Some(&today))
+            .unwrap();
         let wasm = ask_agent(&host, json!({ "question": q, "mode": "agent", "top_k": 5 }));
         for (w, n) in wasm["suggestions"].as_array().unwrap().iter().zip(&native) {
             let id = &runner.retriever().entries()[n.signals.entry].id;
             assert_eq!(w["faq_id"], id.as_str(), "{q}");
             let diff = (w["score"].as_f64().unwrap() - n.score as f64).abs();
-            assert!(diff < 1e-5, "{q}: {} vs {}", w["score"], n.score);
+            assert!(diff < 1e-4, "{q}: {} vs {}", w["score"], n.score);
         }
     }
 }

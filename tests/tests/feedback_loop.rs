@@ -109,7 +109,9 @@ fn build(out: &Path, corrections: Option<&Path>) -> String {
     cmd.args(["build", "--kb"])
         .arg(workspace_root().join("kb"))
         .arg("--out")
-        .arg(out);
+        .arg(out)
+        .arg("--encoder")
+        .arg(workspace_root().join("models/encoder.bin"));
     if let Some(c) = corrections {
         cmd.arg("--corrections").arg(c);
     }
@@ -140,7 +142,7 @@ fn held_out_accuracy(dir: &Path) -> f64 {
 }
 
 fn predict(r: &IntentRunner, text: &str) -> String {
-    r.classify(text, 1).unwrap().intent
+    tandem_tests::classify_native(r, text, 1).intent
 }
 
 #[test]
@@ -222,7 +224,7 @@ fn corrections_exported_and_rebuilt_fix_the_misclassified_utterances() {
     assert!(log.contains("confusions fixed (was → corrected):"), "{log}");
     for (text, truth, _) in &wrong {
         // As the service answers: `none` when out of scope.
-        let c = before.classify(text, 1).unwrap();
+        let c = tandem_tests::classify_native(&before, text, 1);
         let was = if c.out_of_scope {
             "none"
         } else {

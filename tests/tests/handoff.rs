@@ -99,7 +99,7 @@ fn app() -> (Host, TempDir) {
     BUILT.get_or_init(|| {
         if std::env::var_os("TANDEM_SKIP_BUILD").is_none() {
             let ok = std::process::Command::new("sh")
-                .args(["scripts/build-component.sh", "handoff", "intent"])
+                .args(["scripts/build-component.sh", "handoff"])
                 .current_dir(workspace_root())
                 .status()
                 .expect("running scripts/build-component.sh")

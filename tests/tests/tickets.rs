@@ -32,7 +32,7 @@ fn ticket_wasm() -> PathBuf {
     BUILT.get_or_init(|| {
         if std::env::var_os("TANDEM_SKIP_BUILD").is_none() {
             let ok = std::process::Command::new("sh")
-                .args(["scripts/build-component.sh", "ticket", "intent"])
+                .args(["scripts/build-component.sh", "ticket"])
                 .current_dir(workspace_root())
                 .status()
                 .expect("running scripts/build-component.sh")
@@ -43,7 +43,7 @@ fn ticket_wasm() -> PathBuf {
     let path = target_dir().join("tandem").join("ticket.wasm");
     assert!(
         path.exists(),
-        "{} is missing: run `sh scripts/build-component.sh ticket intent`",
+        "{} is missing: run `sh scripts/build-component.sh ticket`",
         path.display()
     );
     path

@@ -43,6 +43,7 @@ mod bindings {
     });
 }
 
+use bindings::tandem::service::encoder as wit_encoder;
 use bindings::tandem::service::faq as wit_faq;
 use bindings::tandem::service::feedback as wit_feedback;
 use bindings::tandem::service::handoff as wit_handoff;
@@ -389,6 +390,9 @@ async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
             "queue": d.queue, "priority": priority_str(d.priority), "signals": signals,
         },
         "ticket": ticket_json,
+        // The one encoder instance intent and FAQ share (and ticket's classification when a
+        // ticket is opened): how many texts this turn ran through the network.
+        "trace": { "texts_encoded": wit_encoder::encoded() },
     }))
 }
 

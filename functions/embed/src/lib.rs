@@ -12,7 +12,7 @@
 mod http;
 mod wit_export;
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use tandem_core::problem::Problem;
 use tandem_encoder::{Embedding, Encoder, Pack};
 
@@ -62,6 +62,43 @@ const MAX_BODY_BYTES: usize = 512 * 1024;
 
 static ENCODER: OnceLock<Encoder> = OnceLock::new();
 
+/// Texts remembered with their vectors. Inside `assist` one encoder instance serves intent
+/// and FAQ, which both embed the customer's message: the second asks for a text just
+/// embedded. A handful is all one turn needs, and an instance lives for one request.
+const RECENT_TEXTS: usize = 4;
+
+/// What this instance has embedded: the last [`RECENT_TEXTS`] texts and the count of network
+/// runs (`tandem:service/encoder#encoded`).
+struct Recent {
+    texts: Vec<(String, Embedding)>,
+    encoded: u64,
+}
+
+static RECENT: Mutex<Recent> = Mutex::new(Recent {
+    texts: Vec::new(),
+    encoded: 0,
+});
+
+/// The embedding of `text` (tokenised as `ids`), from memory when it was just embedded.
+fn embed_one(text: &str, ids: &[u32]) -> Embedding {
+    let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, e)) = recent.texts.iter().find(|(t, _)| t == text) {
+        return *e;
+    }
+    let e = encoder().embed_ids(ids);
+    recent.encoded += 1;
+    if recent.texts.len() == RECENT_TEXTS {
+        recent.texts.remove(0);
+    }
+    recent.texts.push((text.to_string(), e));
+    e
+}
+
+/// Texts this instance has run through the network (repeats answered from memory excluded).
+fn encoded() -> u64 {
+    RECENT.lock().unwrap_or_else(|e| e.into_inner()).encoded
+}
+
 fn encoder() -> &'static Encoder {
     ENCODER.get_or_init(|| {
         let pack = Pack::from_static(PACK).expect("kb-loader import-encoder writes a valid pack");
@@ -108,7 +145,11 @@ fn embed(texts: &[String]) -> Result<Vec<Embedding>, Problem> {
             format!("at most {MAX_TOKENS} tokens in all; send fewer or shorter texts"),
         ));
     }
-    Ok(ids.iter().map(|ids| encoder.embed_ids(ids)).collect())
+    Ok(texts
+        .iter()
+        .zip(&ids)
+        .map(|(text, ids)| embed_one(text, ids))
+        .collect())
 }
 
 /// The pack's description of itself, `""` where it says nothing.
@@ -122,7 +163,7 @@ impl bindings::Guest for Component {
     fn wizer_initialize() {
         let encoder = encoder();
         // Run the network once, on both scripts, so that whatever it builds lazily is part of
-        // the snapshot too.
+        // the snapshot too (directly: the snapshot starts with nothing remembered or counted).
         let _ = encoder.embed("warm up 预热");
         // Last: what a request allocates from here on goes above the snapshot's heap.
         freeze_snapshot_heap();

@@ -15,4 +15,8 @@ impl wit::Guest for crate::Component {
     fn dimension() -> u32 {
         DIM as u32
     }
+
+    fn encoded() -> u64 {
+        crate::encoded()
+    }
 }

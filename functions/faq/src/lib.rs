@@ -4,6 +4,10 @@
 //! in and pre-initialised like the intent model. Customer mode answers or says "no answer";
 //! agent mode (which needs the agent token over HTTP) adds ranked suggestions and the reply
 //! templates of the best entry's intent.
+//!
+//! An index of the semantic tier (`kb-loader build`'s default) also ranks by the question's
+//! sentence embedding, from the imported `tandem:service/encoder` (plugged in by
+//! `scripts/build-component.sh faq`; inside `assist`, the same instance intent uses).
 
 use serde::{Deserialize, Serialize};
 use spin_sdk::http::{Method, Request};
@@ -33,7 +37,10 @@ mod bindings {
 }
 
 use bindings::exports::tandem::service::faq as wit;
+use bindings::tandem::service::encoder as wit_encoder;
 use bindings::tandem::service::types as wit_types;
+
+tandem_adapter::sentence_embedding_import!(wit_encoder, wit_types);
 
 const MODEL_ONNX: &[u8] = include_bytes!("../../../models/faq.onnx");
 const MODEL_MANIFEST: &[u8] = include_bytes!("../../../models/faq.json");
@@ -149,14 +156,19 @@ fn ask(question: &str, lang: LangArg, top_k: Option<u32>, mode: Mode) -> Result<
         LangArg::En => Some("en"),
         LangArg::Auto => None,
     };
+    let runner = runner();
+    let sentence = match runner.uses_embedding() {
+        true => Some(sentence_embedding(question, "question")?),
+        false => None,
+    };
     let request = AskRequest {
         question,
         lang,
         top_k: top_k as usize,
         mode,
-        sentence: None,
+        sentence: sentence.as_deref(),
     };
-    runner()
+    runner
         .ask(&request, Some(&today()))
         .map_err(|e| Problem::internal(format!("the FAQ index failed: {e}")))
 }
@@ -237,7 +249,10 @@ struct Component;
 impl bindings::Guest for Component {
     fn wizer_initialize() {
         // Build the index and run the encoder once so tract's lazy state is in the snapshot.
-        let _ = runner().search("warm up 预热", None);
+        // The sentence-encoder import traps until the build plugs it in: a zero embedding
+        // stands in.
+        let zero = [0.0; tandem_core::features::EMBEDDING_DIM];
+        let _ = runner().search_embedded("warm up 预热", Some(&zero), None);
         // Last: what a request allocates from here on goes above the snapshot's heap.
         freeze_snapshot_heap();
     }

@@ -4,6 +4,11 @@
 //! compiled in. `wizer-initialize` parses and optimises it at build time (`tandem preinit`), so
 //! the fresh instance Spin starts for every request finds it ready in memory; without
 //! pre-initialisation the first use in an instance loads it lazily.
+//!
+//! A model of the semantic tier (`kb-loader build`'s default) also takes the message's
+//! sentence embedding, from the imported `tandem:service/encoder`: the build plugs the embed
+//! component in (`scripts/build-component.sh intent`), and inside `assist` that one encoder
+//! instance also serves the FAQ.
 
 use serde::{Deserialize, Serialize};
 use spin_sdk::http::{Method, Request};
@@ -33,7 +38,10 @@ mod bindings {
 }
 
 use bindings::exports::tandem::service::intent as wit;
+use bindings::tandem::service::encoder as wit_encoder;
 use bindings::tandem::service::types as wit_types;
+
+tandem_adapter::sentence_embedding_import!(wit_encoder, wit_types);
 
 const MODEL_ONNX: &[u8] = include_bytes!("../../../models/intent.onnx");
 const MODEL_MANIFEST: &[u8] = include_bytes!("../../../models/intent.json");
@@ -95,8 +103,12 @@ fn classify(text: &str, top_k: Option<u32>) -> Result<ClassifyResponse, Problem>
             .with_param("top_k", format!("must be between 1 and {MAX_TOP_K}")));
     }
     let runner = runner();
+    let embedding = match runner.uses_embedding() {
+        true => Some(sentence_embedding(text, "text")?),
+        false => None,
+    };
     let classification = runner
-        .classify(text, top_k as usize)
+        .classify_embedded(text, embedding.as_deref(), top_k as usize)
         .map_err(|e| Problem::internal(format!("the intent model failed: {e}")))?;
     Ok(ClassifyResponse {
         classification,
@@ -131,8 +143,10 @@ struct Component;
 impl bindings::Guest for Component {
     fn wizer_initialize() {
         let runner = runner();
-        // Run the plan once so tract's lazily built state is part of the snapshot too.
-        let _ = runner.classify("warm up 预热", 1);
+        // Run the plan once so tract's lazily built state is part of the snapshot too. The
+        // encoder import traps until the build plugs it in: a zero embedding stands in.
+        let zero = [0.0; tandem_core::features::EMBEDDING_DIM];
+        let _ = runner.classify_embedded("warm up 预热", Some(&zero), 1);
         // Last: what a request allocates from here on goes above the snapshot's heap.
         freeze_snapshot_heap();
     }
