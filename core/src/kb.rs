@@ -45,6 +45,11 @@ pub struct Queue {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct IntentsFile {
     pub intents: Vec<Intent>,
+    /// Messages no intent covers (weather, homework, chit-chat), per language. Never trained
+    /// on: the out-of-scope threshold is calibrated on them (in-scope accuracy + their
+    /// rejection rate, maximised), instead of on the in-scope scores alone.
+    #[serde(default)]
+    pub out_of_scope: LocalizedList,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -199,6 +204,8 @@ pub struct Turn {
 pub struct KnowledgeBase {
     pub meta: KbMeta,
     pub intents: Vec<Intent>,
+    /// `intents.yaml`'s `out_of_scope` examples.
+    pub intent_out_of_scope: LocalizedList,
     pub faq: Vec<FaqEntry>,
     /// `faq.yaml`'s `no_answer_examples`.
     pub faq_no_answer: LocalizedList,
@@ -269,6 +276,7 @@ pub fn load(files: &[SourceFile]) -> Loaded {
         let kb = KnowledgeBase {
             meta,
             intents: intents.intents,
+            intent_out_of_scope: intents.out_of_scope,
             faq_no_answer: faq
                 .as_ref()
                 .map(|f| f.no_answer_examples.clone())
@@ -586,6 +594,7 @@ impl TrainingSet {
                 });
             }
         }
+        set.oos = kb.intent_out_of_scope.values().flatten().cloned().collect();
         set
     }
 
