@@ -7,9 +7,11 @@
 //! 1. [`signals`] are computed from the turns (the caller fills in missing intents first);
 //! 2. the KB's rules are tried in file order; the **first** whose `when` holds decides;
 //! 3. when none holds, the escalation score decides against `score_threshold`;
-//! 4. a `human` decision becomes `ticket` when the caller says it is outside business hours or
-//!    that no agent is online ([`Availability`]); the reasons say which.
+//! 4. a `human` decision becomes `ticket` when it is outside business hours (the caller's
+//!    `within_business_hours`, else the routed queue's [`calendar`](crate::calendar) at the
+//!    request's time) or no agent is online ([`Availability`]); the reasons say which.
 
+use crate::calendar::{Calendar, Hours};
 use crate::kb::{self, KnowledgeBase, Priority};
 use crate::text::normalize;
 use serde::{Deserialize, Serialize};
@@ -85,6 +87,10 @@ pub struct Policy {
     pub intents: BTreeMap<String, IntentPolicy>,
     /// Queue for human decisions that name none.
     pub default_queue: String,
+    /// Queue id → its business-hours calendar (`kb.yaml`: the queue's `hours`). Queues without
+    /// one are taken as always staffed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub business_hours: BTreeMap<String, Calendar>,
 }
 
 /// Decision threshold when the KB sets none.
@@ -160,6 +166,19 @@ impl Policy {
                 .first()
                 .map_or("general".into(), |q| q.id.clone())
         };
+        let mut business_hours = BTreeMap::new();
+        for q in &kb.meta.queues {
+            if let Some(name) = &q.hours {
+                let c =
+                    kb.meta.calendars.get(name).ok_or_else(|| {
+                        format!("queue \"{}\": unknown calendar \"{name}\"", q.id)
+                    })?;
+                if let Err(e) = c.compile() {
+                    return Err(format!("calendar \"{name}\": {}", e[0].message));
+                }
+                business_hours.insert(q.id.clone(), c.clone());
+            }
+        }
         Ok(Policy {
             human_request_phrases: phrases(&h.human_request_phrases),
             sensitive_topics: h
@@ -171,6 +190,7 @@ impl Policy {
             score_threshold: h.score_threshold.unwrap_or(DEFAULT_SCORE_THRESHOLD),
             intents,
             default_queue,
+            business_hours,
         })
     }
 }
@@ -481,6 +501,26 @@ pub struct Decision {
     pub priority: Priority,
     /// What decided: a rule id, or `score`.
     pub driver: String,
+    /// Whether the routed queue is open, and who said so; only for a decision that needed a
+    /// person, and only when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_hours: Option<BusinessHours>,
+}
+
+/// The business hours a `human` decision was checked against.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BusinessHours {
+    pub queue: String,
+    pub open: bool,
+    /// `request` (the caller's `within_business_hours`) or `calendar` (the queue's calendar).
+    pub source: String,
+    /// Calendar only: the instant it was read at, RFC 3339 in the calendar's UTC offset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// Calendar only, when closed: when the queue opens next, in the calendar's offset
+    /// (none within a year: absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_open: Option<String>,
 }
 
 /// True when every condition given in `when` holds (an empty `when` always holds).
@@ -514,9 +554,50 @@ pub fn rule_holds(when: &kb::RuleCondition, s: &Signals) -> bool {
 pub struct Availability {
     /// Agents online now; `Some(0)` turns a `human` decision into a `ticket`.
     pub agents_online: Option<u32>,
-    /// Whether the support desk is open now (the caller owns the calendar: time zones and
-    /// holidays are the business's, not ours); `Some(false)` turns `human` into `ticket`.
+    /// Whether the support desk is open now, as the caller sees it: overrides the queue's
+    /// calendar. `Some(false)` turns `human` into `ticket`.
     pub within_business_hours: Option<bool>,
+    /// The request's time (Unix seconds): when `within_business_hours` is unknown, the routed
+    /// queue's calendar is read at this instant. `None`: no calendar is read.
+    pub at: Option<i64>,
+}
+
+/// "2026-12-08 09:00 (UTC+08:00)" from an RFC 3339 local time.
+fn readable(rfc3339: &str) -> String {
+    let offset = rfc3339.get(19..).unwrap_or("");
+    let offset = if offset == "Z" { "+00:00" } else { offset };
+    format!(
+        "{} (UTC{offset})",
+        rfc3339.get(..16).unwrap_or(rfc3339).replace('T', " ")
+    )
+}
+
+/// The routed queue's hours: the caller's word first, else its calendar at `at`.
+fn business_hours(policy: &Policy, queue: &str, a: Availability) -> Option<BusinessHours> {
+    if let Some(open) = a.within_business_hours {
+        return Some(BusinessHours {
+            queue: queue.into(),
+            open,
+            source: "request".into(),
+            at: None,
+            next_open: None,
+        });
+    }
+    let t = a.at?;
+    // Checked by the KB's validation; a calendar that does not compile reads as unknown.
+    let hours: Hours = policy.business_hours.get(queue)?.compile().ok()?;
+    let open = hours.is_open(t);
+    Some(BusinessHours {
+        queue: queue.into(),
+        open,
+        source: "calendar".into(),
+        at: Some(hours.format_local(t)),
+        next_open: if open {
+            None
+        } else {
+            hours.next_open(t).map(|n| hours.format_local(n))
+        },
+    })
 }
 
 /// Decides from the signals and the escalation score (the model's probability of `human`).
@@ -548,6 +629,7 @@ pub fn decide(policy: &Policy, s: &Signals, score: f32, availability: Availabili
                     .or(intent_policy.map(|p| p.priority))
                     .unwrap_or_default(),
                 driver: rule.id.clone(),
+                business_hours: None,
             }
         }
         None => {
@@ -585,21 +667,44 @@ pub fn decide(policy: &Policy, s: &Signals, score: f32, availability: Availabili
                     Priority::Normal
                 },
                 driver: "score".into(),
+                business_hours: None,
             }
         }
     };
     if d.decision != Outcome::Human {
         return d;
     }
+    let queue = d
+        .queue
+        .clone()
+        .unwrap_or_else(|| policy.default_queue.clone());
+    d.business_hours = business_hours(policy, &queue, availability);
     // Outside hours is the root cause when both hold, so it is the only reason given.
-    if availability.within_business_hours == Some(false) {
+    if let Some(h) = d.business_hours.as_ref().filter(|h| !h.open) {
         d.decision = Outcome::Ticket;
+        let (message_zh, message_en) = match &h.next_open {
+            Some(next) => (
+                format!(
+                    "当前不在 {queue} 队列的人工服务时间内，改为创建工单；人工客服将于 {} 恢复服务",
+                    readable(next)
+                ),
+                format!(
+                    "It is outside the {queue} queue's business hours; a ticket is offered \
+                     instead and a person is back at {}",
+                    readable(next)
+                ),
+            ),
+            None => (
+                "当前不在人工客服服务时间内，改为创建工单，上班后由客服跟进".into(),
+                "It is outside the support desk's business hours; a ticket is offered \
+                 instead and an agent will follow up when the desk opens"
+                    .into(),
+            ),
+        };
         d.reasons.push(Reason {
             code: "outside_business_hours".into(),
-            message_zh: "当前不在人工客服服务时间内，改为创建工单，上班后由客服跟进".into(),
-            message_en: "It is outside the support desk's business hours; a ticket is offered \
-                         instead and an agent will follow up when the desk opens"
-                .into(),
+            message_zh,
+            message_en,
         });
     } else if availability.agents_online == Some(0) {
         d.decision = Outcome::Ticket;
@@ -796,6 +901,7 @@ mod tests {
             score_threshold: 0.5,
             intents,
             default_queue: "general".into(),
+            business_hours: BTreeMap::new(),
         }
     }
 
@@ -824,6 +930,7 @@ mod tests {
         let availability = Availability {
             agents_online: agents,
             within_business_hours: None,
+            at: None,
         };
         let d = decide(&p, &s, score, availability);
         (s, d)
@@ -1082,6 +1189,7 @@ mod tests {
                 Availability {
                     agents_online,
                     within_business_hours,
+                    at: None,
                 },
             )
         };
@@ -1111,9 +1219,156 @@ mod tests {
             Availability {
                 agents_online: None,
                 within_business_hours: Some(false),
+                at: None,
             },
         );
         assert_eq!((d.decision, d.reasons.len()), (Outcome::Bot, 1));
+    }
+
+    /// The test policy with calendars: `general` on a split shift in Shanghai (+08:00) with a
+    /// holiday, `complaints` in UTC+1 (an overseas team), `vip` without one (always staffed).
+    fn policy_with_calendars() -> Policy {
+        let days = |iv: &[&str]| -> BTreeMap<String, Vec<String>> {
+            crate::calendar::WEEKDAYS
+                .iter()
+                .map(|d| (d.to_string(), iv.iter().map(|s| s.to_string()).collect()))
+                .collect()
+        };
+        let mut p = policy();
+        p.business_hours.insert(
+            "general".into(),
+            Calendar {
+                utc_offset: "+08:00".into(),
+                weekly: days(&["09:00-12:00", "13:30-21:00"]),
+                holidays: vec!["2026-10-01".into()],
+                special_days: [("2026-12-31".to_string(), vec!["09:00-17:00".to_string()])]
+                    .into_iter()
+                    .collect(),
+            },
+        );
+        p.business_hours.insert(
+            "complaints".into(),
+            Calendar {
+                utc_offset: "+01:00".into(),
+                weekly: days(&["09:00-18:00"]),
+                ..Default::default()
+            },
+        );
+        p
+    }
+
+    #[test]
+    fn calendars_decide_when_the_caller_does_not() {
+        use crate::calendar::parse_rfc3339;
+        let p = policy_with_calendars();
+        let explicit = signals(&p, None, &[customer("转人工")], &mut |_| 0.1);
+        let legal = signals(&p, None, &[customer("我要找律师")], &mut |_| 0.1);
+        let decide_at = |s: &Signals, when: &str, within: Option<bool>| {
+            decide(
+                &p,
+                s,
+                0.0,
+                Availability {
+                    agents_online: None,
+                    within_business_hours: within,
+                    at: Some(parse_rfc3339(when).unwrap()),
+                },
+            )
+        };
+        // 12:30 on the split shift's lunch break: a ticket, and when a person is back.
+        let d = decide_at(&explicit, "2026-12-07T12:30:00+08:00", None);
+        assert_eq!(
+            (d.decision, d.queue.as_deref()),
+            (Outcome::Ticket, Some("general"))
+        );
+        let h = d.business_hours.as_ref().unwrap();
+        assert_eq!((h.open, h.source.as_str()), (false, "calendar"));
+        assert_eq!(h.at.as_deref(), Some("2026-12-07T12:30:00+08:00"));
+        assert_eq!(h.next_open.as_deref(), Some("2026-12-07T13:30:00+08:00"));
+        let r = d.reasons.last().unwrap();
+        assert_eq!(r.code, "outside_business_hours");
+        assert!(
+            r.message_zh.contains("2026-12-07 13:30 (UTC+08:00)"),
+            "{r:?}"
+        );
+        assert!(
+            r.message_en
+                .contains("back at 2026-12-07 13:30 (UTC+08:00)"),
+            "{r:?}"
+        );
+        // Within the shift: a person.
+        let d = decide_at(&explicit, "2026-12-07T14:00:00+08:00", None);
+        assert_eq!(d.decision, Outcome::Human);
+        assert!(d.business_hours.unwrap().open);
+        // A holiday at what is otherwise a working hour; open again the next morning.
+        let d = decide_at(&explicit, "2026-10-01T10:00:00+08:00", None);
+        assert_eq!(d.decision, Outcome::Ticket);
+        assert_eq!(
+            d.business_hours.unwrap().next_open.as_deref(),
+            Some("2026-10-02T09:00:00+08:00")
+        );
+        // A special day closes early.
+        assert_eq!(
+            decide_at(&explicit, "2026-12-31T17:30:00+08:00", None).decision,
+            Outcome::Ticket
+        );
+        assert_eq!(
+            decide_at(&explicit, "2026-12-30T17:30:00+08:00", None).decision,
+            Outcome::Human
+        );
+        // Across a time-zone boundary: 2026-12-07T13:30Z is 21:30 in Shanghai (general closed)
+        // and 14:30 in UTC+1 (complaints open), the same instant.
+        let t = "2026-12-07T13:30:00Z";
+        assert_eq!(decide_at(&explicit, t, None).decision, Outcome::Ticket);
+        let d = decide_at(&legal, t, None);
+        assert_eq!(
+            (d.decision, d.queue.as_deref()),
+            (Outcome::Human, Some("complaints"))
+        );
+        assert_eq!(
+            d.business_hours.unwrap().at.as_deref(),
+            Some("2026-12-07T14:30:00+01:00")
+        );
+        // 01:30Z: 09:30 in Shanghai (open), 02:30 in UTC+1 (closed until 09:00 there).
+        let t = "2026-12-07T01:30:00Z";
+        assert_eq!(decide_at(&explicit, t, None).decision, Outcome::Human);
+        let d = decide_at(&legal, t, None);
+        assert_eq!(d.decision, Outcome::Ticket);
+        assert_eq!(
+            d.business_hours.unwrap().next_open.as_deref(),
+            Some("2026-12-07T09:00:00+01:00")
+        );
+        // The caller's boolean overrides the calendar, both ways.
+        let d = decide_at(&explicit, "2026-12-07T12:30:00+08:00", Some(true));
+        assert_eq!(d.decision, Outcome::Human);
+        assert_eq!(d.business_hours.unwrap().source, "request");
+        let d = decide_at(&explicit, "2026-12-07T14:00:00+08:00", Some(false));
+        assert_eq!(d.decision, Outcome::Ticket);
+        // No time given, or a queue without a calendar: unknown, a person is assumed.
+        let d = decide(&p, &explicit, 0.0, Availability::default());
+        assert_eq!((d.decision, d.business_hours), (Outcome::Human, None));
+        let vip = signals(&p, Some("vip"), &[customer("ANGRY")], &mut |_| 0.9);
+        let d = decide_at(&vip, "2026-12-07T03:00:00+08:00", None);
+        assert_eq!(
+            (d.decision, d.queue.as_deref()),
+            (Outcome::Human, Some("vip"))
+        );
+        // Closed and nobody online: the hours are the cause. A bot decision reads no calendar.
+        let mut a = Availability {
+            agents_online: Some(0),
+            within_business_hours: None,
+            at: parse_rfc3339("2026-12-07T12:30:00+08:00"),
+        };
+        let d = decide(&p, &explicit, 0.0, a);
+        assert_eq!(d.reasons.last().unwrap().code, "outside_business_hours");
+        a.at = parse_rfc3339("2026-12-07T10:00:00+08:00");
+        assert_eq!(
+            decide(&p, &explicit, 0.0, a).reasons.last().unwrap().code,
+            "no_agent_online"
+        );
+        let calm = signals(&p, None, &[customer("hello")], &mut |_| 0.1);
+        let d = decide_at(&calm, "2026-12-07T12:30:00+08:00", None);
+        assert_eq!((d.decision, d.business_hours), (Outcome::Bot, None));
     }
 
     #[test]

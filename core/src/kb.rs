@@ -29,6 +29,10 @@ pub struct KbMeta {
     /// Hours from ticket creation to its SLA due time per priority (docs/tickets.md).
     #[serde(default)]
     pub ticket_sla_hours: Option<crate::ticket::SlaHours>,
+    /// Business-hours calendars by name, referenced by queues' `hours` (docs/handoff.md,
+    /// "Business hours").
+    #[serde(default)]
+    pub calendars: BTreeMap<String, crate::calendar::Calendar>,
 }
 
 fn default_min_examples() -> usize {
@@ -40,6 +44,9 @@ pub struct Queue {
     pub id: String,
     #[serde(default)]
     pub name: Localized,
+    /// Name of the calendar (in `calendars`) of this queue's people; none: always staffed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -370,11 +377,12 @@ impl Validator {
             );
         }
         let queue_ids: Vec<&str> = kb.meta.queues.iter().map(|q| q.id.as_str()).collect();
-        self.check_ids(
+        let queue_lines = self.check_ids(
             kb_file,
             kb.meta.queues.iter().map(|q| q.id.as_str()),
             "queue",
         );
+        self.check_calendars(kb, kb_file, &queue_lines);
         let lines = self.check_ids(
             intents_file,
             kb.intents.iter().map(|i| i.id.as_str()),
@@ -484,6 +492,59 @@ impl Validator {
                 h.conversations.iter().map(|c| c.id.as_str()),
                 "conversation",
             );
+        }
+    }
+
+    /// Calendars compile (times, intervals, dates, offsets), queues name known ones, and
+    /// every calendar is used.
+    fn check_calendars(&mut self, kb: &KnowledgeBase, file: &SourceFile, queue_lines: &[usize]) {
+        let section = line_of(&file.text, "calendars:", 1);
+        for (name, calendar) in &kb.meta.calendars {
+            let line = line_of(&file.text, &format!("{name}:"), section);
+            if !valid_id(name) {
+                self.report(
+                    Severity::Error,
+                    file,
+                    line,
+                    format!("invalid calendar name \"{name}\" (want [a-z0-9_]{{1,64}})"),
+                );
+            }
+            if let Err(errors) = calendar.compile() {
+                for e in errors {
+                    let at = line_of(&file.text, &e.at, line);
+                    self.report(
+                        Severity::Error,
+                        file,
+                        at,
+                        format!("calendar \"{name}\": {}", e.message),
+                    );
+                }
+            }
+            if !kb
+                .meta
+                .queues
+                .iter()
+                .any(|q| q.hours.as_ref() == Some(name))
+            {
+                self.report(
+                    Severity::Warning,
+                    file,
+                    line,
+                    format!("calendar \"{name}\" is used by no queue"),
+                );
+            }
+        }
+        for (q, &line) in kb.meta.queues.iter().zip(queue_lines) {
+            if let Some(h) = &q.hours
+                && !kb.meta.calendars.contains_key(h)
+            {
+                self.report(
+                    Severity::Error,
+                    file,
+                    line_of(&file.text, "hours:", line),
+                    format!("queue \"{}\": unknown calendar \"{h}\"", q.id),
+                );
+            }
         }
     }
 
@@ -774,6 +835,48 @@ mod tests {
             msgs.contains(&"kb/intents.yaml:10: intent \"a\" has no examples".to_string()),
             "{msgs:?}"
         );
+    }
+
+    #[test]
+    fn calendars_are_checked_with_lines() {
+        let meta = "format: 1\nname: t\nmin_examples_per_intent: 1\ncalendars:\n  desk:\n    utc_offset: \"+08:00\"\n    weekly:\n      mon: [\"09:00-12:00\", \"11:30-18:00\"]\n      tue: [\"21:00-02:00\"]\n    holidays: [2026-10-01, 2026-13-01]\n    special_days:\n      2026-10-10: [\"09:00-12:00\"]\n  spare:\n    utc_offset: Asia/Shanghai\nqueues:\n  - id: orders\n    hours: desk\n  - id: vip\n    hours: nights\n";
+        let files = vec![
+            file("kb/kb.yaml", meta),
+            file(
+                "kb/intents.yaml",
+                "intents:\n  - id: a\n    name: {zh: 甲, en: A}\n    examples:\n      en: [hello]\n",
+            ),
+        ];
+        let l = load(&files);
+        let msgs: Vec<String> = l.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert!(l.kb.is_none(), "{msgs:?}");
+        let want = [
+            "kb/kb.yaml:8: calendar \"desk\": mon: 09:00-12:00 overlaps 11:30-18:00",
+            "kb/kb.yaml:9: calendar \"desk\": tue: \"21:00-02:00\" ends before it starts",
+            "kb/kb.yaml:10: calendar \"desk\": holiday \"2026-13-01\" is not a date",
+            "kb/kb.yaml:14: calendar \"spare\": utc_offset \"Asia/Shanghai\" is not +HH:MM",
+            "kb/kb.yaml:13: warning: calendar \"spare\" is used by no queue",
+            "kb/kb.yaml:19: queue \"vip\": unknown calendar \"nights\"",
+        ];
+        for w in want {
+            assert!(msgs.iter().any(|m| m.starts_with(w)), "{w}\n{msgs:#?}");
+        }
+        assert_eq!(msgs.len(), want.len(), "{msgs:#?}");
+        // A good calendar loads, and the handoff policy carries it for its queue.
+        let good = meta
+            .replace("\"11:30-18:00\"", "\"13:30-18:00\"")
+            .replace("\"21:00-02:00\"", "\"21:00-24:00\"")
+            .replace(", 2026-13-01", "")
+            .replace("Asia/Shanghai", "\"-05:00\"")
+            .replace("nights", "spare");
+        let l = load(&[file("kb/kb.yaml", &good), files[1].clone()]);
+        assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
+        let p = crate::handoff::Policy::from_kb(&l.kb.unwrap()).unwrap();
+        assert_eq!(
+            p.business_hours.keys().collect::<Vec<_>>(),
+            ["orders", "vip"]
+        );
+        assert_eq!(p.business_hours["vip"].utc_offset, "-05:00");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod problem;
 
 pub mod assist;
+pub mod calendar;
 pub mod eval;
 pub mod faq;
 pub mod features;

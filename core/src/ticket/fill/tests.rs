@@ -21,6 +21,7 @@ fn rules() -> TicketRules {
             .map(|id| Queue {
                 id: id.into(),
                 name: BTreeMap::new(),
+                hours: None,
             })
             .to_vec(),
         default_queue: "general".into(),
