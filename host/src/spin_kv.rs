@@ -16,6 +16,7 @@
 //! after Redis returns simply reconnects.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const REDIS_IO_TIMEOUT: Duration = Duration::from_secs(2);
 /// Idle Redis connections kept per store.
 const REDIS_MAX_IDLE: usize = 32;
+/// Connect helpers per store that may be left waiting on a server that does not answer.
+const REDIS_MAX_STUCK: usize = 4;
 
 /// Why a key-value operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,6 +227,8 @@ struct RedisStore {
     /// The URL with its password redacted, for messages.
     shown: String,
     idle: Mutex<Vec<redis::Connection>>,
+    /// Connect helpers given up on and still waiting (see [`RedisStore::fresh`]).
+    stuck: Arc<AtomicUsize>,
 }
 
 impl RedisStore {
@@ -236,6 +241,7 @@ impl RedisStore {
             client,
             shown,
             idle: Mutex::new(Vec::new()),
+            stuck: Arc::default(),
         };
         store
             .run(|c| redis::cmd("PING").query::<String>(c))
@@ -243,10 +249,54 @@ impl RedisStore {
         Ok(store)
     }
 
+    /// A new connection with the I/O timeouts set.
+    ///
+    /// The client's handshake after the TCP connect (`CLIENT SETINFO`, `AUTH`, `SELECT`) reads
+    /// without a timeout, so a hung server (stopped, partitioned) would hold the caller for
+    /// good: the connect runs on a helper thread and the caller waits at most
+    /// [`REDIS_CONNECT_TIMEOUT`] plus [`REDIS_IO_TIMEOUT`]. A helper given up on ends when the
+    /// server answers or the connection breaks; while [`REDIS_MAX_STUCK`] of them are still
+    /// waiting, a connect fails at once instead of leaving another thread behind.
     fn fresh(&self) -> redis::RedisResult<redis::Connection> {
-        let conn = self
-            .client
-            .get_connection_with_timeout(REDIS_CONNECT_TIMEOUT)?;
+        const RUNNING: u8 = 0;
+        const DONE: u8 = 1;
+        const ABANDONED: u8 = 2;
+        let timed_out = || {
+            redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connecting to Redis timed out",
+            ))
+        };
+        if self.stuck.load(Ordering::SeqCst) >= REDIS_MAX_STUCK {
+            return Err(timed_out());
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let state = Arc::new(AtomicU8::new(RUNNING));
+        let (client, helper_state, stuck) = (
+            self.client.clone(),
+            Arc::clone(&state),
+            Arc::clone(&self.stuck),
+        );
+        std::thread::spawn(move || {
+            let _ = tx.send(client.get_connection_with_timeout(REDIS_CONNECT_TIMEOUT));
+            if helper_state.swap(DONE, Ordering::SeqCst) == ABANDONED {
+                stuck.fetch_sub(1, Ordering::SeqCst);
+            }
+        });
+        let conn = match rx.recv_timeout(REDIS_CONNECT_TIMEOUT + REDIS_IO_TIMEOUT) {
+            Ok(conn) => conn?,
+            Err(_) => {
+                match state.compare_exchange(RUNNING, ABANDONED, Ordering::SeqCst, Ordering::SeqCst)
+                {
+                    Ok(_) => {
+                        self.stuck.fetch_add(1, Ordering::SeqCst);
+                        return Err(timed_out());
+                    }
+                    // It finished just now: its result is in the channel.
+                    Err(_) => rx.try_recv().map_err(|_| timed_out())??,
+                }
+            }
+        };
         conn.set_read_timeout(Some(REDIS_IO_TIMEOUT))?;
         conn.set_write_timeout(Some(REDIS_IO_TIMEOUT))?;
         Ok(conn)

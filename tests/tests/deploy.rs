@@ -237,7 +237,9 @@ fn spinapp_validates_against_the_crd_schema() {
 #[test]
 fn broken_spinapps_are_rejected_by_the_validator() {
     let crd = crd();
-    let cases: [(&str, fn(&mut Value), &str); 7] = [
+    /// What is broken, how, and the error the validator must give.
+    type Case = (&'static str, fn(&mut Value), &'static str);
+    let cases: [Case; 7] = [
         (
             "replicas as a word",
             |a| a["spec"]["replicas"] = Value::from("three"),

@@ -240,6 +240,32 @@ fn redis_stopped_mid_run_gives_503_then_recovers_with_no_acknowledged_write_lost
     assert!(host.stderr().contains(" 503 "), "{}", host.stderr());
 }
 
+#[test]
+fn a_hung_redis_gives_503_within_seconds_not_a_timeout() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new().unwrap();
+    let config = format!(
+        "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
+        redis.url()
+    );
+    let host = start(dir.path(), &config).unwrap();
+    assert_eq!(kv(&host, "colour", Some("teal")).status, 200);
+
+    redis.pause();
+    let started = Instant::now();
+    let res = kv(&host, "colour", None);
+    let waited = started.elapsed();
+    redis.resume();
+    assert_store_unavailable(&res);
+    // The host's Redis timeouts (2 s to connect, 2 s per reply, one retry) answer well before
+    // the request's own 30 s limit would have made it a 504.
+    assert!(waited < Duration::from_secs(10), "{waited:?}");
+
+    let back = kv(&host, "colour", None);
+    assert_eq!(back.status, 200, "{}", back.text());
+    assert_eq!(back.json()["value"], "teal");
+}
+
 fn assert_store_unavailable(res: &HttpResponse) {
     let body = tandem_tests::assert_problem(res, 503);
     assert_eq!(
@@ -302,6 +328,9 @@ fn a_redis_that_is_down_at_start_is_refused_at_load() {
     let mut redis = RedisServer::start();
     let url = format!("redis://:pa55word@127.0.0.1:{}", redis.port);
     redis.stop();
+    // Built before the clock starts: only the host's own wait is timed.
+    tandem_tests::host_binary();
+    component("tandem-probe");
     let started = Instant::now();
     let e = load_error(&format!(
         "[key_value_store.default]\ntype = \"redis\"\nurl = \"{url}\"\n"

@@ -83,6 +83,25 @@ impl RedisServer {
         assert!(!self.answers(), "redis-server still answers after stopping");
     }
 
+    /// Freezes the server (SIGSTOP): connections are accepted by the kernel but never
+    /// answered, as with a hung or partitioned Redis.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a paused server (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("redis-server is running");
+        Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+    }
+
     fn answers(&self) -> bool {
         use std::io::{Read, Write};
         let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
