@@ -341,3 +341,60 @@ fn a_redis_that_is_down_at_start_is_refused_at_load() {
     assert!(!e.contains("pa55word"), "the password leaked: {e}");
     assert!(started.elapsed() < Duration::from_secs(60));
 }
+
+/// The real app's conversations on Redis: turns of one conversation served by two `tandem up`
+/// processes one after the other (as replicas would take them) continue the same conversation,
+/// whose state is in Redis and not in either host's data dir.
+#[test]
+fn assist_conversations_live_in_redis_and_continue_on_another_host() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new().unwrap();
+    let config = dir.path().join("runtime-config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
+            redis.url()
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let start = |data: &str| {
+        tandem_tests::start_app_with(
+            &dir.path().join(data),
+            HostOptions {
+                args: vec!["--runtime-config-file", &config],
+                env: vec![("SPIN_VARIABLE_AGENT_TOKEN", "replica-token")],
+            },
+        )
+        .unwrap()
+    };
+    let turn = |host: &Host, body: serde_json::Value| {
+        let res = host.post("/v1/assist", body.to_string().as_bytes());
+        assert_eq!(res.status, 200, "{body}: {}", res.text());
+        res.json()
+    };
+
+    let first = start("a");
+    let one = turn(&first, serde_json::json!({"message": "退款多久能到账"}));
+    let id = one["conversation_id"].as_str().unwrap().to_string();
+    assert_eq!(one["turn"], 1);
+    drop(first);
+
+    let second = start("b");
+    let two = turn(
+        &second,
+        serde_json::json!({"conversation_id": id, "message": "where is my order"}),
+    );
+    assert_eq!(two["conversation_id"], id.as_str());
+    assert_eq!(two["turn"], 2, "{two}");
+    for data in ["a", "b"] {
+        assert!(!dir.path().join(data).join("sqlite_key_value.db").exists());
+    }
+    // An unknown conversation is still a 404, whichever host is asked.
+    let res = second.post(
+        "/v1/assist",
+        br#"{"conversation_id": "cv_00000000000000000000000000", "message": "hi"}"#,
+    );
+    assert_eq!(res.status, 404, "{}", res.text());
+}
