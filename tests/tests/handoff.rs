@@ -127,7 +127,20 @@ fn app() -> (Host, TempDir) {
     (host, dir)
 }
 
+/// A Monday morning, when every queue of the sample KB is open: the tests that are not about
+/// business hours pin it, so that they decide the same at any hour of the day.
+const OPEN: &str = "2026-12-07T10:00:00+08:00";
+
+/// Posts the body, with `at` set to [`OPEN`] unless it names its own time.
 fn decide(host: &Host, body: &Value) -> Value {
+    let mut body = body.clone();
+    if body.get("at").is_none() {
+        body["at"] = json!(OPEN);
+    }
+    decide_as_is(host, &body)
+}
+
+fn decide_as_is(host: &Host, body: &Value) -> Value {
     let res = host.post("/v1/handoff", body.to_string().as_bytes());
     assert_eq!(res.status, 200, "{body}: {}", res.text());
     res.json()
@@ -296,6 +309,155 @@ fn decides_through_the_host() {
         angry_recently["negativity_mean"].as_f64() > only_calm["negativity_mean"].as_f64(),
         "{angry_recently} vs {only_calm}"
     );
+}
+
+/// Business hours from the KB's calendars (kb/kb.yaml): `general` and the other front-desk
+/// queues every day 09:00-21:00 (+08:00, holidays included, open until midnight on sale days),
+/// `complaints` Monday to Friday 09:00-12:00 and 13:30-18:00, closed on public holidays.
+#[test]
+fn calendars_decide_by_the_queues_hours() {
+    let (host, _dir) = app();
+    let at = |turn: &str, at: &str| {
+        decide(
+            &host,
+            &json!({"conversation_id": "cal", "at": at, "turns": [customer(turn)]}),
+        )
+    };
+    let legal = "你们再不退款我就找律师起诉";
+    let explicit = "转人工";
+    let hours = |out: &Value| out["business_hours"].clone();
+
+    // 12:30 on Monday, the complaints team's lunch break: a ticket, and when they are back.
+    let out = at(legal, "2026-12-07T12:30:00+08:00");
+    assert_eq!(
+        (out["decision"].as_str(), out["queue"].as_str()),
+        (Some("ticket"), Some("complaints")),
+        "{out}"
+    );
+    assert_eq!(
+        hours(&out),
+        json!({"queue": "complaints", "open": false, "source": "calendar",
+               "at": "2026-12-07T12:30:00+08:00", "next_open": "2026-12-07T13:30:00+08:00"})
+    );
+    let reason = &out["reasons"][1];
+    assert_eq!(reason["code"], "outside_business_hours", "{out}");
+    assert!(
+        reason["message_zh"]
+            .as_str()
+            .unwrap()
+            .contains("2026-12-07 13:30 (UTC+08:00) 恢复服务"),
+        "{out}"
+    );
+    assert!(
+        reason["message_en"]
+            .as_str()
+            .unwrap()
+            .contains("back at 2026-12-07 13:30 (UTC+08:00)"),
+        "{out}"
+    );
+    // The front desk has no lunch break: a person.
+    let out = at(explicit, "2026-12-07T12:30:00+08:00");
+    assert_eq!(out["decision"], "human", "{out}");
+    assert_eq!(hours(&out)["open"], true);
+    // After lunch the complaints team takes it.
+    assert_eq!(at(legal, "2026-12-07T13:30:00+08:00")["decision"], "human");
+
+    // A public holiday (New Year's Day 2027, a Friday): complaints closed until Monday, the
+    // front desk open as the service_hours FAQ promises.
+    let out = at(legal, "2027-01-01T10:00:00+08:00");
+    assert_eq!(out["decision"], "ticket", "{out}");
+    assert_eq!(hours(&out)["next_open"], "2027-01-04T09:00:00+08:00");
+    assert_eq!(
+        at(explicit, "2027-01-01T10:00:00+08:00")["decision"],
+        "human"
+    );
+    // A special day: the front desk stays open until midnight on 11.11.
+    assert_eq!(
+        at(explicit, "2027-11-11T22:30:00+08:00")["decision"],
+        "human"
+    );
+    let out = at(explicit, "2027-11-12T22:30:00+08:00");
+    assert_eq!(out["decision"], "ticket", "{out}");
+    assert_eq!(hours(&out)["next_open"], "2027-11-13T09:00:00+08:00");
+
+    // Across time-zone boundaries: the calendar's zone decides, whatever zone `at` is written
+    // in. 04:30Z = 12:30 in Beijing (lunch), though 04:30 would be closed and 12:30 UTC open.
+    for instant in [
+        "2026-12-07T04:30:00Z",
+        "2026-12-06T23:30:00-05:00",
+        "2026-12-07T05:30:00+01:00",
+    ] {
+        let out = at(legal, instant);
+        assert_eq!(out["decision"], "ticket", "{instant}: {out}");
+        assert_eq!(hours(&out)["at"], "2026-12-07T12:30:00+08:00", "{out}");
+    }
+    // 01:30Z, an hour when a UTC desk would be closed, is 09:30 in Beijing: open.
+    assert_eq!(at(legal, "2026-12-07T01:30:00Z")["decision"], "human");
+    // 13:30Z is 21:30 in Beijing: the front desk has closed, back at 09:00 local time.
+    let out = at(explicit, "2026-12-07T13:30:00Z");
+    assert_eq!(out["decision"], "ticket", "{out}");
+    assert_eq!(hours(&out)["next_open"], "2026-12-08T09:00:00+08:00");
+    // The date is the calendar's too: Thursday 31 December at 18:00 in San Francisco is
+    // already 10:00 on New Year's Day in Beijing, a holiday for the complaints team.
+    let out = at(legal, "2026-12-31T18:00:00-08:00");
+    assert_eq!(out["decision"], "ticket", "{out}");
+    assert_eq!(hours(&out)["at"], "2027-01-01T10:00:00+08:00");
+    assert_eq!(hours(&out)["next_open"], "2027-01-04T09:00:00+08:00");
+
+    // The caller's boolean overrides the calendar, both ways.
+    let out = decide(
+        &host,
+        &json!({"conversation_id": "cal", "at": "2026-12-07T12:30:00+08:00",
+                "within_business_hours": true, "turns": [customer(legal)]}),
+    );
+    assert_eq!(out["decision"], "human", "{out}");
+    assert_eq!(
+        hours(&out),
+        json!({"queue": "complaints", "open": true, "source": "request"})
+    );
+    let out = decide(
+        &host,
+        &json!({"conversation_id": "cal", "at": "2026-12-07T10:00:00+08:00",
+                "within_business_hours": false, "turns": [customer(explicit)]}),
+    );
+    assert_eq!(out["decision"], "ticket", "{out}");
+
+    // A bot decision reads no calendar.
+    let out = at("我的订单到哪了", "2026-12-07T23:00:00+08:00");
+    assert_eq!(out["decision"], "bot", "{out}");
+    assert!(out.get("business_hours").is_none(), "{out}");
+
+    // Without `at`, the calendar is read at the wall clock's now.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let out = decide_as_is(
+        &host,
+        &json!({"conversation_id": "cal", "turns": [customer(explicit)]}),
+    );
+    let h = hours(&out);
+    assert_eq!(h["source"], "calendar", "{out}");
+    let read_at = tandem_core::calendar::parse_rfc3339(h["at"].as_str().unwrap()).unwrap();
+    assert!((read_at - now).abs() < 300, "{out}");
+    let open = h["open"].as_bool().unwrap();
+    assert_eq!(
+        out["decision"],
+        if open { "human" } else { "ticket" },
+        "{out}"
+    );
+
+    // A time that is not RFC 3339: 422 naming `at`.
+    for bad in ["2026-12-07 12:30", "yesterday", "2026-12-07T12:30:00"] {
+        let res = host.post(
+            "/v1/handoff",
+            json!({"conversation_id": "cal", "at": bad, "turns": [customer(explicit)]})
+                .to_string()
+                .as_bytes(),
+        );
+        let p = assert_problem(&res, 422);
+        assert!(p.to_string().contains("\"at\""), "{bad}: {p}");
+    }
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! The handoff component: `POST /v1/handoff` and the `tandem:service/handoff` export.
 //!
-//! Keeps no state: the request carries the recent turns. Customer turns without an intent are
+//! Keeps no state: the request carries the recent turns. Business hours: the caller's
+//! `within_business_hours` when given, else the routed queue's calendar (models/handoff.json) at
+//! the body's `at` or, without one, at the wall clock's now; the WIT export reads no calendar
+//! yet (its request has no time, and its caller, assist, is tested at any hour). Customer turns without an intent are
 //! classified through the imported `tandem:service/intent` interface, which `tandem compose`
 //! satisfies at build time with the intent component (one component, in-process calls). The
 //! policy, the escalation-score model and the sentiment model (`models/handoff.*`,
@@ -12,8 +15,9 @@ use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
 use std::sync::OnceLock;
 use tandem_adapter as adapter;
+use tandem_core::calendar;
 use tandem_core::handoff::{
-    self, Availability, MAX_TURN_TEXT_BYTES, MAX_TURNS, Outcome, Role, Signals, Turn,
+    self, Availability, BusinessHours, MAX_TURN_TEXT_BYTES, MAX_TURNS, Outcome, Role, Signals, Turn,
 };
 use tandem_core::handoff_model::HandoffEngine;
 use tandem_core::kb::Priority;
@@ -77,6 +81,9 @@ struct DecideBody {
     agents_online: Option<u32>,
     #[serde(default)]
     within_business_hours: Option<bool>,
+    /// RFC 3339: the time to read the queue's calendar at (default: now).
+    #[serde(default)]
+    at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -115,6 +122,8 @@ struct DecideResponse {
     priority: Priority,
     /// The rule id or `score`: what decided.
     driver: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    business_hours: Option<BusinessHours>,
     signals: Signals,
     model: ModelInfo,
 }
@@ -192,7 +201,23 @@ fn validate(
     })
 }
 
+/// Unix seconds now, from the WASI wall clock.
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 fn from_body(body: DecideBody) -> Result<Decide, Problem> {
+    let at = match &body.at {
+        Some(text) => Some(calendar::parse_rfc3339(text).ok_or_else(|| {
+            Problem::unprocessable(format!("at is \"{text}\"")).with_param(
+                "at",
+                "an RFC 3339 date-time, e.g. 2026-12-07T12:30:00+08:00",
+            )
+        })?),
+        None => Some(now_secs()),
+    };
     let mut turns = Vec::with_capacity(body.turns.len().min(MAX_TURNS + 1));
     for (i, t) in body.turns.into_iter().enumerate() {
         let role = match t.role.as_str() {
@@ -221,6 +246,7 @@ fn from_body(body: DecideBody) -> Result<Decide, Problem> {
         Availability {
             agents_online: body.agents_online,
             within_business_hours: body.within_business_hours,
+            at,
         },
     )
 }
@@ -272,6 +298,7 @@ fn decide(mut req: Decide) -> Result<DecideResponse, Problem> {
         queue: d.queue,
         priority: d.priority,
         driver: d.driver,
+        business_hours: d.business_hours,
         signals,
         model: ModelInfo {
             version: engine.manifest().model_version.clone(),
@@ -343,6 +370,7 @@ impl wit::Guest for Component {
             Availability {
                 agents_online: request.agents_online,
                 within_business_hours: request.within_business_hours,
+                at: None,
             },
         )
         .and_then(decide)
