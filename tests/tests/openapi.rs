@@ -797,6 +797,7 @@ fn every_documented_path_method_and_status_against_the_running_app() {
     let p = "/v1/handoff";
     let decide = json!({
         "conversation_id": "c-openapi", "customer": {"tier": "vip"}, "agents_online": 0,
+        "at": "2026-12-07T22:00:00+08:00",
         "turns": [
             {"role": "customer", "text": "我的订单还没到", "intent": "order_status", "confidence": 0.9},
             {"role": "bot", "text": "抱歉，我查不到。", "answered": false},
@@ -805,6 +806,11 @@ fn every_documented_path_method_and_status_against_the_running_app() {
     });
     let d = expect(&api.send("POST", p, p, none, &decide), 200, "handoff");
     assert_eq!(d["decision"], "ticket", "{d}");
+    // 22:00 in Beijing: the general queue's calendar (kb/kb.yaml) has closed.
+    assert_eq!(
+        d["business_hours"]["next_open"], "2026-12-08T09:00:00+08:00",
+        "{d}"
+    );
     let plain = json!({"conversation_id": "c-2", "customer": null, "within_business_hours": true,
                        "turns": [{"role": "customer", "text": "hello"}]});
     expect(&api.send("POST", p, p, none, &plain), 200, "handoff");
