@@ -343,13 +343,11 @@ macro_rules! sentence_embedding_import {
                 ))),
                 Err($types::Error::InvalidInput(params)) => {
                     let reasons: Vec<String> = params.into_iter().map(|p| p.reason).collect();
-                    Err(
-                        Problem::payload_too_large(format!(
-                            "{field} is more than the sentence encoder takes: {}",
-                            reasons.join("; ")
-                        ))
-                        .with_param(field, "fewer tokens: shorten the text"),
-                    )
+                    Err(Problem::payload_too_large(format!(
+                        "{field} is more than the sentence encoder takes: {}",
+                        reasons.join("; ")
+                    ))
+                    .with_param(field, "fewer tokens: shorten the text"))
                 }
                 Err(e) => Err(Problem::internal(format!("the encoder failed: {e:?}"))),
             }

@@ -114,7 +114,10 @@ fn build_is_byte_identical_and_loadable() {
     let runner = tandem_core::intent::IntentRunner::from_bytes(onnx, json).unwrap();
     assert!(runner.manifest().model_version.starts_with("tiny-"));
     assert_eq!(runner.manifest().model_version.len(), "tiny-".len() + 12);
-    assert!(runner.uses_embedding(), "the shipped recipe is the semantic tier");
+    assert!(
+        runner.uses_embedding(),
+        "the shipped recipe is the semantic tier"
+    );
     let encoder = {
         let pack = tandem_encoder::Pack::from_vec(std::fs::read(encoder_pack()).unwrap());
         tandem_encoder::Encoder::load(pack.unwrap()).unwrap()
