@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
-use tandem_tests::{Host, HostOptions, component, workspace_root};
+use tandem_tests::{Host, HostOptions, probe_manifest, workspace_root};
 use tempfile::TempDir;
 
 fn deploy(file: &str) -> PathBuf {
@@ -435,27 +435,6 @@ fn every_secret_the_spinapp_reads_is_in_the_example_secrets() {
 }
 
 const TOKEN: (&str, &str) = ("SPIN_VARIABLE_API_TOKEN", "t0ken");
-
-/// The probe fixture (same store labels as spin.toml: `default` key-value, `default` SQLite)
-/// written into `dir`, pointing at the built probe.
-fn probe_manifest(dir: &Path) -> PathBuf {
-    let wasm = component("tandem-probe");
-    let text = std::fs::read_to_string(workspace_root().join("tests/fixtures/probe-spin.toml"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            if l.starts_with("source = ") {
-                format!("source = {:?}", wasm.display().to_string())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let path = dir.join("spin.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 /// `tandem up` run from `cwd` (the example's SQLite path is relative to the working directory,
 /// as in Spin); killed on drop.

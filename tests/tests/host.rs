@@ -1,39 +1,20 @@
 //! End-to-end tests: the probe component behind `tandem up`, over HTTP on loopback.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tandem_tests::{Body, Host, HostOptions, component, request, run_tandem, workspace_root};
+use tandem_tests::{
+    Body, Host, HostOptions, component, probe_manifest_for, request, run_tandem, workspace_root,
+};
 use tempfile::TempDir;
 
 const TOKEN: (&str, &str) = ("SPIN_VARIABLE_API_TOKEN", "t0ken");
-
-/// The fixture manifest, rewritten into `dir` with `source` pointing at `wasm`.
-fn manifest_for(dir: &Path, wasm: &Path) -> PathBuf {
-    let fixture = workspace_root().join("tests/fixtures/probe-spin.toml");
-    let text = std::fs::read_to_string(fixture).unwrap();
-    let text = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("source = ") {
-                format!("source = {:?}", wasm.display().to_string())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let path = dir.join("spin.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 /// A probe host with its own temp dir (manifest + data dir), plus extra args and env.
 fn probe(args: &[&str], env: &[(&str, &str)]) -> (Host, TempDir) {
     let wasm = component("tandem-probe");
     let dir = TempDir::new().unwrap();
-    let manifest = manifest_for(dir.path(), &wasm);
+    let manifest = probe_manifest_for(dir.path(), &wasm);
     let mut env = env.to_vec();
     if !env.iter().any(|(k, _)| *k == TOKEN.0) {
         env.push(TOKEN);
@@ -358,7 +339,7 @@ fn variables_default_and_env_override() {
 fn required_variable_missing_stops_startup() {
     let wasm = component("tandem-probe");
     let dir = TempDir::new().unwrap();
-    let manifest = manifest_for(dir.path(), &wasm);
+    let manifest = probe_manifest_for(dir.path(), &wasm);
     let err = Host::start(&manifest, &dir.path().join("data"), HostOptions::default())
         .err()
         .expect("startup must fail");
@@ -424,7 +405,7 @@ fn preinit_snapshots_wizer_initialize() {
     )
     .unwrap();
     assert!(ok, "{log}");
-    let manifest = manifest_for(dir.path(), &out);
+    let manifest = probe_manifest_for(dir.path(), &out);
     let host = Host::start(
         &manifest,
         &dir.path().join("data"),

@@ -3,36 +3,16 @@
 
 mod redis_server;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis_server::RedisServer;
-use tandem_tests::{Host, HostOptions, HttpResponse, component, workspace_root};
+use tandem_tests::{Host, HostOptions, HttpResponse, component, probe_manifest};
 use tempfile::TempDir;
 
 const TOKEN: (&str, &str) = ("SPIN_VARIABLE_API_TOKEN", "t0ken");
-
-/// The probe fixture manifest, rewritten into `dir` with `source` pointing at the built probe.
-fn probe_manifest(dir: &Path) -> PathBuf {
-    let wasm = component("tandem-probe");
-    let fixture = workspace_root().join("tests/fixtures/probe-spin.toml");
-    let text = std::fs::read_to_string(fixture).unwrap();
-    let text: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("source = ") {
-                format!("source = {:?}", wasm.display().to_string())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    let path = dir.join("spin.toml");
-    std::fs::write(&path, text.join("\n")).unwrap();
-    path
-}
 
 /// Starts the probe with `runtime_config` written to `<dir>/runtime-config.toml`.
 fn start(dir: &Path, runtime_config: &str) -> anyhow::Result<Host> {
