@@ -156,8 +156,9 @@ fn corrections_exported_and_rebuilt_fix_the_misclassified_utterances() {
         .map(|(text, truth)| (*text, *truth, predict(&before, text)))
         .filter(|(_, truth, got)| got != truth)
         .collect();
+    // The semantic tier gets all but two of the pool right (the n-gram tier missed more).
     assert!(
-        wrong.len() >= 3,
+        wrong.len() >= 2,
         "the pool should hold some utterances the model gets wrong; it got {} wrong",
         wrong.len()
     );
