@@ -40,7 +40,7 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let previous = if applied.is_empty() {
         None
     } else {
-        ServedIntent::load(&args.out).ok()
+        ServedIntent::load_with_encoder(&args.out, &args.recipe.encoder).ok()
     };
     for w in &src.warnings {
         eprintln!("{w}");

@@ -107,6 +107,12 @@ pub struct ServedIntent {
 impl ServedIntent {
     /// `intent.onnx` + `intent.json` from `models`, and `models/encoder.bin` if they need it.
     pub fn load(models: &Path) -> anyhow::Result<Self> {
+        Self::load_with_encoder(models, &models.join("encoder.bin"))
+    }
+
+    /// [`Self::load`] with the encoder at `encoder` (a models folder of an operator's own,
+    /// say, without a copy of the encoder).
+    pub fn load_with_encoder(models: &Path, encoder: &Path) -> anyhow::Result<Self> {
         let read = |f: &str| {
             std::fs::read(models.join(f))
                 .with_context(|| format!("reading {}", models.join(f).display()))
@@ -115,7 +121,7 @@ impl ServedIntent {
             &read("intent.onnx")?,
             &read("intent.json")?,
         )?;
-        Self::new(runner, &models.join("encoder.bin"))
+        Self::new(runner, encoder)
     }
 
     /// Wraps a runner, loading the encoder at `encoder` if the model needs it.
