@@ -11,8 +11,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use tandem_core::faq::{
-    FAQ_MANIFEST_FORMAT, FaqManifest, Fusion, FusionWeights, IndexedEntry, LangText, Retriever,
-    Signals, centroid, confidence, embed, rank,
+    FAQ_MANIFEST_FORMAT, FaqManifest, Fusion, FusionWeights, IndexedEntry, LangText, Question,
+    Retriever, Signals, centroid, confidence, embed, rank,
 };
 use tandem_core::intent;
 use tandem_core::kb::{Example, KnowledgeBase, Localized, TrainingSet};
@@ -217,7 +217,7 @@ impl Index {
                 let vectors: Vec<Vec<f32>> = e
                     .questions
                     .iter()
-                    .map(|q| encoder_embed(&encoder, &q.text))
+                    .map(|q| embed(&encoder.scores(&q.text).0))
                     .collect();
                 let sentences: Vec<_> = e
                     .questions
@@ -240,17 +240,19 @@ impl Index {
         queries
             .iter()
             .map(|q| {
-                let e = encoder_embed(&self.encoder, &q.text);
+                let (logits, probabilities) = self.encoder.scores(&q.text);
                 let sentence = self.encoder.sentence_embedding(&q.text);
-                let tf = self.encoder.features.term_frequencies(&q.text);
-                self.retriever.signals(&e, sentence.as_deref(), &tf, None)
+                let terms = self.encoder.features.term_frequencies(&q.text);
+                let question = Question {
+                    logits: &logits,
+                    probabilities: &probabilities,
+                    sentence: sentence.as_deref(),
+                    terms: &terms,
+                };
+                self.retriever.signals(&question, None)
             })
             .collect()
     }
-}
-
-fn encoder_embed(encoder: &Trained, text: &str) -> Vec<f32> {
-    embed(&encoder.scores(text).0)
 }
 
 /// Splits the corpus into `k` folds of (training entries, held-out queries).
@@ -342,34 +344,43 @@ impl Scored {
 }
 
 /// The fusion weights with the best hit@1 on answerable queries (ties: better MRR, then the
-/// smaller weights), on a 0.05 grid; the semantic weight stays 0 without sentence embeddings.
+/// earlier grid point: smaller semantic, then classifier, then vector weights), on a 0.05 grid
+/// over the vector, classifier and semantic weights (the lexical signal gets the rest); the
+/// semantic weight stays 0 without sentence embeddings.
 pub fn tune_weights(scored: &Scored) -> FusionWeights {
-    let semantic_steps = if scored.has_semantic() { 20 } else { 0 };
+    const STEPS: usize = 20;
+    let semantic_steps = if scored.has_semantic() { STEPS } else { 0 };
     let mut best = (
         f64::MIN,
         f64::MIN,
         FusionWeights {
             vector: 0.0,
+            classifier: 0.0,
             semantic: 0.0,
         },
     );
+    let step = |n: usize| n as f32 / STEPS as f32;
     for s in 0..=semantic_steps {
-        for v in 0..=(20 - s) {
-            let weights = FusionWeights {
-                vector: v as f32 / 20.0,
-                semantic: s as f32 / 20.0,
-            };
-            let m = metrics(
-                scored,
-                &Fusion {
-                    vector_weight: weights.vector,
-                    semantic_weight: weights.semantic,
-                    threshold: f32::MIN,
-                    ..Fusion::default()
-                },
-            );
-            if (m.hit_at_1, m.mrr) > (best.0, best.1) {
-                best = (m.hit_at_1, m.mrr, weights);
+        for c in 0..=(STEPS - s) {
+            for v in 0..=(STEPS - s - c) {
+                let weights = FusionWeights {
+                    vector: step(v),
+                    classifier: step(c),
+                    semantic: step(s),
+                };
+                let m = metrics(
+                    scored,
+                    &Fusion {
+                        vector_weight: weights.vector,
+                        classifier_weight: weights.classifier,
+                        semantic_weight: weights.semantic,
+                        threshold: f32::MIN,
+                        ..Fusion::default()
+                    },
+                );
+                if (m.hit_at_1, m.mrr) > (best.0, best.1) {
+                    best = (m.hit_at_1, m.mrr, weights);
+                }
             }
         }
     }
@@ -531,6 +542,7 @@ pub fn held_out(corpus: &Corpus, recipe: &Recipe) -> HeldOut {
         let threshold = calibrate_threshold(&scored, weights, margin_weight, TARGET_PRECISION);
         let fusion = Fusion {
             vector_weight: weights.vector,
+            classifier_weight: weights.classifier,
             semantic_weight: weights.semantic,
             threshold,
             margin_weight,
@@ -599,13 +611,14 @@ pub fn build(
     json.push(b'\n');
     crate::output::write_models(out, &[("faq.onnx", &onnx[..]), ("faq.json", &json[..])])?;
     eprintln!(
-        "built {}/faq.onnx ({} KiB) and faq.json ({} KiB): {} entries, vector weight {:.2}, semantic weight {:.2}, margin weight {:.2}, threshold {:.3}; \
+        "built {}/faq.onnx ({} KiB) and faq.json ({} KiB): {} entries, vector weight {:.2}, classifier weight {:.2}, semantic weight {:.2}, margin weight {:.2}, threshold {:.3}; \
          held-out hit@1 {:.1} %, answered precision {:.1} % at coverage {:.1} %, tract max |Δ| {max_diff:.1e}",
         out.display(),
         onnx.len() / 1024,
         json.len() / 1024,
         corpus.entries.len(),
         held.fusion.vector_weight,
+        held.fusion.classifier_weight,
         held.fusion.semantic_weight,
         held.fusion.margin_weight,
         held.fusion.threshold,
@@ -616,18 +629,24 @@ pub fn build(
     Ok(())
 }
 
-/// Re-loads the exported encoder with tract and checks its embeddings match the in-memory ones
-/// on every indexed question.
+/// Re-loads the exported encoder with tract and checks its vectors and probabilities match the
+/// in-memory ones on every indexed question.
 fn verify(index: &Index, onnx: &[u8]) -> anyhow::Result<f32> {
     let plan = intent::load_plan(onnx).context("re-loading the exported FAQ encoder")?;
     let mut max_diff = 0f32;
     let questions = index.retriever.entries().iter().flat_map(|e| &e.questions);
     for q in questions.map(|q| q.text.as_str()).chain([""]) {
         let x = index.encoder.features_of(q);
-        let (got, _) = intent::run_model(&plan, &x)?;
-        let (got, want) = (embed(&got), encoder_embed(&index.encoder, q));
-        for (a, b) in got.iter().zip(&want) {
-            max_diff = max_diff.max((a - b).abs());
+        let (logits, probabilities) = intent::run_model(&plan, &x)?;
+        let (want_logits, want_probabilities) = index.encoder.scores(q);
+        let pairs = [
+            (embed(&logits), embed(&want_logits)),
+            (probabilities, want_probabilities),
+        ];
+        for (got, want) in &pairs {
+            for (a, b) in got.iter().zip(want) {
+                max_diff = max_diff.max((a - b).abs());
+            }
         }
     }
     ensure!(

@@ -93,9 +93,10 @@ fn report(out: &Output, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{} entries; vector weight {:.2}, semantic weight {:.2}, margin weight {:.2}, no-answer threshold {:.3} (tuned on held-out paraphrases)",
+        "{} entries; vector weight {:.2}, classifier weight {:.2}, semantic weight {:.2}, margin weight {:.2}, no-answer threshold {:.3} (tuned on held-out paraphrases)",
         out.entries,
         out.fusion.vector_weight,
+        out.fusion.classifier_weight,
         out.fusion.semantic_weight,
         out.fusion.margin_weight,
         out.fusion.threshold

@@ -2,7 +2,7 @@
 //! customer/agent answer shapes.
 
 use super::templates::{EntityPatterns, fill};
-use super::{Fusion, Hit, IndexedEntry, Retriever, confidence, embed, rank};
+use super::{Fusion, Hit, IndexedEntry, Question, Retriever, confidence, rank};
 use crate::features::{FeatureExtractor, FeatureSettings, TermFrequencies, Vocabulary};
 use crate::intent::{load_plan, run_model};
 use crate::kb::Localized;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tract_onnx::prelude::TypedRunnableModel;
 
 /// Version of the manifest layout below.
-pub const FAQ_MANIFEST_FORMAT: u32 = 1;
+pub const FAQ_MANIFEST_FORMAT: u32 = 2;
 
 /// `models/faq.json`: the index and everything besides the encoder weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -140,17 +140,17 @@ impl FaqRunner {
         self.features.uses_embedding()
     }
 
-    /// The question's encoder vector and term counts; `sentence` is its sentence embedding,
-    /// which a model of the semantic tier requires.
+    /// The encoder's logits and probabilities of each entry, and the question's term counts;
+    /// `sentence` is its sentence embedding, which a model of the semantic tier requires.
     pub fn encode(
         &self,
         question: &str,
         sentence: Option<&[f32]>,
-    ) -> anyhow::Result<(Vec<f32>, TermFrequencies)> {
+    ) -> anyhow::Result<(Vec<f32>, Vec<f32>, TermFrequencies)> {
         let (mut features, terms) = self.features.extract_with_terms(question);
         self.features.append_embedding(&mut features, sentence)?;
-        let (logits, _) = run_model(&self.plan, &features)?;
-        Ok((embed(&logits), terms))
+        let (logits, probabilities) = run_model(&self.plan, &features)?;
+        Ok((logits, probabilities, terms))
     }
 
     /// Entries ranked for `question` among those valid on `today` (`YYYY-MM-DD`), with a model
@@ -166,8 +166,14 @@ impl FaqRunner {
         sentence: Option<&[f32]>,
         today: Option<&str>,
     ) -> anyhow::Result<Vec<Hit>> {
-        let (embedding, terms) = self.encode(question, sentence)?;
-        let signals = self.retriever.signals(&embedding, sentence, &terms, today);
+        let (logits, probabilities, terms) = self.encode(question, sentence)?;
+        let q = Question {
+            logits: &logits,
+            probabilities: &probabilities,
+            sentence,
+            terms: &terms,
+        };
+        let signals = self.retriever.signals(&q, today);
         Ok(rank(&signals, self.manifest.fusion.weights()))
     }
 
