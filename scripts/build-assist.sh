@@ -7,14 +7,15 @@
 #           ├─ ticket   ── intent ──┤
 #           ├─ handoff  ── intent ──┘
 #           ├─ feedback
-#           └─ embed ◄── intent, faq    one encoder instance: a message is encoded once
+#           └─ embed ◄── intent, faq, handoff, feedback
+#                                        one encoder instance: a message is encoded once
 #
 # The services are the pre-initialised builds their own spin.toml build commands leave in
 # target/tandem/ (assist is the last component in spin.toml, and `tandem build`/`spin build`
-# run build commands in manifest order); intent, faq, ticket and handoff are plugged in
-# *unplugged*, so one intent instance serves assist, ticket and handoff alike, and one encoder
-# instance (whose memory image holds the 54 MB token table once) serves intent and faq. A service that was never built is
-# built here first. Only the small assist crate is compiled by this script.
+# run build commands in manifest order); every service is plugged in *unplugged*, so one
+# intent instance serves assist, ticket and handoff alike, and one encoder instance (whose
+# memory image holds the 54 MB token table once) serves intent, faq, handoff and feedback. A
+# service that was never built is built here first. Only the small assist crate is compiled by this script.
 set -eu
 cargo build --target wasm32-wasip2 --profile wasm -p tandem-assist
 mkdir -p target/tandem
@@ -23,7 +24,7 @@ mkdir -p target/tandem
 [ -f target/tandem/embed.wasm ] || sh scripts/build-component.sh embed
 [ -f target/tandem/intent.unplugged.wasm ] || sh scripts/build-component.sh intent
 [ -f target/tandem/faq.unplugged.wasm ] || sh scripts/build-component.sh faq
-[ -f target/tandem/feedback.wasm ] || sh scripts/build-component.sh feedback
+[ -f target/tandem/feedback.unplugged.wasm ] || sh scripts/build-component.sh feedback
 [ -f target/tandem/ticket.unplugged.wasm ] || sh scripts/build-component.sh ticket
 [ -f target/tandem/handoff.unplugged.wasm ] || sh scripts/build-component.sh handoff
 # Pre-initialise first (templates parsed, entity patterns compiled; the imports are stubs
@@ -39,6 +40,6 @@ target/release/tandem compose \
     --plug target/tandem/faq.unplugged.wasm \
     --plug target/tandem/ticket.unplugged.wasm \
     --plug target/tandem/handoff.unplugged.wasm \
-    --plug target/tandem/feedback.wasm \
+    --plug target/tandem/feedback.unplugged.wasm \
     --plug target/tandem/embed.wasm \
     --output target/tandem/assist.wasm

@@ -4,8 +4,11 @@
 # then plugs in the Tandem components it imports (`tandem compose`: in-process calls, one
 # component). Usage: sh scripts/build-component.sh NAME → target/tandem/NAME.wasm
 #
-#   intent, faq      ── embed            (their semantic tier takes the sentence embedding)
-#   ticket, handoff  ── intent ── embed  (they classify turns through intent)
+#   intent, faq, feedback  ── embed    (their semantic tier takes the sentence embedding)
+#   ticket                 ── intent   (it classifies tickets through intent, which brings
+#                                       its own embed)
+#   handoff                ── intent (unplugged) + embed: it classifies turns through intent
+#                             and embeds them for sentiment, so both share one encoder
 #
 # A component with plugs also leaves target/tandem/NAME.unplugged.wasm, which
 # scripts/build-assist.sh plugs into assist so that one intent and one encoder instance serve
@@ -17,9 +20,10 @@ if [ $# -gt 1 ]; then
     exit 2
 fi
 case "$name" in
-    intent | faq) plug=embed ;;
-    ticket | handoff) plug=intent ;;
-    *) plug= ;;
+    intent | faq | feedback) plugs=embed ;;
+    ticket) plugs=intent ;;
+    handoff) plugs="intent.unplugged embed" ;;
+    *) plugs= ;;
 esac
 # The `wasm` profile (size-optimised, LTO) keeps the tract-carrying components under 15 MB.
 cargo build --target wasm32-wasip2 --profile wasm -p "tandem-$name"
@@ -27,7 +31,7 @@ mkdir -p target/tandem
 # The host's `preinit` does the snapshot; build it only when missing so that a build running
 # under the host (`tandem build`) never replaces the binary that runs it.
 [ -x target/release/tandem ] || cargo build --release -p tandem-host
-if [ -z "$plug" ]; then
+if [ -z "$plugs" ]; then
     target/release/tandem preinit \
         --input "target/wasm32-wasip2/wasm/tandem_$name.wasm" \
         --output "target/tandem/$name.wasm"
@@ -35,11 +39,16 @@ if [ -z "$plug" ]; then
 fi
 # Pre-initialise first (the plug's imports are stubbed then), then plug the already
 # pre-initialised component in: wizer does not snapshot nested components.
-[ -f "target/tandem/$plug.wasm" ] || sh scripts/build-component.sh "$plug"
+plug_args=
+for plug in $plugs; do
+    [ -f "target/tandem/$plug.wasm" ] || sh scripts/build-component.sh "${plug%.unplugged}"
+    plug_args="$plug_args --plug target/tandem/$plug.wasm"
+done
 target/release/tandem preinit \
     --input "target/wasm32-wasip2/wasm/tandem_$name.wasm" \
     --output "target/tandem/$name.unplugged.wasm"
+# shellcheck disable=SC2086 # one word per plug argument
 target/release/tandem compose \
     --input "target/tandem/$name.unplugged.wasm" \
-    --plug "target/tandem/$plug.wasm" \
+    $plug_args \
     --output "target/tandem/$name.wasm"

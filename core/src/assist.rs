@@ -256,6 +256,10 @@ pub struct Turn {
     pub confidence: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered: Option<bool>,
+    /// Customer turns: the probability that the turn is negative, as handoff returned it on
+    /// that turn, so the next turns' decisions do not run it through the encoder again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative: Option<f32>,
 }
 
 /// The ticket a conversation was handed off with (kept so it is never created twice).
@@ -366,6 +370,7 @@ impl Conversation {
             intent: None,
             confidence: None,
             answered: reply.answered,
+            negative: None,
         });
         let excess = self.turns.len().saturating_sub(MAX_KEPT_TURNS);
         self.turns.drain(..excess);
@@ -911,6 +916,7 @@ mod tests {
                 intent: None,
                 confidence: None,
                 answered: None,
+                negative: None,
             }
         }
     }

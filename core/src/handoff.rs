@@ -52,6 +52,11 @@ pub struct Turn {
     pub confidence: Option<f32>,
     /// Bot turns: `false` = the bot had no answer.
     pub answered: Option<bool>,
+    /// Customer turns: the probability that the turn is negative, as an earlier decision
+    /// computed it ([`Signals::latest_negative`]); none = the decision computes it. A caller
+    /// that keeps the conversation stores it so that no turn is run through the encoder twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative: Option<f32>,
 }
 
 impl Turn {
@@ -220,6 +225,8 @@ pub struct Signals {
     pub frustration: f32,
     /// Mean negative probability over the last [`NEGATIVITY_WINDOW`] customer turns.
     pub negativity_mean: f32,
+    /// Negative probability of the latest customer turn (none without customer turns).
+    pub latest_negative: Option<f32>,
     pub tier: Option<String>,
     pub turns: u32,
     pub customer_turns: u32,
@@ -228,7 +235,8 @@ pub struct Signals {
 }
 
 /// Computes the signals. `negative(text)` is the sentiment model's probability that a
-/// customer text is negative (negation is the model's job: "不是很生气" is not anger).
+/// customer text is negative (negation is the model's job: "不是很生气" is not anger); it is
+/// called only for the customer turns in the scored window that carry no `negative` yet.
 pub fn signals(
     policy: &Policy,
     tier: Option<&str>,
@@ -308,8 +316,9 @@ pub fn signals(
         .saturating_sub(NEGATIVITY_WINDOW.max(FRUSTRATION_WINDOW));
     let negatives: Vec<f32> = customer[scored..]
         .iter()
-        .map(|(_, t)| negative(&t.text))
+        .map(|(_, t)| t.negative.unwrap_or_else(|| negative(&t.text)))
         .collect();
+    s.latest_negative = negatives.last().copied();
     let last = |n: usize| &negatives[negatives.len().saturating_sub(n)..];
     s.frustration = last(FRUSTRATION_WINDOW).iter().fold(0f32, |a, &b| a.max(b));
     let window = last(NEGATIVITY_WINDOW);

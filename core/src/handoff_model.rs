@@ -83,17 +83,30 @@ impl HandoffEngine {
     }
 
     /// Signals of a conversation whose customer turns already carry their intents.
-    pub fn signals(&self, tier: Option<&str>, turns: &[Turn]) -> anyhow::Result<Signals> {
+    /// `embed(text)` gives a text's sentence embedding; it is asked for only when the sentiment
+    /// model is of the semantic tier, and only for customer turns that carry no `negative`.
+    pub fn signals(
+        &self,
+        tier: Option<&str>,
+        turns: &[Turn],
+        embed: &mut dyn FnMut(&str) -> anyhow::Result<Vec<f32>>,
+    ) -> anyhow::Result<Signals> {
         let mut failure = None;
-        let s = handoff::signals(&self.manifest.policy, tier, turns, &mut |text| match self
-            .sentiment
-            .analyze(text)
-        {
-            Ok(a) => a.negative,
-            Err(e) => {
+        let mut negative = |text: &str| -> anyhow::Result<f32> {
+            let embedding = match self.sentiment.uses_embedding() {
+                true => Some(embed(text)?),
+                false => None,
+            };
+            Ok(self
+                .sentiment
+                .analyze_embedded(text, embedding.as_deref())?
+                .negative)
+        };
+        let s = handoff::signals(&self.manifest.policy, tier, turns, &mut |text| {
+            negative(text).unwrap_or_else(|e| {
                 failure.get_or_insert(e);
                 0.0
-            }
+            })
         });
         match failure {
             Some(e) => Err(e),
@@ -115,8 +128,9 @@ impl HandoffEngine {
         tier: Option<&str>,
         turns: &[Turn],
         availability: handoff::Availability,
+        embed: &mut dyn FnMut(&str) -> anyhow::Result<Vec<f32>>,
     ) -> anyhow::Result<(Signals, Decision)> {
-        let s = self.signals(tier, turns)?;
+        let s = self.signals(tier, turns, embed)?;
         let score = self.score(&s)?;
         let d = handoff::decide(&self.manifest.policy, &s, score, availability);
         Ok((s, d))

@@ -84,13 +84,39 @@ impl SentimentRunner {
         &self.manifest
     }
 
-    /// Probabilities in label order.
-    pub fn probs(&self, text: &str) -> anyhow::Result<Vec<f32>> {
-        Ok(run_model(&self.plan, &self.features.extract(text))?.1)
+    /// Whether the model needs the text's sentence embedding (a model of the semantic tier).
+    pub fn uses_embedding(&self) -> bool {
+        self.features.uses_embedding()
     }
 
+    /// Probabilities in label order, for a model of the n-gram tier.
+    pub fn probs(&self, text: &str) -> anyhow::Result<Vec<f32>> {
+        self.probs_embedded(text, None)
+    }
+
+    /// Probabilities in label order; `embedding` is the text's sentence embedding, which a model
+    /// of the semantic tier ([`Self::uses_embedding`]) requires.
+    pub fn probs_embedded(
+        &self,
+        text: &str,
+        embedding: Option<&[f32]>,
+    ) -> anyhow::Result<Vec<f32>> {
+        let x = self.features.extract_with_embedding(text, embedding)?;
+        Ok(run_model(&self.plan, &x)?.1)
+    }
+
+    /// The analysis with a model of the n-gram tier (an error for one that needs an embedding).
     pub fn analyze(&self, text: &str) -> anyhow::Result<Sentiment> {
-        let p = self.probs(text)?;
+        self.analyze_embedded(text, None)
+    }
+
+    /// The analysis with the text's sentence embedding (ignored by an n-gram-tier model).
+    pub fn analyze_embedded(
+        &self,
+        text: &str,
+        embedding: Option<&[f32]>,
+    ) -> anyhow::Result<Sentiment> {
+        let p = self.probs_embedded(text, embedding)?;
         let best = (0..p.len())
             .max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)))
             .context("the sentiment model has no outputs")?;

@@ -135,6 +135,32 @@ pub fn component(pkg: &str) -> PathBuf {
         .join(format!("{}.wasm", pkg.replace('-', "_")))
 }
 
+/// `target/tandem/NAME.wasm` as `spin.toml` builds it (pre-initialised, its plugs composed in),
+/// built with `scripts/build-component.sh NAME` unless `TANDEM_SKIP_BUILD` says the artifacts
+/// are already there (`./dev test` built the whole app with the manifest's own commands).
+pub fn built_component(name: &str) -> PathBuf {
+    static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    let built = built.get_or_insert_with(HashSet::new);
+    if std::env::var_os("TANDEM_SKIP_BUILD").is_none() && !built.contains(name) {
+        let ok = std::process::Command::new("sh")
+            .args(["scripts/build-component.sh", name])
+            .current_dir(workspace_root())
+            .status()
+            .expect("running scripts/build-component.sh")
+            .success();
+        assert!(ok, "building the {name} component failed");
+        built.insert(name.to_string());
+    }
+    let path = target_dir().join("tandem").join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `sh scripts/build-component.sh {name}`",
+        path.display()
+    );
+    path
+}
+
 /// One HTTP response as received.
 #[derive(Debug, Clone)]
 pub struct HttpResponse {

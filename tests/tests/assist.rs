@@ -373,10 +373,10 @@ fn composed_component_imports_no_service_and_runs() {
         intent_exporters(&std::fs::read(tandem.join("ticket.wasm")).unwrap()),
         2
     );
-    // One encoder inside, shared by assist, intent and FAQ: its 54 MB token table is in the
+    // One encoder inside, shared by assist, intent, FAQ, handoff and feedback: its 54 MB token table is in the
     // memory image once, not once per capability.
     assert_eq!(exporters(&composed, ENCODER), 1);
-    for alone in ["intent.wasm", "faq.wasm", "handoff.wasm"] {
+    for alone in ["intent.wasm", "faq.wasm", "handoff.wasm", "feedback.wasm"] {
         let wasm = std::fs::read(tandem.join(alone)).unwrap();
         assert_eq!(exporters(&wasm, ENCODER), 1, "{alone}");
     }
@@ -391,6 +391,36 @@ fn composed_component_imports_no_service_and_runs() {
     assert_eq!(v["trace"]["texts_encoded"], 1, "{v}");
     let v = app.turn(&json!({"message": "where is my parcel 我的包裹到哪了"}));
     assert_eq!(v["trace"]["texts_encoded"], 1, "{v}");
+    // Later turns too: handoff's sentiment reads the earlier customer turns' `negative` from
+    // the stored conversation instead of encoding them again.
+    let turns = conversation(
+        &app,
+        None,
+        &[
+            "包裹三天了还没到",
+            "this is ridiculous, still nothing",
+            "还是没有物流更新 no update",
+        ],
+    );
+    for v in &turns {
+        assert_eq!(v["trace"]["texts_encoded"], 1, "{v}");
+    }
+    let state = app
+        .state(&cid(&turns[2]))
+        .expect("the conversation is stored");
+    let stored: Vec<&Value> = state["turns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["role"] == "customer")
+        .collect();
+    assert_eq!(stored.len(), 3, "{state}");
+    assert!(
+        stored.iter().all(|t| t["negative"]
+            .as_f64()
+            .is_some_and(|p| (0.0..=1.0).contains(&p))),
+        "{state}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

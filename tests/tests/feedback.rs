@@ -11,8 +11,8 @@ use tandem_core::feedback::{EventInput, format_time, validate};
 use tandem_core::metrics::{self, GroupBy};
 use tandem_tests::{
     Body, Host, HostOptions, HttpResponse, any_origin, assert_cors_preflight,
-    assert_preflight_refused, assert_problem, component, cors_headers, request,
-    request_from_other_origin, request_with, target_dir,
+    assert_preflight_refused, assert_problem, cors_headers, request, request_from_other_origin,
+    request_with,
 };
 use tempfile::TempDir;
 
@@ -21,17 +21,10 @@ const DAY: i64 = 86_400_000;
 /// 2026-11-20T00:00:00Z.
 const T0: i64 = 1_795_132_800_000;
 
-/// The feedback component as the tests run it. Under `./dev test` (`TANDEM_SKIP_BUILD`), the app
-/// was built with spin.toml's own build command: test exactly what `spin.toml` serves (the
-/// pre-initialised `target/tandem/feedback.wasm`). Otherwise the harness builds the crate.
+/// The feedback component as `spin.toml` serves it: pre-initialised, the encoder composed in
+/// (its comment sentiment takes the sentence embedding).
 fn feedback_wasm() -> PathBuf {
-    if std::env::var_os("TANDEM_SKIP_BUILD").is_some() {
-        let served = target_dir().join("tandem").join("feedback.wasm");
-        if served.exists() {
-            return served;
-        }
-    }
-    component("tandem-feedback")
+    tandem_tests::built_component("feedback")
 }
 
 /// A manifest with only the feedback component, as `spin.toml` declares it.

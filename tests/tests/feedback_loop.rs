@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use tandem_core::intent::IntentRunner;
-use tandem_tests::{Body, Host, HostOptions, component, request_with, target_dir, workspace_root};
+use tandem_tests::{Body, Host, HostOptions, request_with, target_dir, workspace_root};
 use tempfile::TempDir;
 
 const TOKEN: &str = "loop-test-token";
@@ -77,17 +77,10 @@ const POOL: &[(&str, &str)] = &[
     ("send it back for a refund, how", "return_request"),
 ];
 
-/// The feedback component as the tests run it. Under `./dev test` (`TANDEM_SKIP_BUILD`), the app
-/// was built with spin.toml's own build command: test exactly what `spin.toml` serves (the
-/// pre-initialised `target/tandem/feedback.wasm`). Otherwise the harness builds the crate.
+/// The feedback component as `spin.toml` serves it: pre-initialised, the encoder composed in
+/// (its comment sentiment takes the sentence embedding).
 fn feedback_wasm() -> PathBuf {
-    if std::env::var_os("TANDEM_SKIP_BUILD").is_some() {
-        let served = target_dir().join("tandem").join("feedback.wasm");
-        if served.exists() {
-            return served;
-        }
-    }
-    component("tandem-feedback")
+    tandem_tests::built_component("feedback")
 }
 
 fn kb_loader() -> PathBuf {

@@ -799,7 +799,8 @@ fn every_documented_path_method_and_status_against_the_running_app() {
         "conversation_id": "c-openapi", "customer": {"tier": "vip"}, "agents_online": 0,
         "at": "2026-12-07T22:00:00+08:00",
         "turns": [
-            {"role": "customer", "text": "我的订单还没到", "intent": "order_status", "confidence": 0.9},
+            {"role": "customer", "text": "我的订单还没到", "intent": "order_status", "confidence": 0.9,
+             "negative": 0.4},
             {"role": "bot", "text": "抱歉，我查不到。", "answered": false},
             {"role": "customer", "text": "转人工 please, I want a human"}
         ]

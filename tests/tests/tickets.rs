@@ -8,15 +8,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tandem_core::feedback::parse_time;
 use tandem_core::pii::{self, PiiKind};
-use tandem_tests::{
-    Body, Host, HostOptions, HttpResponse, assert_problem, request_with, target_dir, workspace_root,
-};
+use tandem_tests::{Body, Host, HostOptions, HttpResponse, assert_problem, request_with};
 use tempfile::TempDir;
 
 const TOKEN: &str = "ticket-test-token";
@@ -25,28 +23,9 @@ const HOUR_MS: i64 = 3_600_000;
 // ---------------------------------------------------------------------------------------------
 // The app under test.
 
-/// The ticket component as `spin.toml` serves it: pre-initialised, intent composed in. Built with
-/// the same script unless `TANDEM_SKIP_BUILD` says the artifacts are already there.
+/// The ticket component as `spin.toml` serves it: pre-initialised, intent composed in.
 fn ticket_wasm() -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        if std::env::var_os("TANDEM_SKIP_BUILD").is_none() {
-            let ok = std::process::Command::new("sh")
-                .args(["scripts/build-component.sh", "ticket"])
-                .current_dir(workspace_root())
-                .status()
-                .expect("running scripts/build-component.sh")
-                .success();
-            assert!(ok, "building the ticket component failed");
-        }
-    });
-    let path = target_dir().join("tandem").join("ticket.wasm");
-    assert!(
-        path.exists(),
-        "{} is missing: run `sh scripts/build-component.sh ticket`",
-        path.display()
-    );
-    path
+    tandem_tests::built_component("ticket")
 }
 
 /// A manifest with only the ticket component, as `spin.toml` declares it.

@@ -121,6 +121,7 @@ fn turns_to_wit(turns: &[Turn]) -> Vec<wit_types::Turn> {
             intent: t.intent.clone(),
             confidence: t.confidence,
             answered: t.answered,
+            negative: t.negative,
         })
         .collect()
 }
@@ -262,19 +263,27 @@ async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
     // 3. Bot or person, over the conversation so far. The turn carries its intent (the best
     // guess with its confidence, below 0.5 when out of scope, so it never counts as an
     // always-human intent), so the handoff component does not classify it again.
-    let customer_turn = Turn {
+    let mut customer_turn = Turn {
         role: Role::Customer,
         text: assist::clip(&tandem_core::pii::mask(message)),
         intent: Some(c.intent.clone()),
         confidence: Some(c.confidence),
         answered: None,
+        negative: None,
     };
     let transcript = conv.transcript_with(&customer_turn);
+    // Handoff gets the message as intent and FAQ saw it (the stored turn is masked), so the
+    // encoder answers its sentiment's embedding from memory; earlier customer turns carry the
+    // `negative` stored with them. A turn thus encodes its message once.
+    let mut handoff_turns = turns_to_wit(&transcript);
+    if let Some(current) = handoff_turns.last_mut() {
+        current.text = message.to_string();
+    }
     let decide = |agents_online| {
         wit_handoff::decide(&wit_handoff::DecideRequest {
             conversation_id: conv.id.clone(),
             tier: conv.customer.tier.clone(),
-            turns: turns_to_wit(&transcript),
+            turns: handoff_turns.clone(),
             agents_online,
             within_business_hours: None,
         })
@@ -292,6 +301,7 @@ async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
     {
         d = decide(Some(0))?;
     }
+    customer_turn.negative = d.latest_negative;
     let decision = match d.decision {
         wit_handoff::Decision::Bot => Decision::Bot,
         wit_handoff::Decision::Human => Decision::Human,

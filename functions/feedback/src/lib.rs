@@ -39,7 +39,10 @@ mod bindings {
 }
 
 use bindings::exports::tandem::service::feedback as wit;
+use bindings::tandem::service::encoder as wit_encoder;
 use bindings::tandem::service::types as wit_types;
+
+tandem_adapter::sentence_embedding_import!(wit_encoder, wit_types);
 
 use adapter::sqlite::now_ms;
 
@@ -59,10 +62,19 @@ fn sentiment_runner() -> Option<&'static SentimentRunner> {
         .as_ref()
 }
 
-/// (label, probability) of a comment. A model failure leaves the sentiment null rather than
-/// losing the customer's feedback: the event matters more than its annotation.
+/// (label, probability) of a comment. A model of the semantic tier takes the comment's
+/// sentence embedding from the imported encoder. A model or encoder failure (a comment with
+/// more tokens than the encoder takes, say) leaves the sentiment null rather than losing the
+/// customer's feedback: the event matters more than its annotation.
 fn comment_sentiment(comment: Option<&str>) -> Option<(String, f64)> {
-    let analysis = sentiment_runner()?.analyze(comment?).ok()?;
+    let (comment, runner) = (comment?, sentiment_runner()?);
+    let embedding = match runner.uses_embedding() {
+        true => Some(sentence_embedding(comment, "comment").ok()?),
+        false => None,
+    };
+    let analysis = runner
+        .analyze_embedded(comment, embedding.as_deref())
+        .ok()?;
     Some((analysis.label, f64::from(analysis.score)))
 }
 
@@ -224,8 +236,12 @@ struct Component;
 
 impl bindings::Guest for Component {
     fn wizer_initialize() {
-        // Run the model once so tract's lazily built state is part of the snapshot too.
-        let _ = comment_sentiment(Some("warm up 预热"));
+        // Run the model once so tract's lazily built state is part of the snapshot too. The
+        // encoder import traps until composed: the warm-up takes a zero embedding.
+        if let Some(runner) = sentiment_runner() {
+            let zero = [0.0; tandem_core::features::EMBEDDING_DIM];
+            let _ = runner.analyze_embedded("warm up 预热", Some(&zero));
+        }
         // Last: what a request allocates from here on goes above the snapshot's heap.
         freeze_snapshot_heap();
     }

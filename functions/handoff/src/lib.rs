@@ -9,6 +9,10 @@
 //! policy, the escalation-score model and the sentiment model (`models/handoff.*`,
 //! `models/sentiment.*`, written by `kb-loader build`) are compiled in and parsed by
 //! `wizer-initialize` at build time, like the intent component's model.
+//!
+//! A sentiment model of the semantic tier (`kb-loader build`'s default) takes each scored
+//! customer turn's sentence embedding from the imported `tandem:service/encoder`, except for
+//! turns that carry their `negative` from an earlier decision (what `assist` stores).
 
 use serde::{Deserialize, Serialize};
 use spin_sdk::http::{Method, Request};
@@ -43,8 +47,11 @@ mod bindings {
 }
 
 use bindings::exports::tandem::service::handoff as wit;
+use bindings::tandem::service::encoder as wit_encoder;
 use bindings::tandem::service::intent as wit_intent;
 use bindings::tandem::service::types as wit_types;
+
+tandem_adapter::sentence_embedding_import!(wit_encoder, wit_types);
 
 const HANDOFF_ONNX: &[u8] = include_bytes!("../../../models/handoff.onnx");
 const HANDOFF_MANIFEST: &[u8] = include_bytes!("../../../models/handoff.json");
@@ -105,6 +112,8 @@ struct TurnBody {
     confidence: Option<f32>,
     #[serde(default)]
     answered: Option<bool>,
+    #[serde(default)]
+    negative: Option<f32>,
 }
 
 #[derive(Serialize)]
@@ -184,6 +193,14 @@ fn validate(
                     .with_param(format!("turns[{i}].confidence"), "between 0 and 1"),
             );
         }
+        if let Some(p) = t.negative
+            && !(0.0..=1.0).contains(&p)
+        {
+            return Err(
+                Problem::unprocessable(format!("turns[{i}].negative is {p}"))
+                    .with_param(format!("turns[{i}].negative"), "between 0 and 1"),
+            );
+        }
         if let Some(intent) = &t.intent
             && (intent.is_empty() || intent.len() > 64)
         {
@@ -237,6 +254,7 @@ fn from_body(body: DecideBody) -> Result<Decide, Problem> {
             intent: t.intent,
             confidence: t.confidence,
             answered: t.answered,
+            negative: t.negative,
         });
     }
     validate(
@@ -287,9 +305,24 @@ fn classify_missing(turns: &mut [Turn]) -> Result<(), Problem> {
 fn decide(mut req: Decide) -> Result<DecideResponse, Problem> {
     classify_missing(&mut req.turns)?;
     let engine = engine();
-    let (signals, d) = engine
-        .decide(req.tier.as_deref(), &req.turns, req.availability)
-        .map_err(|e| Problem::internal(format!("the handoff models failed: {e}")))?;
+    // A turn the encoder refuses (too many tokens) is the client's 413, named by its field,
+    // not the models' 500.
+    let mut refused = None;
+    let turns = &req.turns;
+    let mut embed = |text: &str| -> anyhow::Result<Vec<f32>> {
+        let i = turns.iter().position(|t| t.text == text).unwrap_or(0);
+        sentence_embedding(text, &format!("turns[{i}].text")).map_err(|p| {
+            let message = p.detail.clone().unwrap_or_default();
+            refused.get_or_insert(p);
+            anyhow::anyhow!(message)
+        })
+    };
+    let decided = engine.decide(req.tier.as_deref(), turns, req.availability, &mut embed);
+    if let Some(p) = refused {
+        return Err(p);
+    }
+    let (signals, d) =
+        decided.map_err(|e| Problem::internal(format!("the handoff models failed: {e}")))?;
     Ok(DecideResponse {
         conversation_id: req.conversation_id,
         decision: d.decision,
@@ -331,16 +364,19 @@ struct Component;
 impl bindings::Guest for Component {
     fn wizer_initialize() {
         // Parse both models and run them once, so tract's lazily built state is in the
-        // snapshot. The imported intent interface is not reachable here (it traps until
-        // composed), so the warm-up turn carries its intent.
+        // snapshot. The imported intent and encoder interfaces are not reachable here (they
+        // trap until composed), so the warm-up turn carries its intent and the sentiment
+        // model gets a zero embedding.
         let turns = [Turn {
             role: Some(Role::Customer),
             text: "warm up 预热".into(),
             intent: Some("warm_up".into()),
             confidence: Some(1.0),
-            answered: None,
+            ..Default::default()
         }];
-        let _ = engine().decide(None, &turns, Availability::default());
+        let _ = engine().decide(None, &turns, Availability::default(), &mut |_| {
+            Ok(vec![0.0; tandem_core::features::EMBEDDING_DIM])
+        });
         // Last: what a request allocates from here on goes above the snapshot's heap.
         freeze_snapshot_heap();
     }
@@ -361,6 +397,7 @@ impl wit::Guest for Component {
                 intent: t.intent,
                 confidence: t.confidence,
                 answered: t.answered,
+                negative: t.negative,
             })
             .collect();
         let r = validate(
@@ -398,6 +435,7 @@ impl wit::Guest for Component {
                 Priority::High => wit_types::Priority::High,
                 Priority::Urgent => wit_types::Priority::Urgent,
             },
+            latest_negative: r.signals.latest_negative,
             signals_json: serde_json::to_string(&r.signals).unwrap_or_default(),
         })
     }

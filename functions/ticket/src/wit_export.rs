@@ -85,6 +85,7 @@ fn ticket_to_wit(t: ticket::Ticket) -> wit::Ticket {
                 intent: x.intent,
                 confidence: x.confidence,
                 answered: x.answered,
+                negative: None,
             })
             .collect(),
         entities: t
