@@ -61,7 +61,9 @@ fn main() -> anyhow::Result<()> {
         time("  intent model on tract", || run_model(&plan, &x).unwrap());
         // The models below are of the semantic tier: they take the text's embedding, computed
         // once here (the components get it from the encoder import; timed above).
-        let embedding = encoder.embed(tandem_core::features::embedding_input(text)).to_vec();
+        let embedding = encoder
+            .embed(tandem_core::features::embedding_input(text))
+            .to_vec();
         let e = Some(embedding.as_slice());
         time("  intent classify (both)", || {
             intent.classify_embedded(text, e, 3).unwrap()
