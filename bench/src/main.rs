@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 #[command(about = "p50/p99 latency and requests/s of a route against /v1/health in the same run")]
 struct Args {
     /// Base URL of a running app; when absent, the bench starts `target/release/tandem up` itself.
+    /// Repeat it for replicas of one app: connection `i` goes to URL `i mod n` (bench/replicas.sh).
     #[arg(long)]
-    url: Option<String>,
+    url: Vec<String>,
     /// Manifest to serve when the bench starts the host.
     #[arg(long, default_value = "spin.toml")]
     manifest: String,
@@ -72,30 +73,36 @@ impl Stats {
 }
 
 struct Target {
-    addr: String,
+    /// One address per replica; worker `i` connects to `addrs[i % len]`.
+    addrs: Vec<String>,
     request: Vec<u8>,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let (base, _host) = match &args.url {
-        Some(url) => (url.clone(), None),
-        None => {
+    let (bases, _host) = match args.url.is_empty() {
+        false => (args.url.clone(), None),
+        true => {
             let host = HostProcess::start(&args.manifest, &args.host_args)?;
-            (host.base.clone(), Some(host))
+            (vec![host.base.clone()], Some(host))
         }
     };
-    let addr = base
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
+    let addrs: Vec<String> = bases
+        .iter()
+        .map(|b| {
+            b.trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_owned()
+        })
+        .collect();
+    let addr = &addrs[0];
     let route = Target {
-        addr: addr.clone(),
-        request: build_request(&args.method, &args.path, &addr, &args.header, &args.body),
+        addrs: addrs.clone(),
+        request: build_request(&args.method, &args.path, addr, &args.header, &args.body),
     };
     let health = Target {
-        addr: addr.clone(),
-        request: build_request("GET", "/v1/health", &addr, &[], ""),
+        addrs: addrs.clone(),
+        request: build_request("GET", "/v1/health", addr, &[], ""),
     };
     // Warm up both routes (compilation caches, connection setup) before measuring.
     run_phase(&route, args.connections, Duration::from_millis(500))?;
@@ -190,9 +197,10 @@ fn run_phase(target: &Target, connections: usize, duration: Duration) -> Result<
     let started = Instant::now();
     let results: Vec<(Vec<u64>, usize)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..connections)
-            .map(|_| {
+            .map(|i| {
                 let stop = stop.clone();
-                scope.spawn(move || worker(target, &stop))
+                let addr = &target.addrs[i % target.addrs.len()];
+                scope.spawn(move || worker(addr, &target.request, &stop))
             })
             .collect();
         std::thread::sleep(duration);
@@ -214,7 +222,7 @@ fn run_phase(target: &Target, connections: usize, duration: Duration) -> Result<
     Ok(stats)
 }
 
-fn worker(target: &Target, stop: &AtomicBool) -> (Vec<u64>, usize) {
+fn worker(addr: &str, request: &[u8], stop: &AtomicBool) -> (Vec<u64>, usize) {
     let mut latencies = Vec::new();
     let mut errors = 0;
     let mut conn: Option<BufReader<TcpStream>> = None;
@@ -222,13 +230,13 @@ fn worker(target: &Target, stop: &AtomicBool) -> (Vec<u64>, usize) {
         let start = Instant::now();
         let outcome = (|| -> Result<u16> {
             if conn.is_none() {
-                let stream = TcpStream::connect(&target.addr)?;
+                let stream = TcpStream::connect(addr)?;
                 stream.set_nodelay(true)?;
                 stream.set_read_timeout(Some(Duration::from_secs(30)))?;
                 conn = Some(BufReader::new(stream));
             }
             let c = conn.as_mut().expect("connected above");
-            c.get_mut().write_all(&target.request)?;
+            c.get_mut().write_all(request)?;
             read_response(c)
         })();
         match outcome {
