@@ -228,7 +228,7 @@
       let res = await post('/v1/assist', { conversation_id: state.conversation_id || undefined, customer: customer(), message: text });
       if (res.status === 404 && state.conversation_id) {
         // The conversation expired on the server: carry on in a new one.
-        state.conversation_id = null; state.ticket = null; state.rated = null;
+        state.conversation_id = null; state.ticket = null; state.rated = null; state.faq = null;
         res = await post('/v1/assist', { customer: customer(), message: text });
       }
       if (!res.ok) {
@@ -238,6 +238,8 @@
       const b = res.body;
       state.conversation_id = b.conversation_id;
       if (b.intent && !b.intent.out_of_scope) state.intent = b.intent.intent;
+      // The FAQ entry that answered last: a resolved outcome credits it (knowledge graph).
+      if (b.faq && b.faq.faq_id) state.faq = b.faq.faq_id;
       const reply = b.reply || {};
       const msg = { role: 'bot', text: reply.text || '', source: reply.source || null };
       if (b.ticket && b.ticket.id) {
@@ -277,6 +279,7 @@
           handled_by: 'bot', contact_count: 1, channel: 'web',
         };
         if (state.intent) outcome.intent_predicted = state.intent;
+        if (state.faq) outcome.faq_predicted = state.faq;
         const o = await post('/v1/feedback', outcome);
         if (!o.ok) { ui.rateMsg.textContent = t('failed', { detail: (o.body && o.body.detail) || o.status }); return; }
       }
@@ -319,7 +322,7 @@
     try { localStorage.setItem(LANG_KEY, lang); } catch (_) { /* ignore */ }
   });
   ui.newBtn.addEventListener('click', () => {
-    state = { conversation_id: null, messages: [], ticket: null, intent: null, rated: null };
+    state = { conversation_id: null, messages: [], ticket: null, intent: null, faq: null, rated: null };
     save();
     ui.rateForm.reset();
     ui.rateForm.hidden = true;

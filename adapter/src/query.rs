@@ -17,7 +17,8 @@ impl Query {
     }
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+/// `%XX` escapes and `+` decoded; `None` when an escape is malformed or the bytes are not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -483,6 +483,18 @@ impl Validator {
                         format!("faq \"{}\": unknown intent \"{i}\"", entry.id),
                     );
                 }
+                // Tags are nodes of the knowledge graph (`tag:<tag>`), so they are ids too.
+                for tag in entry.tags.iter().filter(|t| !valid_id(t)) {
+                    self.report(
+                        Error,
+                        faq_file,
+                        line,
+                        format!(
+                            "faq \"{}\": invalid tag \"{tag}\" (want [a-z0-9_]{{1,64}})",
+                            entry.id
+                        ),
+                    );
+                }
             }
         }
         if let (Some(h), Some(file)) = (&kb.handoff, handoff_file) {
@@ -802,6 +814,22 @@ mod tests {
 
     fn intents(body: &str) -> Vec<SourceFile> {
         vec![file("kb/kb.yaml", META), file("kb/intents.yaml", body)]
+    }
+
+    #[test]
+    fn a_faq_tag_must_be_an_id() {
+        let mut files = intents(
+            "intents:\n  - id: order_status\n    name: {zh: 查询订单, en: Order status}\n    examples:\n      zh: [我的订单到哪了, 订单什么时候发货]\n      en: [where is my order, has it shipped]\n",
+        );
+        files.push(file(
+            "kb/faq.yaml",
+            "faq:\n  - id: ship\n    tags: [shipping, Gift Cards]\n    question: {en: When do you ship?}\n    answer: {en: Within a day.}\n",
+        ));
+        let msgs: Vec<String> = load(&files).errors().map(|d| d.to_string()).collect();
+        assert_eq!(
+            msgs,
+            ["kb/faq.yaml:2: faq \"ship\": invalid tag \"Gift Cards\" (want [a-z0-9_]{1,64})"]
+        );
     }
 
     #[test]

@@ -125,6 +125,7 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
         // Needs models/intent.* written above: conversations are classified with it.
         crate::handoff::build(kb, &version, &src.hash, &recipe, &args.out)?;
         write_ticket_policy(kb, &version, &src.hash, &args.out)?;
+        crate::graph::build(kb, &version, &src.hash, &recipe, &args.out)?;
     }
     eprintln!(
         "built {}/intent.onnx ({} KiB) and intent.json ({} KiB): {version}, {} intents, threshold {threshold:.3}, \

@@ -7,6 +7,7 @@ mod embedding;
 mod evaluate;
 mod faq;
 mod faq_eval;
+mod graph;
 mod handoff;
 mod import_encoder;
 mod output;

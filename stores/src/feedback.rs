@@ -108,7 +108,7 @@ impl<C: Connection> Store<C> {
         Store { db }
     }
 
-    async fn query(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, Problem> {
+    pub(crate) async fn query(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, Problem> {
         self.db.query(sql, params).await
     }
 

@@ -8,6 +8,7 @@
 
 pub mod db;
 pub mod feedback;
+pub mod graph;
 #[cfg(any(test, feature = "native"))]
 pub mod native;
 pub mod ticket;

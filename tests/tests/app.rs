@@ -32,6 +32,7 @@ fn every_component_answers_its_health_route() {
         ("/v1/handoff/health", "handoff"),
         ("/v1/feedback/health", "feedback"),
         ("/v1/assist/health", "assist"),
+        ("/v1/graph/health", "knowledge"),
     ] {
         let res = host.get(path);
         assert_eq!(res.status, 200, "{path}: {}", res.text());

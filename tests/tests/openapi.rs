@@ -1117,6 +1117,102 @@ fn every_documented_path_method_and_status_against_the_running_app() {
         "export 422",
     );
 
+    // Graph: the KB's nodes with what the feedback and tickets above added.
+    let p = "/v1/graph/health";
+    let h = expect(&api.get(p, p, none), 200, p);
+    assert_eq!(h["component"], "knowledge");
+    expect(&api.call("HEAD", p, p, none, None), 200, p);
+    let p = "/v1/graph";
+    let s = expect(&api.get(p, p, agent), 200, "graph");
+    assert!(s["nodes_by_kind"]["intent"].as_u64() > Some(10), "{s}");
+    expect(&api.get(p, p, none), 401, "graph 401");
+    expect(&api.get(p, p, wrong), 403, "graph 403");
+    expect(&api.get(p, "/v1/graph?x=%FF", agent), 400, "graph 400");
+    expect(&api.get(p, "/v1/graph?nope=1", agent), 422, "graph 422");
+    let p = "/v1/graph/nodes/{id}";
+    let n = expect(
+        &api.get(p, "/v1/graph/nodes/intent:order_status", agent),
+        200,
+        "graph node",
+    );
+    // The correction above: order_status was refund_status.
+    assert_eq!(n["node"]["stats"]["corrected"], 1, "{n}");
+    let edge = |kind: &str| {
+        n["neighbours"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["edge"] == kind)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {kind} edge: {n}"))
+    };
+    assert_eq!(edge("confused_with")["node"]["id"], "intent:refund_status");
+    // The outcome above credits the FAQ entry it names.
+    let resolved = edge("resolved_by");
+    assert_eq!(
+        (
+            &resolved["node"]["id"],
+            &resolved["count"],
+            &resolved["origin"]
+        ),
+        (&json!("faq:return_how_to"), &json!(1), &json!("live"))
+    );
+    let only = "/v1/graph/nodes/intent%3Aorder_status?kind=faq&limit=2";
+    let f = expect(&api.get(p, only, agent), 200, "graph node of a kind");
+    assert!(f["neighbours"].as_array().unwrap().len() <= 2, "{f}");
+    let gone = "/v1/graph/nodes/intent:no_such_intent";
+    expect(&api.get(p, gone, agent), 404, "graph node 404");
+    let bad = "/v1/graph/nodes/not-a-node";
+    expect(&api.get(p, bad, agent), 422, "graph node 422");
+    let n400 = "/v1/graph/nodes/intent:order_status?kind=%FF";
+    expect(&api.get(p, n400, agent), 400, "graph node 400");
+    let any = "/v1/graph/nodes/intent:order_status";
+    expect(&api.get(p, any, none), 401, "graph node 401");
+    expect(&api.get(p, any, wrong), 403, "graph node 403");
+    let p = "/v1/graph/path";
+    let walk = "/v1/graph/path?from=faq:return_how_to&to=calendar:office";
+    let w = expect(&api.get(p, walk, agent), 200, "graph path");
+    assert_eq!(w["nodes"][0]["id"], "faq:return_how_to", "{w}");
+    let short = format!("{walk}&max_hops=1");
+    expect(&api.get(p, &short, agent), 404, "graph path 404");
+    expect(
+        &api.get(p, "/v1/graph/path?from=faq:x", agent),
+        422,
+        "graph path 422",
+    );
+    expect(
+        &api.get(p, "/v1/graph/path?from=%FF", agent),
+        400,
+        "graph path 400",
+    );
+    expect(&api.get(p, walk, none), 401, "graph path 401");
+    expect(&api.get(p, walk, wrong), 403, "graph path 403");
+    let p = "/v1/graph/subgraph";
+    let some = "/v1/graph/subgraph?kinds=intent,queue&limit=5";
+    let g = expect(&api.get(p, some, agent), 200, "graph subgraph");
+    assert_eq!(
+        (g["nodes"].as_array().unwrap().len(), &g["truncated"]),
+        (5, &json!(true))
+    );
+    let all = expect(&api.get(p, p, agent), 200, "graph subgraph");
+    assert!(
+        all["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["origin"] == "live"),
+        "{all}"
+    );
+    let bogus = "/v1/graph/subgraph?kinds=intent,bogus";
+    expect(&api.get(p, bogus, agent), 422, "graph subgraph 422");
+    expect(
+        &api.get(p, "/v1/graph/subgraph?kinds=%FF", agent),
+        400,
+        "graph subgraph 400",
+    );
+    expect(&api.get(p, p, none), 401, "graph subgraph 401");
+    expect(&api.get(p, p, wrong), 403, "graph subgraph 403");
+
     // Assist: a conversation that starts with the bot, hands off (a new ticket), continues.
     if doc["paths"].get("/v1/assist").is_some() {
         let p = "/v1/assist";

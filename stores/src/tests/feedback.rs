@@ -18,10 +18,10 @@ fn open(conn: &Native) -> S<'_> {
 }
 
 /// 2026-11-17T00:00:00Z.
-const DAY: i64 = 1_794_873_600_000;
+pub(super) const DAY: i64 = 1_794_873_600_000;
 const HOUR: i64 = 3_600_000;
 
-fn event(id: &str, conversation: &str, kind: Kind, at: i64) -> Event {
+pub(super) fn event(id: &str, conversation: &str, kind: Kind, at: i64) -> Event {
     Event {
         event_id: id.into(),
         conversation_id: conversation.into(),
@@ -51,7 +51,14 @@ fn rating(id: &str, conversation: &str, stars: u8, at: i64) -> Event {
     }
 }
 
-fn outcome(id: &str, c: &str, resolved: bool, by: HandledBy, contacts: u32, at: i64) -> Event {
+pub(super) fn outcome(
+    id: &str,
+    c: &str,
+    resolved: bool,
+    by: HandledBy,
+    contacts: u32,
+    at: i64,
+) -> Event {
     Event {
         resolved: Some(resolved),
         handled_by: Some(by),
@@ -61,7 +68,7 @@ fn outcome(id: &str, c: &str, resolved: bool, by: HandledBy, contacts: u32, at: 
     }
 }
 
-fn correction(id: &str, c: &str, from: Option<&str>, to: &str, at: i64) -> Event {
+pub(super) fn correction(id: &str, c: &str, from: Option<&str>, to: &str, at: i64) -> Event {
     Event {
         intent_predicted: from.map(str::to_string),
         intent_corrected: Some(to.into()),

@@ -6,6 +6,7 @@
 
 mod db;
 mod feedback;
+mod graph;
 mod ticket;
 
 use crate::db::{Connection, Value};

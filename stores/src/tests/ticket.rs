@@ -12,9 +12,9 @@ use tandem_core::ticket::{
     AgentInput, AgentStatus, CreateInput, Draft, PatchInput, Status, TicketPolicy,
 };
 
-type S<'a> = Store<&'a Native>;
+pub(super) type S<'a> = Store<&'a Native>;
 
-fn open(conn: &Native) -> S<'_> {
+pub(super) fn open(conn: &Native) -> S<'_> {
     block_on(Store::open(conn)).unwrap()
 }
 
@@ -62,7 +62,12 @@ fn draft(input: &CreateInput, queue: &str, priority: Priority) -> Draft {
 }
 
 /// Creates a ticket for `customer` in `queue`, without an idempotency key.
-fn create(s: &S, customer: &str, queue: &str, auto_assign: bool) -> tandem_core::ticket::Ticket {
+pub(super) fn create(
+    s: &S,
+    customer: &str,
+    queue: &str,
+    auto_assign: bool,
+) -> tandem_core::ticket::Ticket {
     let i = input(customer, "where is my order");
     let created = block_on(s.create(&i, &draft(&i, queue, Priority::High), None, auto_assign));
     let created = created.unwrap();
