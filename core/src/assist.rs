@@ -471,6 +471,18 @@ pub enum Source {
     Handoff,
 }
 
+/// Whether a turn is a knowledge gap (docs/graph.md, "Gaps"): the bot gave its "I can't
+/// answer that", or it handed off a message the FAQ could not answer and no intent covers.
+/// A handoff of an in-scope message (a refund a person must approve, "转人工") is not a gap:
+/// the KB knows the topic.
+pub fn is_knowledge_gap(source: Source, faq_answered: bool, out_of_scope: bool) -> bool {
+    match source {
+        Source::Fallback => true,
+        Source::Handoff => !faq_answered && out_of_scope,
+        Source::Faq | Source::Intent => false,
+    }
+}
+
 /// The bot's reply to a turn.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Reply {
@@ -682,6 +694,22 @@ pub fn fallback_text(lang: Lang) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gap_is_a_fallback_or_the_handoff_of_what_nothing_covers() {
+        assert!(is_knowledge_gap(Source::Fallback, false, false));
+        assert!(is_knowledge_gap(Source::Handoff, false, true));
+        assert!(
+            !is_knowledge_gap(Source::Handoff, false, false),
+            "in scope: a person's job"
+        );
+        assert!(
+            !is_knowledge_gap(Source::Handoff, true, true),
+            "the FAQ had an answer"
+        );
+        assert!(!is_knowledge_gap(Source::Faq, true, true));
+        assert!(!is_knowledge_gap(Source::Intent, false, false));
+    }
 
     fn policy() -> AssistPolicy {
         let loc = |zh: &str, en: &str| {

@@ -408,6 +408,27 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
+/// `from`/`to`: RFC 3339 or `YYYY-MM-DD`; open-ended when absent. `to` is exclusive.
+pub fn parse_range(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), Problem> {
+    let parse = |name: &str, v: Option<&str>, default: i64| match v {
+        None => Ok(default),
+        Some(s) => parse_time(s).ok_or_else(|| {
+            Problem::unprocessable(format!("{name} is not a time: {s:?}")).with_param(
+                name,
+                "RFC 3339 (2026-11-26T00:00:00Z) or a date (2026-11-26), years 2000-2099",
+            )
+        }),
+    };
+    let from_ms = parse("from", from, 0)?;
+    let to_ms = parse("to", to, i64::MAX)?;
+    if from_ms > to_ms {
+        return Err(
+            Problem::unprocessable("from is after to").with_param("to", "must not be before from")
+        );
+    }
+    Ok((from_ms, to_ms))
+}
+
 /// Parses an RFC 3339 time (`2026-11-26T09:30:00Z`, `...T17:30:00.250+08:00`) or a bare date
 /// (`2026-11-26`, midnight UTC) into milliseconds since the epoch. Years 2000–2099 only: any
 /// other year in feedback is a client bug.

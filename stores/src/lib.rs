@@ -9,6 +9,7 @@
 pub mod db;
 pub mod feedback;
 pub mod graph;
+pub mod knowledge;
 #[cfg(any(test, feature = "native"))]
 pub mod native;
 pub mod ticket;

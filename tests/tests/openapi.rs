@@ -1255,6 +1255,31 @@ fn every_documented_path_method_and_status_against_the_running_app() {
         );
     }
 
+    // Knowledge gaps: questions assist could not answer (one it guesses an intent for).
+    let p = "/v1/knowledge/gaps";
+    for message in ["what's the weather like tomorrow", "明天北京天气怎么样"] {
+        let a = "/v1/assist";
+        expect(
+            &api.send("POST", a, a, none, &json!({"message": message})),
+            200,
+            "assist gap",
+        );
+    }
+    let g = expect(&api.get(p, p, agent), 200, "gaps");
+    assert!(g["questions"].as_u64() >= Some(2), "{g}");
+    expect(
+        &api.get(p, "/v1/knowledge/gaps?limit=0", agent),
+        422,
+        "gaps 422",
+    );
+    expect(
+        &api.get(p, "/v1/knowledge/gaps?from=%FF", agent),
+        400,
+        "gaps 400",
+    );
+    expect(&api.get(p, p, none), 401, "gaps 401");
+    expect(&api.get(p, p, wrong), 403, "gaps 403");
+
     // Every path with an undocumented method: a 405 listing the documented ones.
     let mut deviations = Vec::new();
     for (template, item) in doc["paths"].as_object().unwrap() {

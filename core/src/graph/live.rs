@@ -68,7 +68,7 @@ pub fn merge(graph: &mut Graph, live: &LiveCounts) {
                 from,
                 to,
                 kind,
-                weight: p.count as f32 / total as f32,
+                weight: p.count as f64 / total as f64,
                 count: Some(p.count),
                 origin: Origin::Live,
             });

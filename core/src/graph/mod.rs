@@ -149,7 +149,7 @@ pub struct Edge {
     pub to: String,
     pub kind: EdgeKind,
     /// 1 for a fact of the KB; a share or a cosine in 0..=1 otherwise.
-    pub weight: f32,
+    pub weight: f64,
     /// How many events a live edge rests on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,

@@ -19,7 +19,7 @@ pub struct Neighbour<'a> {
     /// `out` when the edge leaves the node asked about, `in` when it arrives.
     pub direction: &'static str,
     pub edge: EdgeKind,
-    pub weight: f32,
+    pub weight: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
     pub origin: Origin,

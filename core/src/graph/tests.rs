@@ -157,7 +157,7 @@ fn the_sample_kb_graph_has_what_the_yaml_implies() {
         .iter()
         .find(|e| e.from == "intent:order_status" && e.kind == EdgeKind::Mentions)
         .expect("order_status mentions order_id");
-    assert_eq!(mention.weight, with_number as f32 / examples.len() as f32);
+    assert_eq!(mention.weight, with_number as f64 / examples.len() as f64);
     assert!(
         g.edges
             .iter()
@@ -212,7 +212,7 @@ fn small() -> Graph {
         label: [("en".to_string(), key.to_string())].into(),
         stats: Default::default(),
     };
-    let edge = |from: &str, to: &str, kind: EdgeKind, weight: f32| Edge {
+    let edge = |from: &str, to: &str, kind: EdgeKind, weight: f64| Edge {
         from: from.into(),
         to: to.into(),
         kind,

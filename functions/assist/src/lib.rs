@@ -17,12 +17,14 @@ use spin_sdk::http_service;
 use spin_sdk::key_value::Store;
 use std::sync::OnceLock;
 use tandem_adapter as adapter;
+use tandem_adapter::sqlite::Spin;
 use tandem_core::assist::{
     self, AssistPolicy, AssistRequest, Conversation, Decision, HandoffView, IntentView, Lookup,
     Replies, TicketRef, Turn,
 };
 use tandem_core::handoff::Role;
 use tandem_core::problem::Problem;
+use tandem_stores::knowledge;
 
 tandem_adapter::snapshot_allocator!();
 
@@ -229,6 +231,78 @@ async fn record_handoff(conv: &Conversation, turn: u32, intent: Option<&str>) {
     }
 }
 
+/// Keeps a question the bot could not answer for the gap clusters (docs/graph.md, "Gaps"):
+/// masked, with the masked text's embedding (the encoder answers from memory when masking
+/// changed nothing). On the turn that hands off, the conversation's earlier questions are
+/// marked too. A failure is logged, not returned: the customer's turn matters more than its
+/// analysis.
+async fn record_gap(
+    conversation_id: &str,
+    turn: u32,
+    message: &str,
+    lang: assist::Lang,
+    intent: Option<&str>,
+    handed_off: bool,
+    now: i64,
+) {
+    let text = assist::clip(&tandem_core::pii::mask(message));
+    let result: Result<(), String> = async {
+        let embedding = wit_encoder::embed(std::slice::from_ref(&text))
+            .map_err(|e| format!("{e:?}"))?
+            .pop()
+            .ok_or("the encoder returned no embedding")?;
+        let conn = Spin::open_default("knowledge")
+            .await
+            .map_err(|p| p.to_json())?;
+        let store = knowledge::Store::open(&conn)
+            .await
+            .map_err(|p| p.to_json())?;
+        let question = knowledge::Unanswered {
+            conversation_id,
+            turn,
+            text: &text,
+            lang: lang.as_str(),
+            intent,
+            embedding: &embedding,
+            handed_off,
+            created_at_ms: now,
+        };
+        store
+            .record_unanswered(&question)
+            .await
+            .map_err(|p| p.to_json())?;
+        if handed_off {
+            store
+                .mark_handed_off(conversation_id)
+                .await
+                .map_err(|p| p.to_json())?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        eprintln!("assist: recording the unanswered question of {conversation_id} failed: {e}");
+    }
+}
+
+/// The conversation went to a person: its unanswered questions ended with one.
+async fn mark_handed_off(conversation_id: &str) {
+    let result = async {
+        let conn = Spin::open_default("knowledge").await?;
+        knowledge::Store::open(&conn)
+            .await?
+            .mark_handed_off(conversation_id)
+            .await
+    }
+    .await;
+    if let Err(p) = result {
+        eprintln!(
+            "assist: marking the questions of {conversation_id} handed off failed: {}",
+            p.to_json()
+        );
+    }
+}
+
 /// One customer turn, end to end.
 async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
     body.validate()?;
@@ -349,6 +423,22 @@ async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
         .set(assist::state_key(&conv.id), state)
         .await
         .map_err(store_error)?;
+    let handed_off = conv.ticket.is_some();
+    if assist::is_knowledge_gap(reply.source, best.is_some(), c.out_of_scope) {
+        let intent = (!c.out_of_scope).then_some(c.intent.as_str());
+        record_gap(
+            &conv.id,
+            turn_number,
+            message,
+            reply.lang,
+            intent,
+            handed_off,
+            now,
+        )
+        .await;
+    } else if created.is_some() {
+        mark_handed_off(&conv.id).await;
+    }
 
     let model = json!({ "version": c.model.version });
     let faq_json = match best {

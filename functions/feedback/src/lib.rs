@@ -85,33 +85,12 @@ async fn record(input: &EventInput) -> Result<(serde_json::Value, bool), Problem
     store::open().await?.record(&event, sentiment).await
 }
 
-/// `from`/`to`: RFC 3339 or `YYYY-MM-DD`; open-ended when absent. `to` is exclusive.
-fn range(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), Problem> {
-    let parse = |name: &str, v: Option<&str>, default: i64| match v {
-        None => Ok(default),
-        Some(s) => feedback::parse_time(s).ok_or_else(|| {
-            Problem::unprocessable(format!("{name} is not a time: {s:?}")).with_param(
-                name,
-                "RFC 3339 (2026-11-26T00:00:00Z) or a date (2026-11-26), years 2000-2099",
-            )
-        }),
-    };
-    let from_ms = parse("from", from, 0)?;
-    let to_ms = parse("to", to, i64::MAX)?;
-    if from_ms > to_ms {
-        return Err(
-            Problem::unprocessable("from is after to").with_param("to", "must not be before from")
-        );
-    }
-    Ok((from_ms, to_ms))
-}
-
 async fn stats(
     from: Option<&str>,
     to: Option<&str>,
     group_by: Option<&str>,
 ) -> Result<(Stats, i64, i64, Option<GroupBy>), Problem> {
-    let (from_ms, to_ms) = range(from, to)?;
+    let (from_ms, to_ms) = feedback::parse_range(from, to)?;
     let by = match group_by {
         None => None,
         Some(g) => Some(GroupBy::parse(g).ok_or_else(|| {

@@ -1,5 +1,6 @@
-//! The knowledge component: `GET /v1/graph`, `/v1/graph/nodes/{id}`, `/v1/graph/path` and
-//! `/v1/graph/subgraph` (docs/graph.md), all behind the agent token; `/v1/graph/health`.
+//! The knowledge component (docs/graph.md), every route behind the agent token but health:
+//! the graph (`GET /v1/graph`, `/v1/graph/nodes/{id}`, `/v1/graph/path`, `/v1/graph/subgraph`)
+//! and the knowledge gaps (`GET /v1/knowledge/gaps`).
 //!
 //! The KB part of the graph (`models/graph.json`, written by `kb-loader build`) is compiled in
 //! and parsed at pre-initialisation; each request adds what the feedback and ticket tables say
@@ -14,6 +15,8 @@ use std::sync::OnceLock;
 use tandem_adapter as adapter;
 use tandem_adapter::query::Query;
 use tandem_adapter::sqlite::Spin;
+use tandem_core::feedback::format_time;
+use tandem_core::gaps;
 use tandem_core::graph::{Graph, GraphIndex, NodeKind, live};
 use tandem_core::problem::Problem;
 
@@ -43,6 +46,8 @@ const DEFAULT_SUBGRAPH_NODES: usize = 500;
 const MAX_SUBGRAPH_NODES: usize = 5000;
 const DEFAULT_HOPS: usize = 6;
 const MAX_HOPS: usize = 12;
+const DEFAULT_GAPS: usize = 20;
+const MAX_GAPS: usize = 200;
 
 static COMPILED: OnceLock<Result<Graph, String>> = OnceLock::new();
 
@@ -111,7 +116,40 @@ fn unknown(id: &str) -> Problem {
     Problem::not_found(format!("the graph has no node {id:?}"))
 }
 
+/// The unanswered questions of `[from, to)` (the most recent [`gaps::MAX_QUESTIONS`]),
+/// clustered; the `limit` highest-scoring clusters of at least `min_questions`.
+async fn knowledge_gaps(q: &Query) -> Result<serde_json::Value, Problem> {
+    let (from, to) = tandem_core::feedback::parse_range(q.get("from"), q.get("to"))?;
+    let limit = bounded(q, "limit", DEFAULT_GAPS, MAX_GAPS)?;
+    let min_questions = bounded(q, "min_questions", 1, gaps::MAX_QUESTIONS)?;
+    let conn = Spin::open_default("knowledge").await?;
+    let store = tandem_stores::knowledge::Store::open(&conn).await?;
+    let (questions, total) = store.questions(from, to, gaps::MAX_QUESTIONS).await?;
+    let all = gaps::clusters(&questions, gaps::GAP_SIMILARITY);
+    let kept: Vec<serde_json::Value> = all
+        .iter()
+        .filter(|c| c.questions >= min_questions)
+        .take(limit)
+        .map(|c| {
+            let mut v = serde_json::to_value(c).expect("serialises");
+            v["first_seen"] = format_time(c.first_seen_ms).into();
+            v["last_seen"] = format_time(c.last_seen_ms).into();
+            v
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "questions": total,
+        "clustered": questions.len(),
+        "threshold": gaps::GAP_SIMILARITY,
+        "clusters_found": all.len(),
+        "clusters": kept,
+    }))
+}
+
 async fn route(path: &str, q: &Query) -> Result<serde_json::Value, Problem> {
+    if path == "/v1/knowledge/gaps" {
+        return knowledge_gaps(q).await;
+    }
     if path == "/v1/graph" {
         return Ok(current().await?.graph().summary());
     }
@@ -168,6 +206,7 @@ fn parameters(path: &str) -> &'static [&'static str] {
     match path {
         "/v1/graph/subgraph" => &["kinds", "limit"],
         "/v1/graph/path" => &["from", "to", "max_hops"],
+        "/v1/knowledge/gaps" => &["from", "to", "limit", "min_questions"],
         p if p.starts_with("/v1/graph/nodes/") => &["kind", "limit"],
         _ => &[],
     }

@@ -7,6 +7,7 @@
 mod db;
 mod feedback;
 mod graph;
+mod knowledge;
 mod ticket;
 
 use crate::db::{Connection, Value};
