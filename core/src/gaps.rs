@@ -232,22 +232,27 @@ pub fn cluster_labels(vectors: &[&[f32]], threshold: f32) -> Vec<usize> {
     let mut size = vec![1usize; n];
     let mut alive = vec![true; n];
     let mut label: Vec<usize> = (0..n).collect();
-    loop {
-        let mut best = (f32::MIN, 0, 0);
-        for i in 0..n {
-            if !alive[i] {
-                continue;
-            }
-            for j in i + 1..n {
-                if alive[j] && sim[i * n + j] > best.0 {
-                    best = (sim[i * n + j], i, j);
-                }
+    // Each live cluster's most similar other one: a merge then costs O(n) (its row, and the
+    // rows whose nearest it was) instead of a search of the whole matrix.
+    let nearest_of = |i: usize, sim: &[f32], alive: &[bool]| {
+        let mut best = (f32::MIN, usize::MAX);
+        for j in (0..n).filter(|&j| j != i && alive[j]) {
+            if sim[i * n + j] > best.0 {
+                best = (sim[i * n + j], j);
             }
         }
-        let (s, a, b) = best;
+        best
+    };
+    let mut nearest: Vec<(f32, usize)> = (0..n).map(|i| nearest_of(i, &sim, &alive)).collect();
+    while let Some(i) = (0..n)
+        .filter(|&i| alive[i] && nearest[i].1 != usize::MAX)
+        .max_by(|&x, &y| nearest[x].0.total_cmp(&nearest[y].0).then(y.cmp(&x)))
+    {
+        let (s, j) = nearest[i];
         if s < threshold {
             break;
         }
+        let (a, b) = (i.min(j), i.max(j));
         // Lance–Williams: the merged cluster's mean similarity to each other cluster.
         for k in 0..n {
             if alive[k] && k != a && k != b {
@@ -262,6 +267,14 @@ pub fn cluster_labels(vectors: &[&[f32]], threshold: f32) -> Vec<usize> {
         for l in label.iter_mut() {
             if *l == b {
                 *l = a;
+            }
+        }
+        nearest[a] = nearest_of(a, &sim, &alive);
+        for k in (0..n).filter(|&k| alive[k] && k != a) {
+            if nearest[k].1 == a || nearest[k].1 == b {
+                nearest[k] = nearest_of(k, &sim, &alive);
+            } else if sim[k * n + a] > nearest[k].0 {
+                nearest[k] = (sim[k * n + a], a);
             }
         }
     }
@@ -323,6 +336,73 @@ mod tests {
         assert_eq!((p, ip), (0.5, 1.0));
         let (p, ip, _) = purity(&[0, 1, 2, 3], &truth);
         assert_eq!((p, ip), (1.0, 0.5));
+    }
+
+    /// The textbook algorithm: search the whole matrix for the closest pair on every merge.
+    fn naive(vectors: &[Vec<f32>], threshold: f32) -> Vec<usize> {
+        let n = vectors.len();
+        let mut members: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
+        loop {
+            let mean = |a: &[usize], b: &[usize]| {
+                let sum: f32 = a
+                    .iter()
+                    .flat_map(|&i| b.iter().map(move |&j| (i, j)))
+                    .map(|(i, j)| dot(&vectors[i], &vectors[j]))
+                    .sum();
+                sum / (a.len() * b.len()) as f32
+            };
+            let mut best = (f32::MIN, 0, 0);
+            for a in 0..members.len() {
+                for b in a + 1..members.len() {
+                    let s = mean(&members[a], &members[b]);
+                    if s > best.0 {
+                        best = (s, a, b);
+                    }
+                }
+            }
+            if members.len() < 2 || best.0 < threshold {
+                break;
+            }
+            let merged = members.remove(best.2);
+            members[best.1].extend(merged);
+        }
+        let mut labels = vec![0; n];
+        for (c, m) in members.iter().enumerate() {
+            for &i in m {
+                labels[i] = c;
+            }
+        }
+        renumber(&mut labels);
+        labels
+    }
+
+    #[test]
+    fn the_nearest_neighbour_cache_merges_as_the_textbook_algorithm_does() {
+        // Three loose topics in 8 dimensions, plus noise (a fixed LCG).
+        let mut seed = 42u64;
+        let mut noise = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        let vectors: Vec<Vec<f32>> = (0..60)
+            .map(|i| {
+                let v: Vec<f32> = (0..8)
+                    .map(|d| if d == i % 3 { 1.0 } else { 0.0 } + 0.8 * noise())
+                    .collect();
+                unit(&v)
+            })
+            .collect();
+        let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+        for threshold in [0.3, 0.5, 0.7] {
+            let fast = cluster_labels(&refs, threshold);
+            assert_eq!(fast, naive(&vectors, threshold), "threshold {threshold}");
+            assert!(
+                fast.iter().max().unwrap() > &1,
+                "more than one cluster at {threshold}"
+            );
+        }
     }
 
     #[test]

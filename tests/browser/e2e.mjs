@@ -222,6 +222,10 @@ async function main() {
     await Promise.all(seeded.events.slice(i, i + 8).map((e) => post('/v1/feedback', e)));
   }
   log(`history: ${seeded.conversations.length} conversations, ${seeded.events.length} events posted`);
+  // Questions the sample KB does not answer (the bot's fallback, no ticket, no feedback): the
+  // dashboard's gap list must group them, Chinese and English together.
+  const GAP_QUESTIONS = ['do you sell dog food', '宠物狗粮有卖吗', '有没有猫粮卖'];
+  for (const message of GAP_QUESTIONS) await post('/v1/assist', { message });
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
@@ -302,6 +306,8 @@ async function main() {
     assert.match(await agent.locator('[data-field=confidence]').textContent(), /\d+%/, 'with its confidence');
     assert.match(await agent.locator('#transcript').textContent(), /退款多久到账/, 'the conversation is shown');
     await eventually(async () => assert.ok((await agent.locator('#suggestions li[data-kind]').count()) >= 1), 'FAQ suggestions (agent mode)');
+    // The intent's neighbours in the knowledge graph, its queue among them.
+    await eventually(async () => assert.ok((await agent.locator('#related li[data-edge=routes_to]').count()) >= 1), 'related knowledge');
 
     await agent.click('#take');
     await eventually(async () => assert.equal(await agent.locator('[data-field=status]').getAttribute('data-value'), 'open'), 'taken: open');
@@ -366,6 +372,11 @@ async function main() {
     assert.ok((await dash.locator('svg[data-chart=trend] path[data-series]').count()) === 4, 'a line per rate');
     assert.ok((await dash.locator('svg[data-chart=intent] rect').count()) >= 6, 'a bar per intent');
     await eventually(async () => assert.match(await dash.locator('#corrections').textContent(), /→/), 'the correction is listed');
+    // The unanswered questions, one cluster of both languages, first in the list.
+    const gap = dash.locator('#gaps tbody tr[data-gap]').first();
+    await eventually(async () => assert.equal(await gap.locator('td').first().textContent(), String(GAP_QUESTIONS.length)), 'the gap cluster');
+    const shown = await gap.locator('.examples li').allTextContents();
+    assert.ok(shown.some((q) => /dog food/.test(q)) && shown.some((q) => /粮/.test(q)), `zh and en in one gap: ${shown}`);
     await shot(dash, 'dashboard.png', true);
 
     // ---- language switch, remembered --------------------------------------------------------
@@ -375,6 +386,9 @@ async function main() {
     await dash.reload();
     await dash.locator('#app').waitFor({ state: 'visible' });
     await eventually(async () => assert.match(await dash.locator('[data-metric=csat] .label').textContent(), /满意度/), 'zh after a reload');
+    assert.equal((await dash.locator('#gaps-title').textContent()).trim(), '机器人答不上的问题');
+    await eventually(async () => assert.match(await dash.locator('#gaps thead').textContent(), /提问次数/), 'the gap list in zh');
+    await shot(dash, 'dashboard-zh.png', true);
     await dash.click('#lang-switch');
     await eventually(async () => assert.match(await dash.locator('[data-metric=csat] .label').textContent(), /^CSAT/), 'back to en');
 

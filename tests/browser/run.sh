@@ -8,7 +8,7 @@
 # Then starts the app exactly as built (target/release/tandem up --from spin.toml) on a free
 # loopback port with a fresh data dir and its own agent token, and runs e2e.mjs against it.
 # Screenshots and the host's log: target/browser-artifacts/. With TANDEM_UPDATE_SCREENSHOTS=1
-# the three page screenshots are also copied to docs/screenshots/ (shown in the README).
+# the page screenshots are also copied to docs/screenshots/ (shown in the README).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -69,7 +69,7 @@ if [ "$status" -ne 0 ]; then
 fi
 if [ "${TANDEM_UPDATE_SCREENSHOTS:-}" = 1 ]; then
     mkdir -p "$root/docs/screenshots"
-    cp "$artifacts"/{chat,agent,dashboard}.png "$root/docs/screenshots/"
+    cp "$artifacts"/{chat,agent,dashboard,dashboard-zh}.png "$root/docs/screenshots/"
     echo "browser tests: screenshots copied to docs/screenshots/"
 fi
 echo "browser tests: passed in $(( $(date +%s) - start )) s (screenshots in $artifacts)"

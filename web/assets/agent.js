@@ -26,6 +26,12 @@
       'agent.send': 'Send reply', 'agent.suggestions': 'Suggested answers (FAQ, agent mode)',
       'agent.use': 'Use', 'agent.template': 'Reply template · {intent}', 'agent.missing': 'Fill in: {fields}',
       'agent.noSuggestions': 'No suggestions for this conversation.',
+      'agent.related': 'Related knowledge (the intent in the knowledge graph)',
+      'agent.noRelated': 'No intent, so nothing related.',
+      'edge.answers': 'FAQ entry', 'edge.resolved_by': 'Resolved it before', 'edge.similar_to': 'Similar',
+      'edge.confused_with': 'Often confused with', 'edge.routes_to': 'Routed to', 'edge.handled_in': 'Tickets went to',
+      'edge.uses_template': 'Reply template', 'edge.mentions': 'Mentions', 'edge.about': 'Handoff rule',
+      'edge.fills': 'Fills', 'edge.staffed_by': 'Staffed by', 'edge.count': '{n}×',
       'agent.correct': 'Correct the intent', 'agent.correct.intent': 'Right intent',
       'agent.correct.submit': 'Save correction',
       'agent.needMe': 'Choose who you are first (I am …).',
@@ -60,6 +66,12 @@
       'agent.send': '发送回复', 'agent.suggestions': '推荐答案（FAQ 坐席模式）',
       'agent.use': '采用', 'agent.template': '回复模板 · {intent}', 'agent.missing': '需补充：{fields}',
       'agent.noSuggestions': '这段对话没有推荐答案。',
+      'agent.related': '相关知识（该意图在知识图谱中的邻居）',
+      'agent.noRelated': '没有意图，暂无相关知识。',
+      'edge.answers': 'FAQ 条目', 'edge.resolved_by': '曾解决此类问题', 'edge.similar_to': '相似',
+      'edge.confused_with': '常被混淆为', 'edge.routes_to': '分配队列', 'edge.handled_in': '工单去向',
+      'edge.uses_template': '回复模板', 'edge.mentions': '提及', 'edge.about': '转人工规则',
+      'edge.fills': '填充', 'edge.staffed_by': '值班日历', 'edge.count': '{n} 次',
       'agent.correct': '纠正意图', 'agent.correct.intent': '正确的意图',
       'agent.correct.submit': '保存纠正',
       'agent.needMe': '请先选择您是哪位坐席（“我是”）。',
@@ -194,6 +206,7 @@
     renderList();
     if (focus) $('detail').focus();
     loadSuggestions(state.current);
+    loadRelated(state.current);
   }
 
   function renderTicket() {
@@ -270,6 +283,27 @@
     }
     list.replaceChildren(...(items.length ? items : [el('li', { class: 'muted' }, t('agent.noSuggestions'))]));
   }
+  // The ticket's intent in the knowledge graph: its FAQ entries, template, similar and confused
+  // intents, the FAQ entries that resolved it before (GET /v1/graph/nodes/intent:<category>).
+  async function loadRelated(tk) {
+    const list = $('related');
+    list.replaceChildren();
+    if (!tk.category || !state.kb.intents[tk.category]) {
+      list.append(el('li', { class: 'muted' }, t('agent.noRelated')));
+      return;
+    }
+    const res = await api('/v1/graph/nodes/' + encodeURIComponent('intent:' + tk.category) + '?limit=12');
+    if (state.current !== tk) return;
+    if (!res.ok) { list.append(el('li', { class: 'muted' }, t('agent.failed', { detail: problemText(res) }))); return; }
+    list.replaceChildren(...res.body.neighbours.map((n) => el('li', {
+      'data-edge': n.edge, 'data-node': n.node.id, 'data-origin': n.origin,
+    },
+    el('span', { class: 'muted small' }, t('edge.' + n.edge)), ' ',
+    i18n.pick(n.node.label, n.node.id),
+    n.count ? el('span', { class: 'muted small' }, ' · ' + t('edge.count', { n: n.count })) : null,
+    n.weight < 1 ? el('span', { class: 'muted small' }, ' · ' + fmtPct(n.weight)) : null)));
+  }
+
   function useButton(text) {
     return el('button', {
       type: 'button', class: 'btn btn-small',

@@ -28,6 +28,11 @@
       'sub.rating': '{b} ratings', 'sub.resolution': '{a} of {b} outcomes resolved',
       'col.day': 'Day', 'col.intent': 'Intent', 'col.n': 'Conversations', 'noIntent': '(no intent)',
       'corr.row': '{from} → {to}: {n}',
+      'dash.gaps': 'Questions the bot could not answer',
+      'dash.gaps.desc': 'Grouped by meaning, Chinese and English together; most asked and most often handed to a person first.',
+      'dash.noGaps': 'The bot answered every question in this range.',
+      'gap.examples': 'Questions (examples)', 'gap.questions': 'Asked', 'gap.handed': 'Then a person',
+      'gap.langs': 'Languages', 'gap.more': '{n} clusters in all; the top {k} are shown.',
     },
     zh: {
       'dash.title': '服务看板 · Tandem', 'dash.heading': '服务看板',
@@ -48,6 +53,11 @@
       'sub.rating': '共 {b} 个评分', 'sub.resolution': '{b} 个结果中 {a} 个已解决',
       'col.day': '日期', 'col.intent': '意图', 'col.n': '会话数', 'noIntent': '（无意图）',
       'corr.row': '{from} → {to}：{n} 次',
+      'dash.gaps': '机器人答不上的问题',
+      'dash.gaps.desc': '按语义归类，中英文合并；问得最多、最常转人工的排在前面。',
+      'dash.noGaps': '这个时间段内机器人回答了所有问题。',
+      'gap.examples': '问题（示例）', 'gap.questions': '提问次数', 'gap.handed': '随后转人工',
+      'gap.langs': '语言', 'gap.more': '共 {n} 类，显示前 {k} 类。',
     },
   });
 
@@ -58,7 +68,8 @@
     { key: 'self_service_rate', label: 'metric.self', color: '#8a5a00', value: (m) => m.self_service_rate },
     { key: 'handoff_rate', label: 'metric.handoff', color: '#b42318', value: (m) => m.handoff_rate },
   ];
-  const state = { kb: { intents: {} }, byDay: null, byIntent: null };
+  const state = { kb: { intents: {} }, byDay: null, byIntent: null, gaps: null };
+  const GAPS_SHOWN = 10;
   const intentName = (id) => (id ? i18n.pick((state.kb.intents[id] || {}).name, id) : t('noIntent'));
   const say = (text, kind) => { const s = $('status'); s.className = 'notice ' + (kind || 'info'); s.textContent = text; };
 
@@ -74,14 +85,16 @@
   }
 
   async function load() {
-    let day, intent;
+    let day, intent, gaps;
+    const gapsUrl = '/v1/knowledge/gaps?' + new URLSearchParams(Object.assign({ limit: GAPS_SHOWN }, rangeQuery()));
     try {
-      [day, intent] = await Promise.all([api(statsUrl('day')), api(statsUrl('intent'))]);
+      [day, intent, gaps] = await Promise.all([api(statsUrl('day')), api(statsUrl('intent')), api(gapsUrl)]);
     } catch (e) { say(e.message, 'error'); return; }
-    const bad = [day, intent].find((r) => !r.ok);
+    const bad = [day, intent, gaps].find((r) => !r.ok);
     if (bad) { say(t('dash.failed', { detail: problemText(bad) }), 'error'); return; }
     state.byDay = day.body;
     state.byIntent = intent.body;
+    state.gaps = gaps.body;
     render();
     say(t('dash.updated', { time: new Date().toLocaleTimeString(i18n.lang === 'zh' ? 'zh-CN' : 'en-GB') }));
   }
@@ -92,6 +105,7 @@
     renderTrend(state.byDay);
     renderIntents(state.byIntent);
     renderCorrections(state.byDay);
+    renderGaps(state.gaps);
   }
 
   // ---- key figures -------------------------------------------------------------------------
@@ -228,6 +242,18 @@
     $('corrections').replaceChildren(list.length
       ? el('ul', null, ...list.map((c) => el('li', null, t('corr.row', { from: intentName(c.from), to: intentName(c.to), n: c.count }))))
       : el('p', { class: 'muted' }, t('dash.noCorrections')));
+  }
+
+  // GET /v1/knowledge/gaps: one row per cluster, its examples in the first column.
+  function renderGaps(g) {
+    if (!g.clusters.length) { $('gaps').replaceChildren(el('p', { class: 'muted' }, t('dash.noGaps'))); return; }
+    const examples = (c) => el('ul', { class: 'examples' }, ...c.examples.map((e) => el('li', { lang: e.lang === 'zh' ? 'zh-CN' : 'en' }, e.text)));
+    const langs = (c) => Object.entries(c.languages).map(([l, n]) => `${l} ${n}`).join(' · ');
+    const rows = g.clusters.map((c) => [examples(c), c.questions, c.handed_off, langs(c)]);
+    const parts = [table([t('gap.examples'), t('gap.questions'), t('gap.handed'), t('gap.langs')], rows)];
+    if (g.clusters_found > g.clusters.length) parts.push(el('p', { class: 'muted small' }, t('gap.more', { n: g.clusters_found, k: g.clusters.length })));
+    $('gaps').replaceChildren(...parts);
+    $('gaps').querySelectorAll('tbody tr').forEach((tr, i) => tr.setAttribute('data-gap', g.clusters[i].id));
   }
 
   function table(head, rows) {
