@@ -1,4 +1,4 @@
-//! The feedback store: its two migrations (fresh and upgraded), recording with idempotent
+//! The feedback store: its three migrations (fresh and upgraded), recording with idempotent
 //! replays, the folded conversation rows, stats against the core's fold, the agents' median
 //! time to resolve and the corrections export.
 
@@ -125,7 +125,7 @@ fn record_all(s: &S, events: &[Event]) {
 }
 
 #[test]
-fn a_fresh_database_gets_both_migrations() {
+fn a_fresh_database_gets_every_migration() {
     let conn = memory();
     open(&conn);
     assert_eq!(
@@ -139,11 +139,14 @@ fn a_fresh_database_gets_both_migrations() {
     assert_eq!(
         schema_objects(&conn, "index"),
         [
+            "feedback_conversations_by_intent",
             "feedback_conversations_by_start_covering",
             "feedback_events_by_conversation",
             "feedback_events_by_kind_time",
             "feedback_events_by_time",
             "feedback_events_corrections",
+            "feedback_events_faq_resolutions",
+            "feedback_events_intent_corrections",
         ]
     );
     let versions = sql(
@@ -151,7 +154,14 @@ fn a_fresh_database_gets_both_migrations() {
         "SELECT version FROM feedback_migrations ORDER BY version",
         vec![],
     );
-    assert_eq!(versions, [[Value::Integer(1)], [Value::Integer(2)]]);
+    assert_eq!(
+        versions,
+        [
+            [Value::Integer(1)],
+            [Value::Integer(2)],
+            [Value::Integer(3)]
+        ]
+    );
 }
 
 #[test]
@@ -162,14 +172,22 @@ fn a_version_1_store_is_upgraded_with_its_events_kept() {
     assert!(schema_objects(&conn, "index").contains(&"feedback_conversations_by_start".into()));
     let events = history();
     record_all(&v1, &events);
-    // The next request opens it: migration 2 runs once, the history stays and reads the same.
+    // The next request opens it: migrations 2 and 3 run once, the history stays and reads the
+    // same.
     let s = open(&conn);
     let versions = sql(
         &conn,
         "SELECT version FROM feedback_migrations ORDER BY version",
         vec![],
     );
-    assert_eq!(versions, [[Value::Integer(1)], [Value::Integer(2)]]);
+    assert_eq!(
+        versions,
+        [
+            [Value::Integer(1)],
+            [Value::Integer(2)],
+            [Value::Integer(3)]
+        ]
+    );
     let indexes = schema_objects(&conn, "index");
     assert!(!indexes.contains(&"feedback_conversations_by_start".into()));
     assert!(indexes.contains(&"feedback_conversations_by_start_covering".into()));

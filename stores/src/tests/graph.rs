@@ -5,6 +5,7 @@
 use super::feedback::{DAY, correction, event, outcome};
 use super::memory;
 use crate::feedback::Store;
+use crate::graph;
 use crate::native::block_on;
 use tandem_core::feedback::{Event, HandledBy, Kind};
 use tandem_core::graph::live::{IntentOutcomes, PairCount};
@@ -155,4 +156,35 @@ fn without_a_ticket_table_there_are_no_ticket_counts() {
     let feedback = block_on(Store::open(&conn)).unwrap();
     let counts = block_on(feedback.graph_counts()).unwrap();
     assert!(counts.tickets.is_empty() && counts.corrections.is_empty());
+}
+
+#[test]
+fn the_counts_read_their_partial_indexes_not_the_table() {
+    let conn = memory();
+    block_on(Store::open(&conn)).unwrap();
+    let plan = |sql: &str| {
+        format!(
+            "{:?}",
+            super::sql(&conn, &format!("EXPLAIN QUERY PLAN {sql}"), vec![])
+        )
+    };
+    // Covering and in grouping order: no table row read, no sort.
+    for (sql, index) in [
+        (graph::CORRECTIONS, "feedback_events_intent_corrections"),
+        (graph::OUTCOMES, "feedback_conversations_by_intent"),
+    ] {
+        let text = plan(sql);
+        assert!(
+            text.contains(&format!("COVERING INDEX {index}")),
+            "{sql}: {text}"
+        );
+        assert!(!text.contains("TEMP B-TREE FOR GROUP BY"), "{sql}: {text}");
+    }
+    // Only resolved outcomes with an entry: the few rows this count wants (the group key
+    // comes from the conversation when the event has no intent, so it is sorted).
+    let text = plan(graph::RESOLUTIONS);
+    assert!(
+        text.contains("USING INDEX feedback_events_faq_resolutions"),
+        "{text}"
+    );
 }
