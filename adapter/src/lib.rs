@@ -89,6 +89,20 @@ pub fn json_with_headers(
     response
 }
 
+/// A JSON Lines response (`application/jsonl`), one value per line, with `X-Tandem-Lines`.
+pub fn jsonl<T: Serialize>(values: &[T]) -> HttpResponse {
+    let mut body = Vec::new();
+    for v in values {
+        serde_json::to_writer(&mut body, v).expect("response types always serialise");
+        body.push(b'\n');
+    }
+    let mut response = respond(200, "application/jsonl; charset=utf-8", body);
+    response
+        .headers_mut()
+        .insert("x-tandem-lines", values.len().into());
+    response
+}
+
 /// A problem+json response.
 pub fn problem(p: &Problem) -> HttpResponse {
     respond(p.status, problem::CONTENT_TYPE, p.to_json().into_bytes())

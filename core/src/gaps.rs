@@ -66,6 +66,9 @@ pub struct Cluster {
     #[serde(skip)]
     pub last_seen_ms: i64,
     pub examples: Vec<Example>,
+    /// Its questions' ids (what attaches drafts to it).
+    #[serde(skip)]
+    pub members: Vec<String>,
 }
 
 /// The clusters of `questions`, highest score first (then most recent).
@@ -158,6 +161,7 @@ fn summarise(questions: &[Question], members: &[usize]) -> Cluster {
             .max()
             .unwrap_or(0),
         examples,
+        members: members.iter().map(|&i| questions[i].id.clone()).collect(),
     }
 }
 

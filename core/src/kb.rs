@@ -206,6 +206,17 @@ pub struct Turn {
     pub answered: Option<bool>,
 }
 
+/// The file `kb-loader apply-drafts` writes the accepted FAQ drafts to (docs/graph.md,
+/// "Drafts"); the loader merges it into the FAQ.
+pub const ACCEPTED_DRAFTS_FILE: &str = "faq-accepted.yaml";
+
+/// `faq-accepted.yaml`: the changes of accepted and merged drafts, in the order applied.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptedDrafts {
+    pub changes: Vec<crate::drafts::FaqChange>,
+}
+
 /// A parsed, validated knowledge base.
 #[derive(Clone, Debug)]
 pub struct KnowledgeBase {
@@ -267,7 +278,7 @@ impl Loaded {
 }
 
 /// Parses and validates a KB from its files, found by file name (`kb.yaml`, `intents.yaml`,
-/// optional `faq.yaml`, `handoff.yaml`).
+/// optional `faq.yaml`, `handoff.yaml`, `faq-accepted.yaml`).
 pub fn load(files: &[SourceFile]) -> Loaded {
     let mut v = Validator::default();
     let find = |name: &str| {
@@ -279,8 +290,9 @@ pub fn load(files: &[SourceFile]) -> Loaded {
     let intents: Option<IntentsFile> = v.parse_required(find("intents.yaml"), "intents.yaml");
     let faq: Option<FaqFile> = find("faq.yaml").and_then(|f| v.parse(f));
     let handoff: Option<Handoff> = find("handoff.yaml").and_then(|f| v.parse(f));
+    let accepted: Option<AcceptedDrafts> = find(ACCEPTED_DRAFTS_FILE).and_then(|f| v.parse(f));
     if let (Some(meta), Some(intents)) = (meta, intents) {
-        let kb = KnowledgeBase {
+        let mut kb = KnowledgeBase {
             meta,
             intents: intents.intents,
             intent_out_of_scope: intents.out_of_scope,
@@ -291,6 +303,17 @@ pub fn load(files: &[SourceFile]) -> Loaded {
             faq: faq.map(|f| f.faq).unwrap_or_default(),
             handoff,
         };
+        // Accepted drafts join the FAQ before it is checked, so their ids are too.
+        if let (Some(accepted), Some(file)) = (accepted, find(ACCEPTED_DRAFTS_FILE))
+            && let Err(errors) = crate::drafts::apply(&mut kb, &accepted.changes)
+        {
+            for e in errors {
+                let line = e.split_once(':').map_or(0, |(draft, _)| {
+                    line_of(&file.text, draft.trim_start_matches("draft "), 1)
+                });
+                v.report(Severity::Error, file, line, e);
+            }
+        }
         v.check(
             &kb,
             find("kb.yaml").unwrap(),

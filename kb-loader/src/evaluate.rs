@@ -53,6 +53,10 @@ pub struct EvalArgs {
     /// With --test the test set is the same for both; with --folds the corrections join the folds.
     #[arg(long)]
     corrections: Option<PathBuf>,
+    /// With --faq: accepted FAQ drafts (JSON Lines of `GET /v1/knowledge/drafts/export`);
+    /// the FAQ is evaluated without and with them, and their questions asked of both.
+    #[arg(long)]
+    drafts: Option<PathBuf>,
     /// Evaluate the n-gram tier (no embedding block) beside the semantic tier
     /// (--embedding-weight) on the same split and seeds, side by side.
     #[arg(long)]
@@ -99,9 +103,15 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     }
     if args.faq {
         return match (&src.kb, &args.test) {
-            (Some(kb), None) => {
-                crate::faq_eval::kb(&crate::faq::corpus_from_kb(kb), &recipe, args.json)
-            }
+            (Some(kb), None) => match &args.drafts {
+                Some(d) => crate::faq_eval::drafts(
+                    kb,
+                    &crate::drafts::read_changes(d)?,
+                    &recipe,
+                    args.json,
+                ),
+                None => crate::faq_eval::kb(&crate::faq::corpus_from_kb(kb), &recipe, args.json),
+            },
             (_, Some(test)) => crate::faq_eval::csv(
                 &src.set,
                 &source::load(test)?.set,

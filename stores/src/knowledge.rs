@@ -5,19 +5,26 @@
 //!
 //! A question's id is its conversation and turn, so a retried turn stores it once. Texts are
 //! PII-masked before they get here, and the embedding is the masked text's.
+//!
+//! Drafts (`knowledge_drafts`): the ticket store writes one per ticket when an agent replies to
+//! a question the bot could not answer ([`draft_from_reply`], inside its own transaction); the
+//! knowledge component lists, reviews and exports them.
 
 // A Problem is the error of a request handler, built at most once per request.
 #![allow(clippy::result_large_err)]
 
 use crate::db::{Connection, Db, Migration, Row, Value};
+use tandem_core::drafts::{Draft, DraftStatus, FaqChange};
+use tandem_core::feedback::format_time;
 use tandem_core::gaps::Question;
 use tandem_core::problem::Problem;
 
 pub const NAME: &str = "knowledge";
 
-pub const MIGRATIONS: &[Migration] = &[(
-    1,
-    r#"
+pub const MIGRATIONS: &[Migration] = &[
+    (
+        1,
+        r#"
     CREATE TABLE knowledge_questions (
         seq             INTEGER PRIMARY KEY AUTOINCREMENT,
         question_id     TEXT    NOT NULL UNIQUE,
@@ -32,7 +39,120 @@ pub const MIGRATIONS: &[Migration] = &[(
     CREATE INDEX knowledge_questions_by_time ON knowledge_questions (created_at);
     CREATE INDEX knowledge_questions_by_conversation ON knowledge_questions (conversation_id);
     "#,
-)];
+    ),
+    (
+        2,
+        // FAQ drafts from agents' replies (tandem_core::drafts); one per ticket, written in the
+        // ticket store's transaction that adds the reply.
+        r#"
+    CREATE TABLE knowledge_drafts (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        id          TEXT    NOT NULL UNIQUE,
+        ticket_id   TEXT    NOT NULL UNIQUE,
+        status      TEXT    NOT NULL CHECK (status IN ('draft', 'accepted', 'merged', 'rejected')),
+        question    TEXT    NOT NULL,
+        answer      TEXT    NOT NULL,
+        lang        TEXT    NOT NULL,
+        question_id TEXT,
+        intent      TEXT,
+        faq_id      TEXT,
+        reviewed_by TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        version     INTEGER NOT NULL
+    );
+    CREATE INDEX knowledge_drafts_by_status ON knowledge_drafts (status, seq);
+    "#,
+    ),
+];
+
+const DRAFT_COLUMNS: &str = "id, status, question, answer, lang, ticket_id, question_id, intent, \
+     faq_id, reviewed_by, created_at, updated_at, version";
+
+/// The ticket store's note transaction hands this over: an agent's reply to a question the bot
+/// could not answer (both masked).
+pub struct Reply<'a> {
+    pub ticket_id: &'a str,
+    /// The ticket's customer id: the conversation's id when `/v1/assist` filed it.
+    pub conversation_id: &'a str,
+    pub question: &'a str,
+    pub answer: &'a str,
+    pub now_ms: i64,
+}
+
+/// Creates the ticket's draft from `reply`, or, while it is still a draft, gives it the latest
+/// answer (an agent's last word is usually the complete one). Runs inside the caller's write
+/// transaction on `db` (the ticket store's, same database). A decided draft is left alone.
+pub async fn draft_from_reply<C: Connection>(db: &Db<C>, reply: &Reply<'_>) -> Result<(), Problem> {
+    let existing = db
+        .query(
+            "SELECT status FROM knowledge_drafts WHERE ticket_id = ?",
+            vec![Value::Text(reply.ticket_id.into())],
+        )
+        .await?;
+    let lang = tandem_core::text::detect_language(reply.question);
+    if let Some(row) = existing.first() {
+        if row.get::<&str>(0) == Some("draft") {
+            db.exec(
+                "UPDATE knowledge_drafts SET answer = ?, updated_at = ?, version = version + 1 \
+                 WHERE ticket_id = ?",
+                vec![
+                    Value::Text(reply.answer.into()),
+                    Value::Integer(reply.now_ms),
+                    Value::Text(reply.ticket_id.into()),
+                ],
+            )
+            .await?;
+        }
+        return Ok(());
+    }
+    // The stored unanswered question it answers: same conversation, same (masked) text.
+    let question_id = db
+        .query(
+            "SELECT question_id FROM knowledge_questions WHERE conversation_id = ? AND text = ? \
+             ORDER BY seq DESC LIMIT 1",
+            vec![
+                Value::Text(reply.conversation_id.into()),
+                Value::Text(reply.question.into()),
+            ],
+        )
+        .await?
+        .first()
+        .and_then(|r| r.get::<&str>(0).map(str::to_string));
+    db.exec(
+        "INSERT INTO knowledge_drafts (id, ticket_id, status, question, answer, lang, question_id, \
+         created_at, updated_at, version) VALUES (?, ?, 'draft', ?, ?, ?, ?, ?, ?, 1)",
+        vec![
+            Value::Text(format!("dr_{}", reply.ticket_id.trim_start_matches("tk_"))),
+            Value::Text(reply.ticket_id.into()),
+            Value::Text(reply.question.into()),
+            Value::Text(reply.answer.into()),
+            Value::Text(lang.to_string()),
+            crate::db::text(question_id.as_deref()),
+            Value::Integer(reply.now_ms),
+            Value::Integer(reply.now_ms),
+        ],
+    )
+    .await
+}
+
+fn draft(r: &Row) -> Option<Draft> {
+    Some(Draft {
+        id: r.get::<&str>(0)?.to_string(),
+        status: DraftStatus::parse(r.get::<&str>(1)?)?,
+        question: r.get::<&str>(2)?.to_string(),
+        answer: r.get::<&str>(3)?.to_string(),
+        lang: r.get::<&str>(4)?.to_string(),
+        ticket_id: r.get::<&str>(5)?.to_string(),
+        question_id: r.get::<&str>(6).map(str::to_string),
+        intent: r.get::<&str>(7).map(str::to_string),
+        faq_id: r.get::<&str>(8).map(str::to_string),
+        reviewed_by: r.get::<&str>(9).map(str::to_string),
+        created_at: format_time(r.get::<i64>(10)?),
+        updated_at: format_time(r.get::<i64>(11)?),
+        version: u32::try_from(r.get::<i64>(12)?).ok()?,
+    })
+}
 
 /// An unanswered question to store.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,6 +226,112 @@ impl<C: Connection> Store<C> {
                 .await
             })
             .await
+    }
+
+    /// Drafts, newest first, of `status` when given; at most `limit`.
+    pub async fn drafts(
+        &self,
+        status: Option<DraftStatus>,
+        limit: usize,
+    ) -> Result<Vec<Draft>, Problem> {
+        let (filter, mut params) = match status {
+            Some(s) => ("WHERE status = ?", vec![Value::Text(s.as_str().into())]),
+            None => ("", vec![]),
+        };
+        params.push(Value::Integer(limit as i64));
+        let rows = self
+            .db
+            .query(
+                &format!("SELECT {DRAFT_COLUMNS} FROM knowledge_drafts {filter} ORDER BY seq DESC LIMIT ?"),
+                params,
+            )
+            .await?;
+        rows.iter()
+            .map(|r| draft(r).ok_or_else(|| Problem::internal("a stored draft is unreadable")))
+            .collect()
+    }
+
+    pub async fn draft(&self, id: &str) -> Result<Option<Draft>, Problem> {
+        let rows = self
+            .db
+            .query(
+                &format!("SELECT {DRAFT_COLUMNS} FROM knowledge_drafts WHERE id = ?"),
+                vec![Value::Text(id.into())],
+            )
+            .await?;
+        match rows.first() {
+            None => Ok(None),
+            Some(r) => draft(r)
+                .map(Some)
+                .ok_or_else(|| Problem::internal("a stored draft is unreadable")),
+        }
+    }
+
+    /// Reviews draft `id` with `decide` (the core's rules), in one transaction: read, decide,
+    /// write. `decide` sees the draft as stored now, so a stale version is caught.
+    pub async fn review(
+        &self,
+        id: &str,
+        decide: impl Fn(&Draft) -> Result<Draft, Problem>,
+        now: i64,
+    ) -> Result<Draft, Problem> {
+        self.db
+            .write(async |db: &Db<C>| {
+                let rows = db
+                    .query(
+                        &format!("SELECT {DRAFT_COLUMNS} FROM knowledge_drafts WHERE id = ?"),
+                        vec![Value::Text(id.into())],
+                    )
+                    .await?;
+                let current = rows
+                    .first()
+                    .and_then(draft)
+                    .ok_or_else(|| Problem::not_found(format!("no draft {id}")))?;
+                let next = decide(&current)?;
+                db.exec(
+                    "UPDATE knowledge_drafts SET status = ?, question = ?, answer = ?, lang = ?, \
+                     intent = ?, faq_id = ?, reviewed_by = ?, updated_at = ?, version = ? \
+                     WHERE id = ? AND version = ?",
+                    vec![
+                        Value::Text(next.status.as_str().into()),
+                        Value::Text(next.question.clone()),
+                        Value::Text(next.answer.clone()),
+                        Value::Text(next.lang.clone()),
+                        crate::db::text(next.intent.as_deref()),
+                        crate::db::text(next.faq_id.as_deref()),
+                        crate::db::text(next.reviewed_by.as_deref()),
+                        Value::Integer(now),
+                        Value::Integer(i64::from(next.version)),
+                        Value::Text(id.into()),
+                        Value::Integer(i64::from(current.version)),
+                    ],
+                )
+                .await?;
+                Ok(Draft {
+                    updated_at: format_time(now),
+                    ..next
+                })
+            })
+            .await
+    }
+
+    /// The KB changes of every accepted and merged draft, oldest first.
+    pub async fn changes(&self) -> Result<Vec<FaqChange>, Problem> {
+        let rows = self
+            .db
+            .query(
+                &format!(
+                    "SELECT {DRAFT_COLUMNS} FROM knowledge_drafts \
+                     WHERE status IN ('accepted', 'merged') ORDER BY seq"
+                ),
+                vec![],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(draft)
+            .filter_map(|d| FaqChange::of(&d))
+            .collect())
     }
 
     /// The at most `limit` most recent questions created in `[from, to)`, oldest first (the

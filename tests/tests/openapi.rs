@@ -1265,6 +1265,28 @@ fn every_documented_path_method_and_status_against_the_running_app() {
             "assist gap",
         );
     }
+    // Two questions the bot cannot answer, each handed to a person and answered on the
+    // ticket: two FAQ drafts.
+    for question in ["do you sell dog food", "宠物狗粮有卖吗"] {
+        let a = "/v1/assist";
+        let first = expect(
+            &api.send("POST", a, a, none, &json!({"message": question})),
+            200,
+            "assist gap",
+        );
+        assert_eq!(first["reply"]["source"], "fallback", "{first}");
+        let conversation = first["conversation_id"].clone();
+        let human = json!({"conversation_id": conversation, "message": "转人工 I want a person"});
+        let t = expect(&api.send("POST", a, a, none, &human), 200, "assist handoff");
+        let ticket = t["ticket"]["id"].as_str().unwrap().to_string();
+        let events = format!("/v1/tickets/{ticket}/events");
+        let note = json!({"kind": "note", "actor": "ann-1", "text": "Not yet: clothing and electronics only."});
+        expect(
+            &api.send("POST", "/v1/tickets/{id}/events", &events, agent, &note),
+            201,
+            "reply note",
+        );
+    }
     let g = expect(&api.get(p, p, agent), 200, "gaps");
     assert!(g["questions"].as_u64() >= Some(2), "{g}");
     expect(
@@ -1279,6 +1301,112 @@ fn every_documented_path_method_and_status_against_the_running_app() {
     );
     expect(&api.get(p, p, none), 401, "gaps 401");
     expect(&api.get(p, p, wrong), 403, "gaps 403");
+
+    // Knowledge: the summary, the drafts, their review and export.
+    let p = "/v1/knowledge/health";
+    expect(&api.get(p, p, none), 200, p);
+    expect(&api.call("HEAD", p, p, none, None), 200, p);
+    let p = "/v1/knowledge";
+    let k = expect(&api.get(p, p, agent), 200, "knowledge");
+    assert!(k["drafts"]["draft"].as_u64() >= Some(2), "{k}");
+    expect(
+        &api.get(p, "/v1/knowledge?x=%FF", agent),
+        400,
+        "knowledge 400",
+    );
+    expect(
+        &api.get(p, "/v1/knowledge?x=1", agent),
+        422,
+        "knowledge 422",
+    );
+    expect(&api.get(p, p, none), 401, "knowledge 401");
+    expect(&api.get(p, p, wrong), 403, "knowledge 403");
+    let p = "/v1/knowledge/drafts";
+    let list = expect(
+        &api.get(p, "/v1/knowledge/drafts?status=draft&limit=10", agent),
+        200,
+        "drafts",
+    );
+    // The two above (an earlier ticket's reply may have made another).
+    let draft_ids: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| {
+            ["do you sell dog food", "宠物狗粮有卖吗"].contains(&d["question"].as_str().unwrap())
+        })
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(draft_ids.len(), 2, "{list}");
+    expect(
+        &api.get(p, "/v1/knowledge/drafts?status=%FF", agent),
+        400,
+        "drafts 400",
+    );
+    expect(
+        &api.get(p, "/v1/knowledge/drafts?status=maybe", agent),
+        422,
+        "drafts 422",
+    );
+    expect(&api.get(p, p, none), 401, "drafts 401");
+    expect(&api.get(p, p, wrong), 403, "drafts 403");
+    let p = "/v1/knowledge/drafts/{id}";
+    let (one, two) = (
+        format!("/v1/knowledge/drafts/{}", draft_ids[0]),
+        format!("/v1/knowledge/drafts/{}", draft_ids[1]),
+    );
+    expect(&api.get(p, &one, agent), 200, "draft");
+    expect(
+        &api.get(p, "/v1/knowledge/drafts/dr_0000000000000000", agent),
+        404,
+        "draft 404",
+    );
+    expect(&api.get(p, &format!("{one}?x=1"), agent), 422, "draft 422");
+    expect(&api.get(p, &one, none), 401, "draft 401");
+    expect(&api.get(p, &one, wrong), 403, "draft 403");
+    let accept = json!({"version": 1, "status": "accepted", "faq_id": "pet_food",
+                        "intent": "product_inquiry", "reviewed_by": "ann-1",
+                        "question": "do you sell dog food?", "answer": "Not yet.", "lang": "en"});
+    expect(&api.send("PATCH", p, &one, agent, &accept), 200, "accept");
+    expect(
+        &api.send("PATCH", p, &one, agent, &accept),
+        409,
+        "stale review",
+    );
+    let merge = json!({"version": 1, "status": "merged", "faq_id": "return_policy_7day"});
+    expect(&api.send("PATCH", p, &two, agent, &merge), 200, "merge");
+    let nowhere = json!({"version": 2, "status": "merged", "faq_id": "no_such_entry"});
+    expect(
+        &api.send("PATCH", p, &two, agent, &nowhere),
+        422,
+        "review 422",
+    );
+    expect(&api.raw("PATCH", p, &two, agent, b"{"), 400, "review 400");
+    let huge = json!({"version": 2, "answer": "长".repeat(10_000)});
+    expect(&api.send("PATCH", p, &two, agent, &huge), 413, "review 413");
+    let gone = "/v1/knowledge/drafts/dr_0000000000000000";
+    expect(
+        &api.send("PATCH", p, gone, agent, &merge),
+        404,
+        "review 404",
+    );
+    expect(&api.send("PATCH", p, &two, none, &merge), 401, "review 401");
+    expect(
+        &api.send("PATCH", p, &two, wrong, &merge),
+        403,
+        "review 403",
+    );
+    let p = "/v1/knowledge/drafts/export";
+    let export = api.get(p, p, agent);
+    expect(&export, 200, "export");
+    assert_eq!(export.text().lines().count(), 2, "{}", export.text());
+    expect(
+        &api.get(p, "/v1/knowledge/drafts/export?x=1", agent),
+        422,
+        "export 422",
+    );
+    expect(&api.get(p, p, none), 401, "export 401");
+    expect(&api.get(p, p, wrong), 403, "export 403");
 
     // Every path with an undocumented method: a 405 listing the documented ones.
     let mut deviations = Vec::new();

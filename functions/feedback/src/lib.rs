@@ -174,20 +174,7 @@ async fn handle(req: Request) -> adapter::HttpResponse {
         "/v1/feedback/export" => match guarded(&req, &["since"]).await {
             Err(response) => response,
             Ok(q) => match export(q.get("since")).await {
-                Ok(lines) => {
-                    let mut body = String::new();
-                    for line in &lines {
-                        body.push_str(&line.to_string());
-                        body.push('\n');
-                    }
-                    spin_sdk::http::Response::builder()
-                        .status(200)
-                        .header("content-type", "application/jsonl; charset=utf-8")
-                        .header("cache-control", "no-store")
-                        .header("x-tandem-lines", lines.len().to_string())
-                        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
-                        .expect("status and headers are valid")
-                }
+                Ok(lines) => adapter::jsonl(&lines),
                 Err(p) => adapter::problem(&p),
             },
         },

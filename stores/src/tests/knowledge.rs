@@ -31,7 +31,11 @@ fn questions_are_stored_once_marked_and_read_back_by_range() {
     let s = block_on(Store::open(&conn)).unwrap();
     assert_eq!(
         schema_objects(&conn, "table"),
-        ["knowledge_migrations", "knowledge_questions"]
+        [
+            "knowledge_drafts",
+            "knowledge_migrations",
+            "knowledge_questions"
+        ]
     );
     let v = [0.6f32, -0.8, 1e-7, f32::MIN_POSITIVE];
     assert!(block_on(s.record_unanswered(&ask("c1", 1, "你们卖宠物粮吗", &v, 10))).unwrap());
@@ -66,4 +70,108 @@ fn questions_are_stored_once_marked_and_read_back_by_range() {
     );
     let (middle, total) = block_on(s.questions(15, 30, 10)).unwrap();
     assert_eq!((middle.len(), total), (1, 1));
+}
+
+#[test]
+fn a_reply_to_an_unanswered_question_is_one_draft_reviewed_and_exported() {
+    use tandem_core::drafts::{DraftStatus, FaqChange, KnownIds, ReviewInput, review};
+    let conn = memory();
+    let tickets = super::ticket::open(&conn);
+    let knowledge = block_on(Store::open(&conn)).unwrap();
+    // The ticket helper's transcript: "where is my order", then the bot's fallback.
+    let ticket = super::ticket::create(&tickets, "cv_conversation", "orders", false);
+    let v = [1.0f32, 0.0];
+    block_on(knowledge.record_unanswered(&ask("cv_conversation", 1, "where is my order", &v, 5)))
+        .unwrap();
+    block_on(tickets.add_note(&ticket.id, Some("ann"), "It ships today, call 13812345678"))
+        .unwrap();
+    block_on(tickets.add_note(&ticket.id, Some("ann"), "It ships today from Hangzhou")).unwrap();
+
+    let drafts = block_on(knowledge.drafts(None, 10)).unwrap();
+    assert_eq!(drafts.len(), 1, "one draft per ticket: {drafts:?}");
+    let d = &drafts[0];
+    assert_eq!(
+        (d.question.as_str(), d.answer.as_str()),
+        ("where is my order", "It ships today from Hangzhou")
+    );
+    assert_eq!(
+        (d.status, d.version, d.lang.as_str()),
+        (DraftStatus::Draft, 2, "en")
+    );
+    assert_eq!(
+        d.question_id.as_deref(),
+        Some("cv_conversation:1"),
+        "attached to its gap"
+    );
+    assert_eq!(d.ticket_id, ticket.id);
+
+    let known = KnownIds {
+        faq: &|id| id == "dispatch_time",
+        intent: &|id| id == "order_status",
+    };
+    let accept = ReviewInput {
+        version: 2,
+        status: Some(DraftStatus::Accepted),
+        faq_id: Some("ships_today".into()),
+        intent: Some("order_status".into()),
+        ..Default::default()
+    };
+    let done =
+        block_on(knowledge.review(&d.id, |current| review(current, &accept, &known), 99)).unwrap();
+    assert_eq!((done.status, done.version), (DraftStatus::Accepted, 3));
+    // A decided draft keeps its answer when the agent replies again; a stale review is refused.
+    block_on(tickets.add_note(&ticket.id, Some("ann"), "one more thing")).unwrap();
+    let stored = block_on(knowledge.draft(&d.id)).unwrap().unwrap();
+    assert_eq!(
+        (stored.answer.as_str(), stored.version),
+        ("It ships today from Hangzhou", 3)
+    );
+    let stale = block_on(knowledge.review(&d.id, |current| review(current, &accept, &known), 100));
+    assert_eq!(stale.unwrap_err().status, 409);
+    assert_eq!(
+        block_on(knowledge.review("dr_none", |c| Ok(c.clone()), 1))
+            .unwrap_err()
+            .status,
+        404
+    );
+
+    let changes = block_on(knowledge.changes()).unwrap();
+    assert!(
+        matches!(&changes[..], [FaqChange::AddEntry { id, intent: Some(i), .. }] if id == "ships_today" && i == "order_status")
+    );
+    assert_eq!(
+        block_on(knowledge.drafts(Some(DraftStatus::Draft), 10))
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        block_on(knowledge.drafts(Some(DraftStatus::Accepted), 10))
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_reply_when_the_bot_answered_everything_is_no_draft() {
+    let conn = memory();
+    let tickets = super::ticket::open(&conn);
+    let knowledge = block_on(Store::open(&conn)).unwrap();
+    let mut input: tandem_core::ticket::CreateInput = serde_json::from_value(serde_json::json!({
+        "customer": {"id": "c-2"},
+        "transcript": [{"role": "customer", "text": "退款多久到账"},
+                       {"role": "bot", "text": "48 小时内", "answered": true}]
+    }))
+    .unwrap();
+    input.category = Some("refund_status".into());
+    let created = block_on(tickets.create(
+        &input,
+        &super::ticket::draft(&input, "orders", tandem_core::kb::Priority::Normal),
+        None,
+        false,
+    ))
+    .unwrap();
+    block_on(tickets.add_note(&created.ticket.id, Some("ann"), "done")).unwrap();
+    assert!(block_on(knowledge.drafts(None, 10)).unwrap().is_empty());
 }

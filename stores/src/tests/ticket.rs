@@ -42,7 +42,7 @@ fn input(customer: &str, text: &str) -> CreateInput {
     .unwrap()
 }
 
-fn draft(input: &CreateInput, queue: &str, priority: Priority) -> Draft {
+pub(super) fn draft(input: &CreateInput, queue: &str, priority: Priority) -> Draft {
     Draft {
         category: "order_status".into(),
         category_source: "classified",
@@ -110,6 +110,10 @@ fn a_fresh_database_gets_the_ticket_schema() {
     assert_eq!(
         schema_objects(&conn, "table"),
         [
+            // The knowledge tables too: a reply note may write a FAQ draft.
+            "knowledge_drafts",
+            "knowledge_migrations",
+            "knowledge_questions",
             "ticket_agents",
             "ticket_events",
             "ticket_meta",
@@ -121,6 +125,9 @@ fn a_fresh_database_gets_the_ticket_schema() {
     assert_eq!(
         schema_objects(&conn, "index"),
         [
+            "knowledge_drafts_by_status",
+            "knowledge_questions_by_conversation",
+            "knowledge_questions_by_time",
             "ticket_events_by_ticket",
             "ticket_tickets_by_assignee",
             "ticket_tickets_by_customer",

@@ -74,6 +74,9 @@ pub(super) fn corrupt(what: &str) -> Problem {
 impl<C: Connection> Store<C> {
     /// The store on `conn`, its schema brought up to date.
     pub async fn open(conn: C) -> Result<Store<C>, Problem> {
+        // A reply note can write a FAQ draft in its transaction: the knowledge tables must be
+        // there (one schema read when they are).
+        Db::open(&conn, crate::knowledge::NAME, crate::knowledge::MIGRATIONS).await?;
         Ok(Store {
             db: Db::open(conn, NAME, MIGRATIONS).await?,
         })
@@ -418,10 +421,23 @@ impl<C: Connection> Store<C> {
     ) -> Result<serde_json::Value, Problem> {
         self.db
             .write(async |db: &Db<C>| {
-                if Store::peek(db).get(id).await?.is_none() {
+                let Some(ticket) = Store::peek(db).get(id).await? else {
                     return Err(Problem::not_found(format!("no ticket {id}")));
-                }
+                };
                 let masked = tandem_core::pii::mask(note);
+                // A reply to a question the bot could not answer is a FAQ draft (same
+                // transaction: no note without its draft).
+                if let Some(question) = tandem_core::drafts::unanswered_question(&ticket.transcript)
+                {
+                    let reply = crate::knowledge::Reply {
+                        ticket_id: id,
+                        conversation_id: &ticket.customer.id,
+                        question,
+                        answer: &masked,
+                        now_ms: now_ms(),
+                    };
+                    crate::knowledge::draft_from_reply(db, &reply).await?;
+                }
                 event(
                     db,
                     Some(id),

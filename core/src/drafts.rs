@@ -1,0 +1,327 @@
+//! FAQ drafts from agents' answers (docs/graph.md, "Drafts"): when an agent replies on a
+//! ticket whose customer asked something the bot could not answer, the question and the reply
+//! become a draft; an agent reviews it (edit, accept as a new entry, merge into an entry as a
+//! paraphrase, reject); accepted drafts leave as `kb/` changes that `kb-loader apply-drafts`
+//! writes into `kb/faq-accepted.yaml`, which the KB loader merges into the FAQ.
+//!
+//! Pure: which question a reply answers, the review rules, the change format and applying
+//! changes to a KB.
+
+// A Problem is the error of a request handler, built at most once per request.
+#![allow(clippy::result_large_err)]
+
+use crate::handoff::Role;
+use crate::kb::{FaqEntry, KnowledgeBase, valid_id};
+use crate::problem::{InvalidParam, Problem};
+use crate::ticket::TurnInput;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A draft's question or answer, in bytes.
+pub const MAX_DRAFT_TEXT_BYTES: usize = 4096;
+
+/// The customer question an agent's reply on this transcript answers: the last customer turn
+/// the bot answered with its "I can't answer that" (`answered: false`). None when the bot
+/// answered everything it was asked: then the reply is not knowledge the FAQ lacks.
+pub fn unanswered_question(transcript: &[TurnInput]) -> Option<&str> {
+    transcript
+        .windows(2)
+        .rev()
+        .find(|w| {
+            w[0].role == Role::Customer && w[1].role == Role::Bot && w[1].answered == Some(false)
+        })
+        .map(|w| w[0].text.as_str())
+        .filter(|t| !t.trim().is_empty())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DraftStatus {
+    Draft,
+    Accepted,
+    Merged,
+    Rejected,
+}
+
+impl DraftStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DraftStatus::Draft => "draft",
+            DraftStatus::Accepted => "accepted",
+            DraftStatus::Merged => "merged",
+            DraftStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DraftStatus> {
+        [
+            DraftStatus::Draft,
+            DraftStatus::Accepted,
+            DraftStatus::Merged,
+            DraftStatus::Rejected,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// A draft as stored and served.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Draft {
+    pub id: String,
+    pub status: DraftStatus,
+    pub question: String,
+    pub answer: String,
+    pub lang: String,
+    /// The ticket whose reply it came from.
+    pub ticket_id: String,
+    /// The stored unanswered question it answers (`<conversation>:<turn>`), when found: what
+    /// attaches it to its gap cluster.
+    pub question_id: Option<String>,
+    /// The intent the new entry answers (accepted drafts).
+    pub intent: Option<String>,
+    /// The new entry's id (accepted) or the entry it joined as a paraphrase (merged).
+    pub faq_id: Option<String>,
+    pub reviewed_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u32,
+}
+
+/// `PATCH /v1/knowledge/drafts/{id}` body.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewInput {
+    /// The version read; a stale one is a 409.
+    pub version: u32,
+    pub status: Option<DraftStatus>,
+    pub question: Option<String>,
+    pub answer: Option<String>,
+    pub lang: Option<String>,
+    pub intent: Option<String>,
+    pub faq_id: Option<String>,
+    pub reviewed_by: Option<String>,
+}
+
+/// What the KB already has, for checking a review: FAQ entry ids and intent ids.
+pub struct KnownIds<'a> {
+    pub faq: &'a dyn Fn(&str) -> bool,
+    pub intent: &'a dyn Fn(&str) -> bool,
+}
+
+/// Applies `input` to `draft`, or says why not (409 for a stale version, 422 with every bad
+/// field otherwise). Text is edited only while a draft; accepting needs a new entry id and an
+/// answer, merging an existing entry; any decision can be taken back to `draft`.
+pub fn review(draft: &Draft, input: &ReviewInput, known: &KnownIds<'_>) -> Result<Draft, Problem> {
+    if input.version != draft.version {
+        return Err(Problem::conflict(format!(
+            "draft {} is at version {}, not {}: read it again",
+            draft.id, draft.version, input.version
+        )));
+    }
+    let mut next = draft.clone();
+    let mut bad = Vec::new();
+    let editing = input.question.is_some() || input.answer.is_some() || input.lang.is_some();
+    if editing && draft.status != DraftStatus::Draft && input.status != Some(DraftStatus::Draft) {
+        bad.push(param(
+            "status",
+            "text is edited while the draft is a draft: reopen it first",
+        ));
+    }
+    for (name, value, target) in [
+        ("question", &input.question, &mut next.question),
+        ("answer", &input.answer, &mut next.answer),
+    ] {
+        if let Some(v) = value {
+            let v = v.trim();
+            if v.is_empty() || v.len() > MAX_DRAFT_TEXT_BYTES {
+                bad.push(param(name, format!("1 to {MAX_DRAFT_TEXT_BYTES} bytes")));
+            } else {
+                *target = crate::pii::mask(v);
+            }
+        }
+    }
+    if let Some(lang) = &input.lang {
+        match lang.as_str() {
+            "zh" | "en" => next.lang = lang.clone(),
+            _ => bad.push(param("lang", "zh or en")),
+        }
+    }
+    if let Some(intent) = &input.intent {
+        match (known.intent)(intent) {
+            true => next.intent = Some(intent.clone()),
+            false => bad.push(param("intent", "an intent of the KB")),
+        }
+    }
+    if let Some(r) = &input.reviewed_by {
+        let agent_id = (1..=64).contains(&r.len())
+            && r.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        match agent_id {
+            true => next.reviewed_by = Some(r.clone()),
+            false => bad.push(param("reviewed_by", "an agent id")),
+        }
+    }
+    let faq_id = input.faq_id.as_deref();
+    match input.status {
+        Some(DraftStatus::Accepted) => match faq_id {
+            Some(id) if valid_id(id) && !(known.faq)(id) => next.faq_id = Some(id.into()),
+            Some(id) if valid_id(id) => bad.push(param(
+                "faq_id",
+                format!("{id} is an entry already: merge into it instead"),
+            )),
+            _ => bad.push(param("faq_id", "the new entry's id, [a-z0-9_]{1,64}")),
+        },
+        Some(DraftStatus::Merged) => match faq_id {
+            Some(id) if (known.faq)(id) => next.faq_id = Some(id.into()),
+            _ => bad.push(param(
+                "faq_id",
+                "the FAQ entry the question joins as a paraphrase",
+            )),
+        },
+        Some(DraftStatus::Draft) | Some(DraftStatus::Rejected) => {
+            if faq_id.is_some() {
+                bad.push(param("faq_id", "only with status accepted or merged"));
+            }
+            next.faq_id = None;
+        }
+        None => {
+            if faq_id.is_some() {
+                bad.push(param("faq_id", "only with status accepted or merged"));
+            }
+        }
+    }
+    if let Some(s) = input.status {
+        next.status = s;
+    }
+    if !bad.is_empty() {
+        let mut p = Problem::unprocessable("the review is not valid");
+        p.invalid_params = bad;
+        return Err(p);
+    }
+    next.version += 1;
+    Ok(next)
+}
+
+fn param(name: &str, reason: impl Into<String>) -> InvalidParam {
+    InvalidParam {
+        name: name.into(),
+        reason: reason.into(),
+    }
+}
+
+/// One KB change, a line of `GET /v1/knowledge/drafts/export` and an item of
+/// `kb/faq-accepted.yaml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaqChange {
+    /// A new entry: the draft's question and answer in its language.
+    AddEntry {
+        draft: String,
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        intent: Option<String>,
+        lang: String,
+        question: String,
+        answer: String,
+    },
+    /// The draft's question as one more paraphrase of an entry.
+    AddParaphrase {
+        draft: String,
+        faq: String,
+        lang: String,
+        text: String,
+    },
+}
+
+impl FaqChange {
+    /// The change an accepted or merged draft makes; none for the others.
+    pub fn of(d: &Draft) -> Option<FaqChange> {
+        match (d.status, &d.faq_id) {
+            (DraftStatus::Accepted, Some(id)) => Some(FaqChange::AddEntry {
+                draft: d.id.clone(),
+                id: id.clone(),
+                intent: d.intent.clone(),
+                lang: d.lang.clone(),
+                question: d.question.clone(),
+                answer: d.answer.clone(),
+            }),
+            (DraftStatus::Merged, Some(faq)) => Some(FaqChange::AddParaphrase {
+                draft: d.id.clone(),
+                faq: faq.clone(),
+                lang: d.lang.clone(),
+                text: d.question.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    pub fn draft(&self) -> &str {
+        match self {
+            FaqChange::AddEntry { draft, .. } | FaqChange::AddParaphrase { draft, .. } => draft,
+        }
+    }
+}
+
+/// Applies `changes` to `kb`'s FAQ, in order. Every change that cannot apply (an entry id
+/// taken, an intent or entry that does not exist) is an error naming its draft; nothing is
+/// applied then.
+pub fn apply(kb: &mut KnowledgeBase, changes: &[FaqChange]) -> Result<(), Vec<String>> {
+    let mut faq = kb.faq.clone();
+    let mut errors = Vec::new();
+    for change in changes {
+        match change {
+            FaqChange::AddEntry {
+                draft,
+                id,
+                intent,
+                lang,
+                question,
+                answer,
+            } => {
+                if faq.iter().any(|e| &e.id == id) {
+                    errors.push(format!("draft {draft}: FAQ entry {id} exists already"));
+                    continue;
+                }
+                if let Some(i) = intent
+                    && !kb.intents.iter().any(|x| &x.id == i)
+                {
+                    errors.push(format!("draft {draft}: unknown intent {i}"));
+                    continue;
+                }
+                faq.push(FaqEntry {
+                    id: id.clone(),
+                    intent: intent.clone(),
+                    tags: Vec::new(),
+                    enabled: true,
+                    valid_from: None,
+                    valid_to: None,
+                    question: BTreeMap::from([(lang.clone(), question.clone())]),
+                    paraphrases: BTreeMap::new(),
+                    answer: BTreeMap::from([(lang.clone(), answer.clone())]),
+                });
+            }
+            FaqChange::AddParaphrase {
+                draft,
+                faq: target,
+                lang,
+                text,
+            } => match faq.iter_mut().find(|e| &e.id == target) {
+                Some(e) => e
+                    .paraphrases
+                    .entry(lang.clone())
+                    .or_default()
+                    .push(text.clone()),
+                None => errors.push(format!("draft {draft}: no FAQ entry {target}")),
+            },
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    kb.faq = faq;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
