@@ -180,6 +180,13 @@ function tiles(k) {
   };
 }
 
+// POST as a page of the app's own would, returning the JSON answer.
+async function postJson(path, body) {
+  const res = await fetch(BASE + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
 async function post(path, body) {
   const res = await fetch(BASE + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
@@ -391,6 +398,37 @@ async function main() {
     await shot(dash, 'dashboard-zh.png', true);
     await dash.click('#lang-switch');
     await eventually(async () => assert.match(await dash.locator('[data-metric=csat] .label').textContent(), /^CSAT/), 'back to en');
+
+    // ---- an agent's answer becomes an FAQ draft, reviewed in the console -------------------
+    const gapTurn = await postJson('/v1/assist', { message: 'do you have cat food for kittens' });
+    assert.equal(gapTurn.reply.source, 'fallback', 'a question the KB does not answer');
+    const handoff = await postJson('/v1/assist', { conversation_id: gapTurn.conversation_id, message: '转人工 I want a real person' });
+    const catTicket = handoff.ticket.id;
+    await agent.bringToFront();
+    await agent.click('#refresh');
+    const catItem = agent.locator(`.ticket-item[data-ticket-id="${catTicket}"]`);
+    await eventually(async () => {
+      if (!(await catItem.count())) { await agent.click('#refresh'); throw new Error('not listed yet'); }
+    }, 'the cat-food ticket in the console');
+    await catItem.click();
+    await eventually(async () => assert.equal(await agent.locator('[data-field=id]').textContent(), catTicket), 'cat-food ticket opened');
+    await agent.fill('#reply', 'Not yet: we sell clothing and electronics only. Pet food is planned for next spring.');
+    await agent.click('#send-reply');
+    const draft = agent.locator('#drafts li[data-draft]').first();
+    await eventually(async () => assert.match(await draft.textContent(), /cat food for kittens/), 'the draft in the console');
+    await draft.locator('input[id^=dn-]').fill('pet_food');
+    await draft.locator('select[id^=di-]').selectOption('product_inquiry');
+    await draft.screenshot({ path: join(OUT, 'drafts.png') });
+    log(`screenshot ${join(OUT, 'drafts.png')}`);
+    await draft.locator('button[data-action=accept]').click();
+    await eventually(async () => assert.match(await agent.locator('#drafts-status').textContent(), /pet_food/), 'the draft accepted');
+    const exported = await (await fetch(BASE + '/v1/knowledge/drafts/export', { headers: { authorization: 'Bearer ' + TOKEN } })).text();
+    assert.match(exported, /"op":"add_entry".*"id":"pet_food"/, `the export: ${exported}`);
+    await agent.click('#lang-switch');
+    await eventually(async () => assert.match(await agent.locator('#drafts').textContent(), /没有待审核的草稿/), 'the drafts list in zh');
+    assert.equal((await agent.locator('#drafts-title').textContent()).trim(), '由坐席回复生成的 FAQ 草稿');
+    await agent.click('#lang-switch');
+    log('an FAQ draft from an agent\'s answer accepted in the console and exported');
 
     // ---- keyboard and small screens ---------------------------------------------------------
     await agent.bringToFront();

@@ -69,7 +69,7 @@ if [ "$status" -ne 0 ]; then
 fi
 if [ "${TANDEM_UPDATE_SCREENSHOTS:-}" = 1 ]; then
     mkdir -p "$root/docs/screenshots"
-    cp "$artifacts"/{chat,agent,dashboard,dashboard-zh}.png "$root/docs/screenshots/"
+    cp "$artifacts"/{chat,agent,drafts,dashboard,dashboard-zh}.png "$root/docs/screenshots/"
     echo "browser tests: screenshots copied to docs/screenshots/"
 fi
 echo "browser tests: passed in $(( $(date +%s) - start )) s (screenshots in $artifacts)"

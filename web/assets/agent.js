@@ -372,6 +372,8 @@
     $('reply').value = '';
     say(t('agent.replied', { id: tk.id }), 'ok');
     await openTicket(tk.id);
+    // A reply to a question the bot could not answer made a FAQ draft.
+    window.TandemDrafts.load();
   }
 
   async function correct(e) {
@@ -401,6 +403,7 @@
     renderQueueChoices();
     renderAgents();
     await loadTickets();
+    window.TandemDrafts.load();
     setInterval(() => { if (!document.hidden && !$('app').hidden) loadTickets(); }, POLL_MS);
   }
 
