@@ -89,6 +89,11 @@ pub fn json_with_headers(
     response
 }
 
+/// A text response of `content_type` (CSV, say).
+pub fn text(status: u16, content_type: &str, body: String) -> HttpResponse {
+    respond(status, content_type, body.into_bytes())
+}
+
 /// A JSON Lines response (`application/jsonl`), one value per line, with `X-Tandem-Lines`.
 pub fn jsonl<T: Serialize>(values: &[T]) -> HttpResponse {
     let mut body = Vec::new();

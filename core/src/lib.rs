@@ -9,6 +9,7 @@ pub mod problem;
 pub mod assist;
 pub mod calendar;
 pub mod drafts;
+pub mod drilldown;
 pub mod eval;
 pub mod faq;
 pub mod features;

@@ -124,22 +124,20 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Counts `c` in every figure whose subset it belongs to (`crate::drilldown::Subset`: the
+    /// drill-down lists the same conversations).
     pub fn add(&mut self, c: &Conversation) {
-        self.conversations += 1;
-        let resolved = c.resolved == Some(true);
-        self.with_outcome += u64::from(c.resolved.is_some());
-        self.resolved += u64::from(resolved);
-        self.resolved_first_contact += u64::from(resolved && c.contact_count == Some(1));
-        self.self_served += u64::from(resolved && c.handled_by == Some(HandledBy::Bot));
-        self.handed_off += u64::from(matches!(
-            c.handled_by,
-            Some(HandledBy::Human | HandledBy::Both)
-        ));
-        if let Some(r) = c.rating {
-            self.rated += 1;
-            self.satisfied += u64::from(r >= 4);
-            self.rating_sum += u64::from(r);
-        }
+        use crate::drilldown::Subset;
+        let n = |s: Subset| u64::from(s.matches(c));
+        self.conversations += n(Subset::All);
+        self.with_outcome += n(Subset::WithOutcome);
+        self.resolved += n(Subset::Resolved);
+        self.resolved_first_contact += n(Subset::ResolvedFirstContact);
+        self.self_served += n(Subset::SelfServed);
+        self.handed_off += n(Subset::HandedOff);
+        self.rated += n(Subset::Rated);
+        self.satisfied += n(Subset::Satisfied);
+        self.rating_sum += c.rating.map_or(0, u64::from);
     }
 
     /// The rates; `None` where the denominator is zero.

@@ -7,6 +7,7 @@
 //! The crate has no Spin dependency, so the components and native code share it unchanged.
 
 pub mod db;
+pub mod drilldown;
 pub mod feedback;
 pub mod graph;
 pub mod knowledge;

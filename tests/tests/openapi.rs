@@ -1074,6 +1074,50 @@ fn every_documented_path_method_and_status_against_the_running_app() {
         json!({"kind": "rating", "rating": 6}),
     );
     expect(&api.send("POST", p, p, none, &six), 422, "feedback 422");
+    // Drill-down: the conversations behind a figure, in each format.
+    let p = "/v1/feedback/conversations";
+    let rows = expect(
+        &api.get(
+            p,
+            "/v1/feedback/conversations?subset=resolved&group_by=intent&key=refund_status&limit=10",
+            agent,
+        ),
+        200,
+        "drill-down",
+    );
+    // The events above: one resolved conversation, its intent corrected to refund_status.
+    assert_eq!(rows["total"], 1, "{rows}");
+    let all = api.get(
+        p,
+        "/v1/feedback/conversations?format=jsonl&from=2026-01-01",
+        agent,
+    );
+    expect(&all, 200, "drill-down jsonl");
+    let csv = api.get(
+        p,
+        "/v1/feedback/conversations?format=csv&subset=rated",
+        agent,
+    );
+    expect(&csv, 200, "drill-down csv");
+    assert!(
+        csv.text().starts_with("conversation_id,started_at,"),
+        "{}",
+        csv.text()
+    );
+    expect(
+        &api.get(p, "/v1/feedback/conversations?subset=%FF", agent),
+        400,
+        "drill-down 400",
+    );
+    expect(
+        &api.get(p, "/v1/feedback/conversations?subset=happy", agent),
+        422,
+        "drill-down 422",
+    );
+    expect(&api.get(p, p, none), 401, "drill-down 401");
+    expect(&api.get(p, p, wrong), 403, "drill-down 403");
+    let p = "/v1/feedback";
+
     // The preflight a page of another origin sends first (the chat widget's ratings).
     expect(
         &api.call("OPTIONS", p, p, preflight, None),

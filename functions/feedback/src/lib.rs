@@ -1,5 +1,6 @@
 //! The feedback component: `POST /v1/feedback`, `GET /v1/feedback/stats`,
-//! `GET /v1/feedback/export`, and the `tandem:service/feedback` export.
+//! `GET /v1/feedback/conversations` (drill-down), `GET /v1/feedback/export`, and the
+//! `tandem:service/feedback` export.
 //!
 //! Validation, PII masking and the metric definitions live in the core
 //! (`tandem_core::{feedback, pii, metrics}`); this crate only moves them in and out of
@@ -8,6 +9,7 @@
 // A Problem is the error of a request handler, built at most once per request.
 #![allow(clippy::result_large_err)]
 
+mod drilldown;
 mod store;
 
 use spin_sdk::http::{Method, Request};
@@ -170,6 +172,10 @@ async fn handle(req: Request) -> adapter::HttpResponse {
                 }
                 Err(p) => adapter::problem(&p),
             },
+        },
+        "/v1/feedback/conversations" => match guarded(&req, drilldown::PARAMETERS).await {
+            Err(response) => response,
+            Ok(q) => drilldown::respond(&q).await,
         },
         "/v1/feedback/export" => match guarded(&req, &["since"]).await {
             Err(response) => response,

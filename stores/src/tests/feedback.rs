@@ -11,9 +11,9 @@ use crate::native::{Native, block_on};
 use tandem_core::feedback::{Event, HandledBy, Kind};
 use tandem_core::metrics::{self, GroupBy};
 
-type S<'a> = Store<&'a Native>;
+pub(super) type S<'a> = Store<&'a Native>;
 
-fn open(conn: &Native) -> S<'_> {
+pub(super) fn open(conn: &Native) -> S<'_> {
     block_on(Store::open(conn)).unwrap()
 }
 
@@ -78,7 +78,7 @@ pub(super) fn correction(id: &str, c: &str, from: Option<&str>, to: &str, at: i6
 }
 
 /// A month of varied conversations: channels, intents, outcomes, ratings, corrections, two days.
-fn history() -> Vec<Event> {
+pub(super) fn history() -> Vec<Event> {
     let mut events = Vec::new();
     for i in 0..12_i64 {
         let c = format!("conv-{i}");
@@ -117,7 +117,7 @@ fn history() -> Vec<Event> {
     events
 }
 
-fn record_all(s: &S, events: &[Event]) {
+pub(super) fn record_all(s: &S, events: &[Event]) {
     for e in events {
         let (_, created) = block_on(s.record(e, None)).unwrap();
         assert!(created, "{}", e.event_id);

@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 mod db;
+mod drilldown;
 mod feedback;
 mod graph;
 mod knowledge;
