@@ -13,7 +13,7 @@
 // Environment: TANDEM_URL, TANDEM_AGENT_TOKEN, TANDEM_ARTIFACTS (screenshots go there).
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 
@@ -366,9 +366,10 @@ async function main() {
     await dash.bringToFront();
     await dash.click('#refresh');
     // The agent resolved the first (first contact, rated 5); the bot alone the second (rated 4).
-    const expected = tiles(counts([...seeded.conversations,
+    const afterCounts = counts([...seeded.conversations,
       { rating: 5, outcome: { resolved: true, handled_by: 'human', contact_count: 1 } },
-      { rating: 4, outcome: { resolved: true, handled_by: 'bot', contact_count: 1 } }]));
+      { rating: 4, outcome: { resolved: true, handled_by: 'bot', contact_count: 1 } }]);
+    const expected = tiles(afterCounts);
     await eventually(async () => assert.equal(await kpi(dash, 'conversations'), expected.conversations), 'the second conversation counted');
     const after = await readTiles(dash);
     log(`dashboard after: ${JSON.stringify(after)}`);
@@ -379,6 +380,23 @@ async function main() {
     assert.ok((await dash.locator('svg[data-chart=trend] path[data-series]').count()) === 4, 'a line per rate');
     assert.ok((await dash.locator('svg[data-chart=intent] rect').count()) >= 6, 'a bar per intent');
     await eventually(async () => assert.match(await dash.locator('#corrections').textContent(), /→/), 'the correction is listed');
+    // Drill-down: the handoff tile lists exactly the conversations it counts; CSV has them all.
+    await dash.click('[data-drill=handoff_rate]');
+    await eventually(async () => assert.ok(await dash.locator('#drill').isVisible()), 'the drill-down panel');
+    await eventually(async () => assert.match(await dash.locator('#drill-count').textContent(), new RegExp(`^${afterCounts.handed} conversations`)), 'its count');
+    assert.equal(await dash.locator('#drill-table tbody tr').count(), Math.min(50, afterCounts.handed), 'a row per conversation (the newest 50)');
+    const [csvFile] = await Promise.all([dash.waitForEvent('download'), dash.click('#drill-csv')]);
+    const csvText = readFileSync(await csvFile.path(), 'utf8');
+    assert.equal(csvText.trim().split('\r\n').length, afterCounts.handed + 1, 'the CSV: a header and a row per conversation');
+    assert.match(csvText, /^conversation_id,started_at,channel,intent,resolved,handled_by,agent_id,contact_count,rating/);
+    // A per-intent bar: that intent's conversations only.
+    const firstBar = dash.locator('svg[data-chart=intent] rect[data-intent]').first();
+    const barIntent = await firstBar.getAttribute('data-intent');
+    await firstBar.click();
+    await eventually(async () => assert.match(await dash.locator('#drill-title').textContent(), / · /), 'the intent drill-down');
+    const intentCells = await dash.locator('#drill-table tbody tr td:nth-of-type(3)').allTextContents();
+    assert.ok(intentCells.length > 0 && new Set(intentCells).size === 1, `one intent (${barIntent}): ${intentCells}`);
+
     // The unanswered questions, one cluster of both languages, first in the list.
     const gap = dash.locator('#gaps tbody tr[data-gap]').first();
     await eventually(async () => assert.equal(await gap.locator('td').first().textContent(), String(GAP_QUESTIONS.length)), 'the gap cluster');

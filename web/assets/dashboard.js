@@ -33,6 +33,11 @@
       'dash.noGaps': 'The bot answered every question in this range.',
       'gap.examples': 'Questions (examples)', 'gap.questions': 'Asked', 'gap.handed': 'Then a person',
       'gap.langs': 'Languages', 'gap.more': '{n} clusters in all; the top {k} are shown.',
+      'drill.show': 'Conversations', 'drill.title': 'Conversations behind: {figure}', 'drill.inIntent': '{figure} · {intent}',
+      'drill.count': '{total} conversations; the newest {shown} are listed. The downloads hold all of them, one row each (no personal data: ids and outcomes only).',
+      'drill.csv': 'Download CSV', 'drill.jsonl': 'Download JSON Lines', 'drill.close': 'Close',
+      'col.conversation': 'Conversation', 'col.started': 'Started', 'col.channel': 'Channel', 'col.resolved': 'Resolved',
+      'col.handled': 'Handled by', 'col.rating': 'Rating', 'yes': 'yes', 'no': 'no',
     },
     zh: {
       'dash.title': '服务看板 · Tandem', 'dash.heading': '服务看板',
@@ -58,6 +63,11 @@
       'dash.noGaps': '这个时间段内机器人回答了所有问题。',
       'gap.examples': '问题（示例）', 'gap.questions': '提问次数', 'gap.handed': '随后转人工',
       'gap.langs': '语言', 'gap.more': '共 {n} 类，显示前 {k} 类。',
+      'drill.show': '查看会话', 'drill.title': '该指标背后的会话：{figure}', 'drill.inIntent': '{figure} · {intent}',
+      'drill.count': '共 {total} 个会话，列出最新的 {shown} 个。下载文件包含全部会话，每个一行（不含个人信息，只有编号和结果）。',
+      'drill.csv': '下载 CSV', 'drill.jsonl': '下载 JSON Lines', 'drill.close': '关闭',
+      'col.conversation': '会话', 'col.started': '开始时间', 'col.channel': '渠道', 'col.resolved': '已解决',
+      'col.handled': '处理方', 'col.rating': '评分', 'yes': '是', 'no': '否',
     },
   });
 
@@ -68,7 +78,14 @@
     { key: 'self_service_rate', label: 'metric.self', color: '#8a5a00', value: (m) => m.self_service_rate },
     { key: 'handoff_rate', label: 'metric.handoff', color: '#b42318', value: (m) => m.handoff_rate },
   ];
-  const state = { kb: { intents: {} }, byDay: null, byIntent: null, gaps: null };
+  const state = { kb: { intents: {} }, byDay: null, byIntent: null, gaps: null, drill: null };
+  // The conversations each figure counts (GET /v1/feedback/conversations?subset=): a tile's
+  // numerator, or the whole range for the conversation count.
+  const SUBSET = {
+    conversations: 'all', csat: 'satisfied', fcr: 'resolved_first_contact', self_service_rate: 'self_served',
+    handoff_rate: 'handed_off', average_rating: 'rated',
+  };
+  const DRILL_ROWS = 50;
   const GAPS_SHOWN = 10;
   const intentName = (id) => (id ? i18n.pick((state.kb.intents[id] || {}).name, id) : t('noIntent'));
   const say = (text, kind) => { const s = $('status'); s.className = 'notice ' + (kind || 'info'); s.textContent = text; };
@@ -106,6 +123,7 @@
     renderIntents(state.byIntent);
     renderCorrections(state.byDay);
     renderGaps(state.gaps);
+    if (state.drillBody) renderDrill(state.drillBody);
   }
 
   // ---- key figures -------------------------------------------------------------------------
@@ -115,7 +133,9 @@
     const tile = (key, label, value, sub, color) => el('div', { class: 'kpi', 'data-metric': key },
       el('div', { class: 'label' }, color ? el('span', { class: 'swatch', 'data-color': color }) : null, t(label)),
       el('div', { class: 'value', 'data-value': key }, value),
-      el('div', { class: 'sub' }, sub));
+      el('div', { class: 'sub' }, sub),
+      el('button', { type: 'button', class: 'btn btn-ghost btn-small drill', 'data-drill': key,
+        onclick: () => drill({ metric: key, label }) }, t('drill.show')));
     $('kpis').replaceChildren(
       tile('conversations', 'metric.conversations', String(c.conversations), t('sub.conversations', { n: c.with_outcome })),
       tile('csat', 'metric.csat', m.csat === null ? t('none') : m.csat.toFixed(0) + '%', t('sub.csat', { a: c.satisfied, b: c.rated }), SERIES[0].color),
@@ -227,14 +247,62 @@
       let name = intentName(g.key);
       if (name.length > 24) name = name.slice(0, 23) + '…';
       chart.append(svg('text', { class: 'bar-label', x: LABEL - 8, y: yTop + ROW / 2 + 4, 'text-anchor': 'end' }, name));
-      chart.append(svg('rect', { x: LABEL, y: yTop + 5, width: Math.max(v ? 2 : 0, len(v || 0)).toFixed(1), height: ROW - 10, rx: 3, fill: se.color, 'data-intent': g.key || '' },
-        svg('title', null, `${intentName(g.key)}: ${fmtPct(v)} (${g.counts.conversations})`)));
+      const bar = svg('rect', { x: LABEL, y: yTop + 5, width: Math.max(v ? 2 : 0, len(v || 0)).toFixed(1), height: ROW - 10, rx: 3, fill: se.color, 'data-intent': g.key || '', class: 'drillable' },
+        svg('title', null, `${intentName(g.key)}: ${fmtPct(v)} (${g.counts.conversations})`));
+      bar.addEventListener('click', () => drill({ metric, label: se.label, intent: g.key }));
+      chart.append(bar);
       chart.append(svg('text', { x: LABEL + len(v || 0) + 6, y: yTop + ROW / 2 + 4 }, `${fmtPct(v)} (${g.counts.conversations})`));
     });
     box.replaceChildren(chart);
     $('intent-table').replaceChildren(table(
-      [t('col.intent'), t('col.n'), ...SERIES.map((x) => t(x.label))],
-      groups.map((g) => [intentName(g.key), g.counts.conversations, ...SERIES.map((x) => fmtPct(x.value(g.metrics)))])));
+      [t('col.intent'), t('col.n'), ...SERIES.map((x) => t(x.label)), ''],
+      groups.map((g) => [intentName(g.key), g.counts.conversations, ...SERIES.map((x) => fmtPct(x.value(g.metrics))),
+        el('button', { type: 'button', class: 'btn btn-ghost btn-small', 'data-drill-intent': g.key || '',
+          onclick: () => drill({ metric, label: se.label, intent: g.key }) }, t('drill.show'))])));
+  }
+
+  // ---- drill-down: the conversations behind a figure ----------------------------------------
+  function drillQuery(d, extra) {
+    const q = Object.assign({ subset: SUBSET[d.metric] }, rangeQuery(), extra);
+    if (d.intent !== undefined) { q.group_by = 'intent'; if (d.intent) q.key = d.intent; }
+    return '/v1/feedback/conversations?' + new URLSearchParams(q);
+  }
+
+  async function drill(d) {
+    state.drill = d;
+    const res = await api(drillQuery(d, { limit: DRILL_ROWS }));
+    if (!res.ok) { say(t('dash.failed', { detail: problemText(res) }), 'error'); return; }
+    state.drillBody = res.body;
+    renderDrill(res.body);
+    $('drill').hidden = false;
+    $('drill').focus();
+  }
+
+  function renderDrill(body) {
+    const d = state.drill;
+    const figure = t(d.label);
+    $('drill-title').textContent = t('drill.title', { figure: d.intent !== undefined ? t('drill.inIntent', { figure, intent: intentName(d.intent) }) : figure });
+    $('drill-count').textContent = t('drill.count', { total: body.total, shown: body.returned });
+    const yesNo = (v) => (v === null ? '–' : t(v ? 'yes' : 'no'));
+    $('drill-table').replaceChildren(table(
+      [t('col.conversation'), t('col.started'), t('col.channel'), t('col.intent'), t('col.resolved'), t('col.handled'), t('col.rating')],
+      body.items.map((r) => [r.conversation_id, r.started_at.slice(0, 16).replace('T', ' '), r.channel || '–', intentName(r.intent),
+        yesNo(r.resolved), r.handled_by || '–', r.rating === null ? '–' : String(r.rating)])));
+  }
+
+  // Downloads go through fetch (the token is a header, not a cookie), then a blob link.
+  async function download(format) {
+    const d = state.drill;
+    const res = await fetch(drillQuery(d, { format, limit: 100000 }), {
+      headers: { authorization: 'Bearer ' + window.Tandem.token.get() }, cache: 'no-store',
+    });
+    if (!res.ok) { say(t('dash.failed', { detail: 'HTTP ' + res.status }), 'error'); return; }
+    const url = URL.createObjectURL(await res.blob());
+    const a = el('a', { href: url, download: `conversations-${SUBSET[d.metric]}${d.intent ? '-' + d.intent : ''}.${format}` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
 
   function renderCorrections(s) {
@@ -267,6 +335,9 @@
     $('range-form').addEventListener('submit', (e) => { e.preventDefault(); load(); });
     $('range').addEventListener('change', load);
     $('intent-metric').addEventListener('change', () => state.byIntent && renderIntents(state.byIntent));
+    $('drill-csv').addEventListener('click', () => download('csv'));
+    $('drill-jsonl').addEventListener('click', () => download('jsonl'));
+    $('drill-close').addEventListener('click', () => { $('drill').hidden = true; state.drill = null; state.drillBody = null; });
     i18n.onChange(render);
     window.Tandem.guard(() => api(statsUrl('day')), async () => {
       const kb = await api('/kb.json', { auth: false });
