@@ -103,6 +103,14 @@ pub fn idempotency_key(conversation_id: &str, turn: u32) -> String {
     format!("assist:{conversation_id}:{turn}")
 }
 
+/// The conversation a ticket's idempotency key names, when `/v1/assist` filed the ticket (the
+/// ticket's customer id is the site's own customer id when the widget was given one).
+pub fn conversation_of_key(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix("assist:")?;
+    let (conversation, turn) = rest.rsplit_once(':')?;
+    (turn.parse::<u32>().is_ok() && !conversation.is_empty()).then_some(conversation)
+}
+
 /// The feedback event id of a conversation's handoff (one per conversation, so idempotent).
 pub fn handoff_event_id(conversation_id: &str) -> String {
     format!("assist:{conversation_id}:handoff")
@@ -694,6 +702,15 @@ pub fn fallback_text(lang: Lang) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tickets_key_names_its_conversation() {
+        let key = idempotency_key("cv_abc", 3);
+        assert_eq!(conversation_of_key(&key), Some("cv_abc"));
+        assert_eq!(conversation_of_key("crm:cv_abc:3"), None);
+        assert_eq!(conversation_of_key("assist:cv_abc:x"), None);
+        assert_eq!(conversation_of_key("assist::1"), None);
+    }
 
     #[test]
     fn a_gap_is_a_fallback_or_the_handoff_of_what_nothing_covers() {

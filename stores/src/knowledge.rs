@@ -14,7 +14,15 @@
 #![allow(clippy::result_large_err)]
 
 use crate::db::{Connection, Db, Migration, Row, Value};
+use std::collections::BTreeMap;
 use tandem_core::drafts::{Draft, DraftStatus, FaqChange};
+
+const ALL_STATUSES: [DraftStatus; 4] = [
+    DraftStatus::Draft,
+    DraftStatus::Accepted,
+    DraftStatus::Merged,
+    DraftStatus::Rejected,
+];
 use tandem_core::feedback::format_time;
 use tandem_core::gaps::Question;
 use tandem_core::problem::Problem;
@@ -69,20 +77,22 @@ pub const MIGRATIONS: &[Migration] = &[
 const DRAFT_COLUMNS: &str = "id, status, question, answer, lang, ticket_id, question_id, intent, \
      faq_id, reviewed_by, created_at, updated_at, version";
 
-/// The ticket store's note transaction hands this over: an agent's reply to a question the bot
-/// could not answer (both masked).
+/// The ticket store's note transaction hands this over: an agent's reply (masked) on a ticket.
 pub struct Reply<'a> {
     pub ticket_id: &'a str,
-    /// The ticket's customer id: the conversation's id when `/v1/assist` filed it.
+    /// The conversation the ticket was filed for.
     pub conversation_id: &'a str,
-    pub question: &'a str,
+    pub transcript: &'a [tandem_core::ticket::TurnInput],
     pub answer: &'a str,
     pub now_ms: i64,
 }
 
-/// Creates the ticket's draft from `reply`, or, while it is still a draft, gives it the latest
-/// answer (an agent's last word is usually the complete one). Runs inside the caller's write
-/// transaction on `db` (the ticket store's, same database). A decided draft is left alone.
+/// Creates the ticket's draft from `reply` when its conversation has a question the bot could
+/// not answer — the latest one stored for the gaps, else the transcript's last fallback
+/// (`tandem_core::drafts::unanswered_question`) — or, while the draft is still a draft, gives
+/// it the latest answer (an agent's last word is usually the complete one). Runs inside the
+/// caller's write transaction on `db` (the ticket store's, same database). A decided draft is
+/// left alone; a reply when the bot answered everything makes none.
 pub async fn draft_from_reply<C: Connection>(db: &Db<C>, reply: &Reply<'_>) -> Result<(), Problem> {
     let existing = db
         .query(
@@ -90,7 +100,6 @@ pub async fn draft_from_reply<C: Connection>(db: &Db<C>, reply: &Reply<'_>) -> R
             vec![Value::Text(reply.ticket_id.into())],
         )
         .await?;
-    let lang = tandem_core::text::detect_language(reply.question);
     if let Some(row) = existing.first() {
         if row.get::<&str>(0) == Some("draft") {
             db.exec(
@@ -106,32 +115,45 @@ pub async fn draft_from_reply<C: Connection>(db: &Db<C>, reply: &Reply<'_>) -> R
         }
         return Ok(());
     }
-    // The stored unanswered question it answers: same conversation, same (masked) text.
-    let question_id = db
+    let stored = db
         .query(
-            "SELECT question_id FROM knowledge_questions WHERE conversation_id = ? AND text = ? \
+            "SELECT question_id, text FROM knowledge_questions WHERE conversation_id = ? \
              ORDER BY seq DESC LIMIT 1",
-            vec![
-                Value::Text(reply.conversation_id.into()),
-                Value::Text(reply.question.into()),
-            ],
+            vec![Value::Text(reply.conversation_id.into())],
         )
-        .await?
+        .await?;
+    let stored = stored
         .first()
-        .and_then(|r| r.get::<&str>(0).map(str::to_string));
+        .and_then(|r| Some((r.get::<&str>(0)?.to_string(), r.get::<&str>(1)?.to_string())));
+    let (question_id, question) = match stored {
+        Some((id, text)) => (Some(id), text),
+        None => match tandem_core::drafts::unanswered_question(reply.transcript) {
+            Some(q) => (None, q.to_string()),
+            None => return Ok(()),
+        },
+    };
+    let lang = tandem_core::text::detect_language(&question);
     db.exec(
         "INSERT INTO knowledge_drafts (id, ticket_id, status, question, answer, lang, question_id, \
          created_at, updated_at, version) VALUES (?, ?, 'draft', ?, ?, ?, ?, ?, ?, 1)",
         vec![
             Value::Text(format!("dr_{}", reply.ticket_id.trim_start_matches("tk_"))),
             Value::Text(reply.ticket_id.into()),
-            Value::Text(reply.question.into()),
+            Value::Text(question),
             Value::Text(reply.answer.into()),
             Value::Text(lang.to_string()),
             crate::db::text(question_id.as_deref()),
             Value::Integer(reply.now_ms),
             Value::Integer(reply.now_ms),
         ],
+    )
+    .await
+}
+
+async fn mark<C: Connection>(db: &Db<C>, conversation_id: &str) -> Result<(), Problem> {
+    db.exec(
+        "UPDATE knowledge_questions SET handed_off = 1 WHERE conversation_id = ? AND handed_off = 0",
+        vec![Value::Text(conversation_id.to_string())],
     )
     .await
 }
@@ -180,7 +202,9 @@ impl<C: Connection> Store<C> {
         })
     }
 
-    /// Stores `q` unless its turn is stored already; true when it was new.
+    /// Stores `q` unless its turn is stored already; true when it was new. A question of a turn
+    /// that went to a person marks the conversation's earlier questions too, in the same
+    /// transaction.
     pub async fn record_unanswered(&self, q: &Unanswered<'_>) -> Result<bool, Problem> {
         let id = format!("{}:{}", q.conversation_id, q.turn);
         self.db
@@ -209,6 +233,9 @@ impl<C: Connection> Store<C> {
                     ],
                 )
                 .await?;
+                if q.handed_off {
+                    mark(db, q.conversation_id).await?;
+                }
                 Ok(true)
             })
             .await
@@ -217,15 +244,49 @@ impl<C: Connection> Store<C> {
     /// The conversation went to a person: its unanswered questions count as ending with one.
     pub async fn mark_handed_off(&self, conversation_id: &str) -> Result<(), Problem> {
         self.db
-            .write(async |db: &Db<C>| {
-                db.exec(
-                    "UPDATE knowledge_questions SET handed_off = 1 \
-                     WHERE conversation_id = ? AND handed_off = 0",
-                    vec![Value::Text(conversation_id.to_string())],
-                )
-                .await
-            })
+            .write(async |db: &Db<C>| mark(db, conversation_id).await)
             .await
+    }
+
+    /// Drafts per status, every status present (0 when none).
+    pub async fn draft_counts(&self) -> Result<BTreeMap<&'static str, u64>, Problem> {
+        let rows = self
+            .db
+            .query(
+                "SELECT status, COUNT(*) FROM knowledge_drafts GROUP BY status",
+                vec![],
+            )
+            .await?;
+        let mut counts: BTreeMap<&'static str, u64> =
+            ALL_STATUSES.iter().map(|s| (s.as_str(), 0)).collect();
+        for r in &rows {
+            if let Some(s) = r.get::<&str>(0).and_then(DraftStatus::parse) {
+                counts.insert(s.as_str(), r.get::<i64>(1).unwrap_or(0).max(0) as u64);
+            }
+        }
+        Ok(counts)
+    }
+
+    /// (question id, draft id, status) of every draft attached to a stored question.
+    pub async fn attached_drafts(&self) -> Result<Vec<(String, String, DraftStatus)>, Problem> {
+        let rows = self
+            .db
+            .query(
+                "SELECT question_id, id, status FROM knowledge_drafts \
+                 WHERE question_id IS NOT NULL ORDER BY seq",
+                vec![],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    r.get::<&str>(0)?.to_string(),
+                    r.get::<&str>(1)?.to_string(),
+                    DraftStatus::parse(r.get::<&str>(2)?)?,
+                ))
+            })
+            .collect())
     }
 
     /// Drafts, newest first, of `status` when given; at most `limit`.
@@ -315,7 +376,8 @@ impl<C: Connection> Store<C> {
             .await
     }
 
-    /// The KB changes of every accepted and merged draft, oldest first.
+    /// The KB changes of every accepted and merged draft: new entries first, then paraphrases
+    /// (one may join an entry another draft adds), each oldest first.
     pub async fn changes(&self) -> Result<Vec<FaqChange>, Problem> {
         let rows = self
             .db
@@ -327,11 +389,13 @@ impl<C: Connection> Store<C> {
                 vec![],
             )
             .await?;
-        Ok(rows
+        let (mut entries, paraphrases): (Vec<FaqChange>, Vec<FaqChange>) = rows
             .iter()
             .filter_map(draft)
             .filter_map(|d| FaqChange::of(&d))
-            .collect())
+            .partition(|c| matches!(c, FaqChange::AddEntry { .. }));
+        entries.extend(paraphrases);
+        Ok(entries)
     }
 
     /// The at most `limit` most recent questions created in `[from, to)`, oldest first (the

@@ -397,6 +397,16 @@ async function main() {
     const intentCells = await dash.locator('#drill-table tbody tr td:nth-of-type(3)').allTextContents();
     assert.ok(intentCells.length > 0 && new Set(intentCells).size === 1, `one intent (${barIntent}): ${intentCells}`);
 
+    // The knowledge graph: intents, FAQ entries and queues at first (100+ nodes), a node's
+    // neighbours by the keyboard's way (the list), another kind switched on.
+    await eventually(async () => assert.ok((await dash.locator('svg[data-chart=graph] g[data-node]').count()) >= 100), 'the graph drawn');
+    await dash.check('#gk-calendar');
+    await eventually(async () => assert.equal(await dash.locator('svg[data-chart=graph] g[data-node="calendar:office"]').count(), 1), 'calendars shown');
+    await dash.selectOption('#graph-pick', 'intent:order_status');
+    await eventually(async () => assert.equal(await dash.locator('#graph-details li[data-node="queue:orders"]').count(), 1), 'a node\'s neighbours');
+    assert.ok((await dash.locator('svg[data-chart=graph] g.node.dim').count()) > 50, 'the rest dimmed');
+    assert.match(await dash.locator('#graph-details').textContent(), /Routed to/, 'edges named');
+
     // The unanswered questions, one cluster of both languages, first in the list.
     const gap = dash.locator('#gaps tbody tr[data-gap]').first();
     await eventually(async () => assert.equal(await gap.locator('td').first().textContent(), String(GAP_QUESTIONS.length)), 'the gap cluster');
@@ -412,6 +422,8 @@ async function main() {
     await dash.locator('#app').waitFor({ state: 'visible' });
     await eventually(async () => assert.match(await dash.locator('[data-metric=csat] .label').textContent(), /满意度/), 'zh after a reload');
     assert.equal((await dash.locator('#gaps-title').textContent()).trim(), '机器人答不上的问题');
+    assert.equal((await dash.locator('#graph-title').textContent()).trim(), '知识图谱');
+    await eventually(async () => assert.match(await dash.locator('#graph-kinds').textContent(), /意图/), 'the graph legend in zh');
     await eventually(async () => assert.match(await dash.locator('#gaps thead').textContent(), /提问次数/), 'the gap list in zh');
     await shot(dash, 'dashboard-zh.png', true);
     await dash.click('#lang-switch');

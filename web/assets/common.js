@@ -70,6 +70,12 @@
       'signin.wrong': 'That is not the agent token.', 'signin.failed': 'Could not sign in: {detail}',
       'error.network': 'The server could not be reached.',
       'none': '—',
+      // Knowledge-graph edges, as the console's related knowledge and the dashboard's graph
+      // name them (docs/graph.md).
+      'edge.answers': 'FAQ entry', 'edge.resolved_by': 'Resolved it before', 'edge.similar_to': 'Similar',
+      'edge.confused_with': 'Often confused with', 'edge.routes_to': 'Routed to', 'edge.handled_in': 'Tickets went to',
+      'edge.uses_template': 'Reply template', 'edge.mentions': 'Mentions', 'edge.about': 'Handoff rule',
+      'edge.fills': 'Fills', 'edge.staffed_by': 'Staffed by', 'edge.count': '{n}×',
     },
     zh: {
       'nav.chat': '聊天演示', 'nav.agent': '坐席工作台', 'nav.dashboard': '服务看板',
@@ -81,6 +87,10 @@
       'signin.wrong': '令牌不正确。', 'signin.failed': '登录失败：{detail}',
       'error.network': '无法连接服务器。',
       'none': '—',
+      'edge.answers': 'FAQ 条目', 'edge.resolved_by': '曾解决此类问题', 'edge.similar_to': '相似',
+      'edge.confused_with': '常被混淆为', 'edge.routes_to': '分配队列', 'edge.handled_in': '工单去向',
+      'edge.uses_template': '回复模板', 'edge.mentions': '提及', 'edge.about': '转人工规则',
+      'edge.fills': '填充', 'edge.staffed_by': '值班日历', 'edge.count': '{n} 次',
     },
   });
 

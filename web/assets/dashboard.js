@@ -112,6 +112,8 @@
     state.byDay = day.body;
     state.byIntent = intent.body;
     state.gaps = gaps.body;
+    // An open drill-down follows the range (and the 30 s refresh).
+    if (state.drill) await drill(state.drill, false);
     render();
     say(t('dash.updated', { time: new Date().toLocaleTimeString(i18n.lang === 'zh' ? 'zh-CN' : 'en-GB') }));
   }
@@ -268,14 +270,14 @@
     return '/v1/feedback/conversations?' + new URLSearchParams(q);
   }
 
-  async function drill(d) {
+  async function drill(d, focus = true) {
     state.drill = d;
     const res = await api(drillQuery(d, { limit: DRILL_ROWS }));
     if (!res.ok) { say(t('dash.failed', { detail: problemText(res) }), 'error'); return; }
     state.drillBody = res.body;
     renderDrill(res.body);
     $('drill').hidden = false;
-    $('drill').focus();
+    if (focus) $('drill').focus();
   }
 
   function renderDrill(body) {
@@ -343,6 +345,7 @@
       const kb = await api('/kb.json', { auth: false });
       if (kb.ok) state.kb = kb.body;
       await load();
+      window.TandemGraph.load();
       setInterval(() => { if (!document.hidden && !$('app').hidden) load(); }, REFRESH_MS);
     });
   });

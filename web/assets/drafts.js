@@ -38,14 +38,17 @@
   async function choices() {
     if (state.entries) return;
     const [faq, kb] = await Promise.all([api('/v1/graph/subgraph?kinds=faq&limit=5000'), api('/kb.json', { auth: false })]);
-    state.entries = faq.ok ? faq.body.nodes : [];
-    state.intents = kb.ok ? kb.body.intents : {};
+    // Kept only when both arrived: a failed fetch is tried again on the next load.
+    if (!faq.ok || !kb.ok) return;
+    state.entries = faq.body.nodes;
+    state.intents = kb.body.intents;
   }
 
   async function load() {
     const list = $('drafts');
     if (!list) return;
     await choices();
+    if (!state.entries) return;
     const res = await api('/v1/knowledge/drafts?status=draft');
     if (!res.ok) { list.replaceChildren(el('li', { class: 'muted' }, problemText(res))); return; }
     const items = res.body.items;
@@ -72,6 +75,7 @@
       const res = await api('/v1/knowledge/drafts/' + encodeURIComponent(d.id), {
         method: 'PATCH', body: Object.assign({ version: d.version }, me && me.value ? { reviewed_by: me.value } : {}, body),
       });
+      if (res.status === 409) { await load(); return; } // a later reply changed it: show the new one
       if (!res.ok) { msg.className = 'notice error'; msg.textContent = problemText(res); return; }
       $('drafts-status').textContent = done(res.body);
       await load();

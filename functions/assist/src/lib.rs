@@ -267,16 +267,12 @@ async fn record_gap(
             handed_off,
             created_at_ms: now,
         };
+        // A question of a turn that went to a person marks the earlier ones in the same
+        // transaction.
         store
             .record_unanswered(&question)
             .await
             .map_err(|p| p.to_json())?;
-        if handed_off {
-            store
-                .mark_handed_off(conversation_id)
-                .await
-                .map_err(|p| p.to_json())?;
-        }
         Ok(())
     }
     .await;

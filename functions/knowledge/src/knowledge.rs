@@ -4,7 +4,7 @@
 //! `tandem_core::drafts`).
 
 use crate::{bounded, compiled};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use tandem_adapter::query::Query;
 use tandem_adapter::sqlite::{Spin, now_ms};
 use tandem_core::drafts::{self, DraftStatus, FaqChange, KnownIds, ReviewInput};
@@ -31,19 +31,8 @@ pub async fn summary() -> Result<serde_json::Value, Problem> {
     let conn = Spin::open_default("knowledge").await?;
     let s = store(&conn).await?;
     let (_, questions) = s.questions(0, i64::MAX, 0).await?;
-    let mut by_status = BTreeMap::new();
-    for status in [
-        DraftStatus::Draft,
-        DraftStatus::Accepted,
-        DraftStatus::Merged,
-        DraftStatus::Rejected,
-    ] {
-        by_status.insert(
-            status.as_str(),
-            s.drafts(Some(status), MAX_DRAFTS).await?.len(),
-        );
-    }
-    Ok(serde_json::json!({ "unanswered_questions": questions, "drafts": by_status }))
+    let drafts = s.draft_counts().await?;
+    Ok(serde_json::json!({ "unanswered_questions": questions, "drafts": drafts }))
 }
 
 /// The unanswered questions of `[from, to)` (the most recent [`gaps::MAX_QUESTIONS`]),
@@ -57,26 +46,22 @@ pub async fn gaps(q: &Query) -> Result<serde_json::Value, Problem> {
     let s = store(&conn).await?;
     let (questions, total) = s.questions(from, to, gaps::MAX_QUESTIONS).await?;
     let all = gaps::clusters(&questions, gaps::GAP_SIMILARITY);
-    let drafts = s.drafts(None, MAX_DRAFTS).await?;
+    let attached = s.attached_drafts().await?;
     let kept: Vec<serde_json::Value> = all
         .iter()
         .filter(|c| c.questions >= min_questions)
         .take(limit)
         .map(|c| {
             let members: BTreeSet<&str> = c.members.iter().map(String::as_str).collect();
-            let attached: Vec<_> = drafts
+            let drafts: Vec<_> = attached
                 .iter()
-                .filter(|d| {
-                    d.question_id
-                        .as_deref()
-                        .is_some_and(|id| members.contains(id))
-                })
-                .map(|d| serde_json::json!({"id": d.id, "status": d.status}))
+                .filter(|(question, ..)| members.contains(question.as_str()))
+                .map(|(_, id, status)| serde_json::json!({"id": id, "status": status}))
                 .collect();
             let mut v = serde_json::to_value(c).expect("serialises");
             v["first_seen"] = format_time(c.first_seen_ms).into();
             v["last_seen"] = format_time(c.last_seen_ms).into();
-            v["drafts"] = attached.into();
+            v["drafts"] = drafts.into();
             v
         })
         .collect();

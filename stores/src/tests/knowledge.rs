@@ -175,3 +175,44 @@ fn a_reply_when_the_bot_answered_everything_is_no_draft() {
     block_on(tickets.add_note(&created.ticket.id, Some("ann"), "done")).unwrap();
     assert!(block_on(knowledge.drafts(None, 10)).unwrap().is_empty());
 }
+
+#[test]
+fn an_assist_ticket_of_a_site_customer_finds_its_conversation_by_key() {
+    use tandem_core::kb::Priority;
+    let conn = memory();
+    let tickets = super::ticket::open(&conn);
+    let knowledge = block_on(Store::open(&conn)).unwrap();
+    let v = [1.0f32, 0.0];
+    // The conversation's question kept for the gaps, its handoff turn marking it.
+    block_on(knowledge.record_unanswered(&ask("cv_site", 1, "do you sell dog food", &v, 5)))
+        .unwrap();
+    let mut handoff = ask("cv_site", 2, "转人工", &v, 6);
+    handoff.handed_off = true;
+    block_on(knowledge.record_unanswered(&handoff)).unwrap();
+    let (questions, _) = block_on(knowledge.questions(0, i64::MAX, 10)).unwrap();
+    assert!(
+        questions.iter().all(|q| q.handed_off),
+        "one transaction marks both"
+    );
+    // Filed by assist for the site's own customer id, its key naming the conversation.
+    let input: tandem_core::ticket::CreateInput = serde_json::from_value(serde_json::json!({
+        "customer": {"id": "shop-customer-42"},
+        "transcript": [{"role": "customer", "text": "do you sell dog food"},
+                       {"role": "bot", "text": "passing you to a person"}]
+    }))
+    .unwrap();
+    let draft = super::ticket::draft(&input, "general", Priority::Normal);
+    let created =
+        block_on(tickets.create(&input, &draft, Some("assist:cv_site:2"), false)).unwrap();
+    block_on(tickets.add_note(&created.ticket.id, Some("ann"), "Not yet.")).unwrap();
+    let drafts = block_on(knowledge.drafts(None, 10)).unwrap();
+    assert_eq!(
+        drafts.len(),
+        1,
+        "the bot's handoff turn has no fallback, the stored question counts"
+    );
+    // The latest stored question of the conversation: its handoff turn's.
+    assert_eq!(drafts[0].question_id.as_deref(), Some("cv_site:2"));
+    assert_eq!(block_on(knowledge.draft_counts()).unwrap()["draft"], 1);
+    assert_eq!(block_on(knowledge.attached_drafts()).unwrap().len(), 1);
+}

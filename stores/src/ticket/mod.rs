@@ -426,18 +426,26 @@ impl<C: Connection> Store<C> {
                 };
                 let masked = tandem_core::pii::mask(note);
                 // A reply to a question the bot could not answer is a FAQ draft (same
-                // transaction: no note without its draft).
-                if let Some(question) = tandem_core::drafts::unanswered_question(&ticket.transcript)
-                {
-                    let reply = crate::knowledge::Reply {
-                        ticket_id: id,
-                        conversation_id: &ticket.customer.id,
-                        question,
-                        answer: &masked,
-                        now_ms: now_ms(),
-                    };
-                    crate::knowledge::draft_from_reply(db, &reply).await?;
-                }
+                // transaction: no note without its draft). Its conversation: the one
+                // `/v1/assist` filed the ticket for, else the customer id.
+                let key = db
+                    .query(
+                        "SELECT idempotency_key FROM ticket_tickets WHERE id = ?",
+                        vec![Value::Text(id.into())],
+                    )
+                    .await?;
+                let key = key.first().and_then(|r| r.get::<&str>(0));
+                let conversation = key
+                    .and_then(tandem_core::assist::conversation_of_key)
+                    .unwrap_or(&ticket.customer.id);
+                let reply = crate::knowledge::Reply {
+                    ticket_id: id,
+                    conversation_id: conversation,
+                    transcript: &ticket.transcript,
+                    answer: &masked,
+                    now_ms: now_ms(),
+                };
+                crate::knowledge::draft_from_reply(db, &reply).await?;
                 event(
                     db,
                     Some(id),
