@@ -338,6 +338,17 @@ async function main() {
     log('ticket taken, answered, corrected, resolved');
     await shot(agent, 'agent.png', true);
 
+    // A new ticket of the same intent: its related knowledge lists the one just resolved.
+    const sameKind = await postJson('/v1/tickets', { customer: { id: 'c-related' }, category: corrected,
+      transcript: [{ role: 'customer', text: '我的退款呢 where is my refund' }] });
+    await agent.click('#refresh');
+    const sameItem = agent.locator(`.ticket-item[data-ticket-id="${sameKind.ticket.id}"]`);
+    await eventually(async () => {
+      if (!(await sameItem.count())) { await agent.click('#refresh'); throw new Error('not listed yet'); }
+    }, 'the same-intent ticket in the console');
+    await sameItem.click();
+    await eventually(async () => assert.equal(await agent.locator(`#related li[data-resolved-ticket="${ticketId}"]`).count(), 1), 'the resolved ticket of the same intent');
+
     // ---- the customer rates; then a second, bot-only conversation ------------------------
     await chat.bringToFront();
     await chat.locator('button[data-action=rate]').click();

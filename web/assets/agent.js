@@ -28,6 +28,7 @@
       'agent.noSuggestions': 'No suggestions for this conversation.',
       'agent.related': 'Related knowledge (the intent in the knowledge graph)',
       'agent.noRelated': 'No intent, so nothing related.',
+      'agent.resolvedBefore': 'Resolved ticket',
       'agent.correct': 'Correct the intent', 'agent.correct.intent': 'Right intent',
       'agent.correct.submit': 'Save correction',
       'agent.needMe': 'Choose who you are first (I am …).',
@@ -64,6 +65,7 @@
       'agent.noSuggestions': '这段对话没有推荐答案。',
       'agent.related': '相关知识（该意图在知识图谱中的邻居）',
       'agent.noRelated': '没有意图，暂无相关知识。',
+      'agent.resolvedBefore': '已解决的同类工单',
       'agent.correct': '纠正意图', 'agent.correct.intent': '正确的意图',
       'agent.correct.submit': '保存纠正',
       'agent.needMe': '请先选择您是哪位坐席（“我是”）。',
@@ -284,16 +286,25 @@
       list.append(el('li', { class: 'muted' }, t('agent.noRelated')));
       return;
     }
-    const res = await api('/v1/graph/nodes/' + encodeURIComponent('intent:' + tk.category) + '?limit=12');
+    // The graph's neighbours, and the latest resolved tickets of the same intent (how a
+    // colleague closed the same kind of question).
+    const [res, solved] = await Promise.all([
+      api('/v1/graph/nodes/' + encodeURIComponent('intent:' + tk.category) + '?limit=12'),
+      api('/v1/tickets?' + new URLSearchParams({ status: 'resolved', category: tk.category, limit: 4 })),
+    ]);
     if (state.current !== tk) return;
     if (!res.ok) { list.append(el('li', { class: 'muted' }, t('agent.failed', { detail: problemText(res) }))); return; }
+    const resolved = solved.ok ? solved.body.items.filter((x) => x.id !== tk.id).slice(0, 3) : [];
     list.replaceChildren(...res.body.neighbours.map((n) => el('li', {
       'data-edge': n.edge, 'data-node': n.node.id, 'data-origin': n.origin,
     },
     el('span', { class: 'muted small' }, t('edge.' + n.edge)), ' ',
     i18n.pick(n.node.label, n.node.id),
     n.count ? el('span', { class: 'muted small' }, ' · ' + t('edge.count', { n: n.count })) : null,
-    n.weight < 1 ? el('span', { class: 'muted small' }, ' · ' + fmtPct(n.weight)) : null)));
+    n.weight < 1 ? el('span', { class: 'muted small' }, ' · ' + fmtPct(n.weight)) : null)),
+    ...resolved.map((x) => el('li', { 'data-resolved-ticket': x.id },
+      el('span', { class: 'muted small' }, t('agent.resolvedBefore')), ' ',
+      el('button', { type: 'button', class: 'btn btn-ghost btn-small', onclick: () => openTicket(x.id, true) }, x.subject || x.id))));
   }
 
   function useButton(text) {
