@@ -2,7 +2,7 @@
 //! from the encoder's centroids (computed by `kb-loader`, passed in, so this stays pure).
 
 use super::{Edge, EdgeKind, GRAPH_FORMAT, Graph, Node, NodeKind, Origin};
-use crate::faq::templates::EntityPatterns;
+use crate::faq::templates::{EntityPatterns, fill};
 use crate::kb::{KnowledgeBase, Localized};
 use crate::ticket::fill::truncate_chars;
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,15 +71,13 @@ pub fn compile(
             g.node(NodeKind::Template, &intent.id, label);
             let template = NodeKind::Template.id(&intent.id);
             g.edge(id.clone(), template.clone(), EdgeKind::UsesTemplate, 1.0);
-            let used: BTreeSet<&str> = intent
+            // The placeholders the filler would leave open with no values known.
+            let used: BTreeSet<String> = intent
                 .templates
                 .values()
-                .flat_map(|t| placeholders(t))
+                .flat_map(|t| fill(t, &BTreeMap::new()).missing)
                 .collect();
-            for name in used
-                .into_iter()
-                .filter(|n| kb.meta.entities.contains_key(*n))
-            {
+            for name in used.iter().filter(|n| kb.meta.entities.contains_key(*n)) {
                 g.edge(
                     template.clone(),
                     NodeKind::Entity.id(name),
@@ -168,15 +166,6 @@ pub fn compile(
         kb_hash: kb_hash.to_string(),
         nodes: g.nodes,
         edges: g.edges,
-    })
-}
-
-/// The `{name}` placeholders of a template.
-pub fn placeholders(template: &str) -> impl Iterator<Item = &str> {
-    template.split('{').skip(1).filter_map(|rest| {
-        let name = &rest[..rest.find('}')?];
-        (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-            .then_some(name)
     })
 }
 

@@ -1,7 +1,7 @@
 //! The sample KB's graph, checked against the YAML read independently (serde_yaml values, not
 //! the KB types), and the queries and live merge on small graphs.
 
-use super::compile::{Centroids, compile, placeholders};
+use super::compile::{Centroids, compile};
 use super::live::{IntentOutcomes, LiveCounts, PairCount, merge};
 use super::*;
 use crate::kb::{KnowledgeBase, SourceFile, load};
@@ -339,13 +339,6 @@ fn live_counts_become_shares_and_stats() {
     assert_eq!(a.stats["handled_by_human"], 2);
     assert_eq!(a.stats["tickets"], 2);
     assert_eq!(a.stats["corrected"], 4);
-}
-
-#[test]
-fn placeholders_are_the_braced_names() {
-    let names: Vec<&str> =
-        placeholders("订单 {order_id}，金额 {amount}; {} {bad name} {x").collect();
-    assert_eq!(names, ["order_id", "amount"]);
 }
 
 #[test]
