@@ -15,6 +15,21 @@ impl Query {
             .map(|(_, v)| v.as_str())
             .filter(|v| !v.is_empty())
     }
+
+    /// A `limit`-like parameter: absent → `default`, else an integer in 1..=`max` (422 naming
+    /// the range otherwise).
+    pub fn bounded(&self, name: &str, default: usize, max: usize) -> Result<usize, Problem> {
+        let Some(v) = self.get(name) else {
+            return Ok(default);
+        };
+        match v.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(
+                Problem::unprocessable(format!("{name} {v:?} is out of range"))
+                    .with_param(name, format!("an integer from 1 to {max}")),
+            ),
+        }
+    }
 }
 
 /// `%XX` escapes and `+` decoded; `None` when an escape is malformed or the bytes are not UTF-8.

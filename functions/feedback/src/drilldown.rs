@@ -76,14 +76,7 @@ async fn rows(q: &Query) -> Result<(Format, Vec<Row>, u64), Problem> {
         Some("csv") => Format::Csv,
         Some(f) => return Err(invalid("format", f, "json, jsonl or csv")),
     };
-    let limit = match q.get("limit") {
-        None => DEFAULT_ROWS,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_ROWS).contains(n))
-            .ok_or_else(|| invalid("limit", v, &format!("an integer from 1 to {MAX_ROWS}")))?,
-    };
+    let limit = q.bounded("limit", DEFAULT_ROWS, MAX_ROWS)?;
     let filter = Filter {
         from,
         to,

@@ -2,7 +2,7 @@
 //! compiled graph with the live counts of the feedback and ticket tables merged in
 //! (`tandem_stores::graph`), asked through the core's [`GraphIndex`].
 
-use crate::{bounded, compiled};
+use crate::compiled;
 use tandem_adapter::query::Query;
 use tandem_adapter::sqlite::Spin;
 use tandem_core::graph::{GraphIndex, NodeKind, live};
@@ -73,7 +73,7 @@ pub async fn route(path: &str, q: &Query) -> Result<serde_json::Value, Problem> 
                 .map(|k| kind("kinds", k.trim()))
                 .collect::<Result<_, _>>()?,
         };
-        let limit = bounded(q, "limit", DEFAULT_SUBGRAPH_NODES, MAX_SUBGRAPH_NODES)?;
+        let limit = q.bounded("limit", DEFAULT_SUBGRAPH_NODES, MAX_SUBGRAPH_NODES)?;
         let index = current().await?;
         return Ok(serde_json::to_value(index.subgraph(&kinds, limit)).expect("serialises"));
     }
@@ -87,7 +87,7 @@ pub async fn route(path: &str, q: &Query) -> Result<serde_json::Value, Problem> 
             node_id("from", required("from")?)?,
             node_id("to", required("to")?)?,
         );
-        let hops = bounded(q, "max_hops", DEFAULT_HOPS, MAX_HOPS)?;
+        let hops = q.bounded("max_hops", DEFAULT_HOPS, MAX_HOPS)?;
         let index = current().await?;
         for id in [&from, &to] {
             index.node(id).ok_or_else(|| unknown(id))?;
@@ -103,7 +103,7 @@ pub async fn route(path: &str, q: &Query) -> Result<serde_json::Value, Problem> 
     if let Some(raw) = path.strip_prefix("/v1/graph/nodes/") {
         let id = node_id("id", raw)?;
         let only = q.get("kind").map(|k| kind("kind", k)).transpose()?;
-        let limit = bounded(q, "limit", DEFAULT_NEIGHBOURS, MAX_NEIGHBOURS)?;
+        let limit = q.bounded("limit", DEFAULT_NEIGHBOURS, MAX_NEIGHBOURS)?;
         let index = current().await?;
         let view = index
             .neighbours(&id, only, limit)

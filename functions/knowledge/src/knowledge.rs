@@ -3,7 +3,7 @@
 //! made (`/v1/knowledge/drafts`, `.../{id}` with `PATCH` to review, `.../export`;
 //! `tandem_core::drafts`).
 
-use crate::{bounded, compiled};
+use crate::compiled;
 use std::collections::BTreeSet;
 use tandem_adapter::query::Query;
 use tandem_adapter::sqlite::{Spin, now_ms};
@@ -40,8 +40,8 @@ pub async fn summary() -> Result<serde_json::Value, Problem> {
 /// drafts made from its questions.
 pub async fn gaps(q: &Query) -> Result<serde_json::Value, Problem> {
     let (from, to) = parse_range(q.get("from"), q.get("to"))?;
-    let limit = bounded(q, "limit", DEFAULT_GAPS, MAX_GAPS)?;
-    let min_questions = bounded(q, "min_questions", 1, gaps::MAX_QUESTIONS)?;
+    let limit = q.bounded("limit", DEFAULT_GAPS, MAX_GAPS)?;
+    let min_questions = q.bounded("min_questions", 1, gaps::MAX_QUESTIONS)?;
     let conn = Spin::open_default("knowledge").await?;
     let s = store(&conn).await?;
     let (questions, total) = s.questions(from, to, gaps::MAX_QUESTIONS).await?;
@@ -82,7 +82,7 @@ pub async fn drafts(q: &Query) -> Result<serde_json::Value, Problem> {
                 .with_param("status", "draft, accepted, merged or rejected")
         })?),
     };
-    let limit = bounded(q, "limit", DEFAULT_DRAFTS, MAX_DRAFTS)?;
+    let limit = q.bounded("limit", DEFAULT_DRAFTS, MAX_DRAFTS)?;
     let conn = Spin::open_default("knowledge").await?;
     let items = store(&conn).await?.drafts(status, limit).await?;
     Ok(serde_json::json!({ "items": items }))

@@ -16,7 +16,6 @@ use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
 use std::sync::OnceLock;
 use tandem_adapter as adapter;
-use tandem_adapter::query::Query;
 use tandem_core::graph::Graph;
 use tandem_core::problem::Problem;
 
@@ -46,20 +45,6 @@ fn compiled() -> Result<&'static Graph, Problem> {
         .get_or_init(|| Graph::from_json(GRAPH_JSON).map_err(|e| e.to_string()))
         .as_ref()
         .map_err(|e| Problem::internal(format!("models/graph.json: {e}")))
-}
-
-/// A `limit`-like parameter: absent → `default`, else an integer in 1..=`max`.
-fn bounded(q: &Query, name: &str, default: usize, max: usize) -> Result<usize, Problem> {
-    let Some(v) = q.get(name) else {
-        return Ok(default);
-    };
-    match v.parse::<usize>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(
-            Problem::unprocessable(format!("{name} {v:?} is out of range"))
-                .with_param(name, format!("an integer from 1 to {max}")),
-        ),
-    }
 }
 
 #[http_service]
