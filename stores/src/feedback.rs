@@ -124,6 +124,18 @@ impl<C: Connection> Store<C> {
         Store { db }
     }
 
+    /// Whether another store's table exists in this database (the ticket store's tables are
+    /// there only once the ticket component has run).
+    pub(crate) async fn has_table(&self, name: &str) -> Result<bool, Problem> {
+        let rows = self
+            .query(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                vec![Value::Text(name.into())],
+            )
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
     pub(crate) async fn query(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, Problem> {
         self.db.query(sql, params).await
     }
@@ -398,13 +410,7 @@ impl<C: Connection> Store<C> {
         from: i64,
         to: i64,
     ) -> Result<std::collections::BTreeMap<String, f64>, Problem> {
-        let exists = self
-            .query(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ticket_tickets'",
-                vec![],
-            )
-            .await?;
-        if exists.is_empty() {
+        if !self.has_table("ticket_tickets").await? {
             return Ok(Default::default());
         }
         let rows = self

@@ -39,14 +39,7 @@ impl<C: Connection> Store<C> {
         let corrections = self.query(CORRECTIONS, vec![]).await?;
         let resolutions = self.query(RESOLUTIONS, vec![]).await?;
         let outcomes = self.query(OUTCOMES, vec![]).await?;
-        let has_tickets = !self
-            .query(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ticket_tickets'",
-                vec![],
-            )
-            .await?
-            .is_empty();
-        let tickets = match has_tickets {
+        let tickets = match self.has_table("ticket_tickets").await? {
             true => {
                 self.query(
                     "SELECT category, queue, COUNT(*) FROM ticket_tickets GROUP BY 1, 2 ORDER BY 1, 2",
