@@ -47,6 +47,14 @@ pub struct Queue {
     /// Name of the calendar (in `calendars`) of this queue's people; none: always staffed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hours: Option<String>,
+    /// Where a ticket of this queue goes when it misses its SLA (a queue id); none: it stays,
+    /// its priority still goes up (docs/tickets.md, "Schedule").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_to: Option<String>,
+    /// Minutes an assignee may hold a ticket without writing on it before the schedule returns
+    /// it to the queue; none: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership_timeout_minutes: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -406,6 +414,28 @@ impl Validator {
             "queue",
         );
         self.check_calendars(kb, kb_file, &queue_lines);
+        for (q, &line) in kb.meta.queues.iter().zip(&queue_lines) {
+            if let Some(target) = &q.escalate_to
+                && (!queue_ids.contains(&target.as_str()) || *target == q.id)
+            {
+                self.report(
+                    Error,
+                    kb_file,
+                    line,
+                    format!(
+                        "queue \"{}\": escalate_to \"{target}\" must name another queue",
+                        q.id
+                    ),
+                );
+            }
+            if q.ownership_timeout_minutes == Some(0) {
+                let message = format!(
+                    "queue \"{}\": ownership_timeout_minutes must be at least 1 (omit it for no limit)",
+                    q.id
+                );
+                self.report(Error, kb_file, line, message);
+            }
+        }
         let lines = self.check_ids(
             intents_file,
             kb.intents.iter().map(|i| i.id.as_str()),

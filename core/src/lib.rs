@@ -32,3 +32,4 @@ pub mod sentiment;
 pub mod text;
 pub mod ticket;
 pub mod time;
+pub mod webhook;

@@ -18,7 +18,7 @@
 #![allow(clippy::result_large_err)]
 
 use crate::db::{Connection, Db, Migration, Row, Value};
-use tandem_core::feedback::{self, Event, Kind};
+use tandem_core::feedback::{self, Event, HandledBy, Kind};
 use tandem_core::metrics::{self, CorrectionCount, Counts, EventCounts, GroupBy, Stats};
 use tandem_core::problem::Problem;
 
@@ -113,6 +113,8 @@ pub struct Store<C> {
 impl<C: Connection> Store<C> {
     /// The store on `conn`, its schema brought up to date.
     pub async fn open(conn: C) -> Result<Store<C>, Problem> {
+        // Every recorded event writes its webhook events in its own transaction.
+        Db::open(&conn, crate::outbox::NAME, crate::outbox::MIGRATIONS).await?;
         Ok(Store {
             db: Db::open(conn, NAME, MIGRATIONS).await?,
         })
@@ -172,8 +174,10 @@ impl<C: Connection> Store<C> {
                 }
                 return Ok((stored.0, false));
             }
+            let before = s.folded(&event.conversation_id).await?;
             s.insert(event, sentiment.clone()).await?;
             s.refold(&event.conversation_id).await?;
+            s.tell(event, before).await?;
             let stored = s
                 .stored(&event.event_id)
                 .await?
@@ -181,6 +185,74 @@ impl<C: Connection> Store<C> {
             Ok((stored.0, true))
         })
         .await
+    }
+
+    /// What the conversation's folded row says: (resolved, a person handles it).
+    async fn folded(&self, conversation_id: &str) -> Result<(bool, bool), Problem> {
+        let rows = self
+            .query(
+                "SELECT resolved, handled_by FROM feedback_conversations WHERE conversation_id = ?",
+                vec![Value::Text(conversation_id.into())],
+            )
+            .await?;
+        let r = rows.first();
+        Ok((
+            r.and_then(|r| r.get::<i64>(0)) == Some(1),
+            matches!(r.and_then(|r| r.get::<&str>(1)), Some("human" | "both")),
+        ))
+    }
+
+    /// The webhook events of a new feedback event (docs/webhooks.md): `feedback.recorded`
+    /// always; `handoff.requested` when an unresolved outcome first hands it to a person;
+    /// `conversation.resolved` when the conversation turns resolved. No free text leaves.
+    async fn tell(
+        &self,
+        e: &Event,
+        (was_resolved, was_human): (bool, bool),
+    ) -> Result<(), Problem> {
+        let conversation = Some(e.conversation_id.as_str());
+        let data = serde_json::json!({
+            "event_id": e.event_id,
+            "conversation_id": e.conversation_id,
+            "turn_id": e.turn_id,
+            "kind": e.kind.as_str(),
+            "rating": e.rating,
+            "resolved": e.resolved,
+            "handled_by": e.handled_by.map(HandledBy::as_str),
+            "agent_id": e.agent_id,
+            "intent": e.intent_corrected.as_ref().or(e.intent_predicted.as_ref()),
+            "channel": e.channel,
+            "created_at": tandem_core::feedback::format_time(e.created_at_ms),
+        });
+        crate::outbox::emit(&self.db, "feedback.recorded", conversation, data.clone()).await?;
+        if e.kind == Kind::Outcome
+            && !was_human
+            && e.resolved != Some(true)
+            && matches!(e.handled_by, Some(HandledBy::Human | HandledBy::Both))
+        {
+            crate::outbox::emit(&self.db, "handoff.requested", conversation, data.clone()).await?;
+        }
+        if !was_resolved && self.folded(&e.conversation_id).await?.0 {
+            let row = self
+                .query(
+                    "SELECT intent, handled_by, agent_id, rating, contact_count \
+                     FROM feedback_conversations WHERE conversation_id = ?",
+                    vec![Value::Text(e.conversation_id.clone())],
+                )
+                .await?;
+            let r = row.first();
+            let data = serde_json::json!({
+                "conversation_id": e.conversation_id,
+                "intent": r.and_then(|r| r.get::<&str>(0)),
+                "handled_by": r.and_then(|r| r.get::<&str>(1)),
+                "agent_id": r.and_then(|r| r.get::<&str>(2)),
+                "rating": r.and_then(|r| r.get::<i64>(3)),
+                "contact_count": r.and_then(|r| r.get::<i64>(4)),
+                "event_id": e.event_id,
+            });
+            crate::outbox::emit(&self.db, "conversation.resolved", conversation, data).await?;
+        }
+        Ok(())
     }
 
     async fn insert(&self, e: &Event, sentiment: Option<(String, f64)>) -> Result<(), Problem> {

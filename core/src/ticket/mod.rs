@@ -190,6 +190,12 @@ pub struct Ticket {
     pub updated_at: String,
     pub resolved_at: Option<String>,
     pub version: u32,
+    /// When the schedule escalated it for missing its SLA (at most once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalated_at: Option<String>,
+    /// When a person first wrote on it (a note), for the time-to-first-response figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_at: Option<String>,
 }
 
 impl Ticket {
@@ -234,7 +240,8 @@ pub fn access_token(secret: &[u8], ticket_id: &str) -> String {
     hex(&hmac_sha256(secret, ticket_id.as_bytes()))
 }
 
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+/// HMAC-SHA256 (RFC 2104) over SHA-256: customer access tokens and webhook signatures.
+pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut block = [0u8; 64];
     if key.len() > 64 {
         block[..32].copy_from_slice(&Sha256::digest(key));

@@ -133,11 +133,19 @@ fn a_fresh_database_gets_every_migration() {
         [
             "feedback_conversations",
             "feedback_events",
-            "feedback_migrations"
+            "feedback_migrations",
+            // Every recorded event writes its webhook events in its transaction.
+            "outbox_deliveries",
+            "outbox_events",
+            "outbox_migrations",
+            "outbox_subscriptions",
         ]
     );
     assert_eq!(
-        schema_objects(&conn, "index"),
+        schema_objects(&conn, "index")
+            .into_iter()
+            .filter(|i| i.starts_with("feedback_"))
+            .collect::<Vec<_>>(),
         [
             "feedback_conversations_by_intent",
             "feedback_conversations_by_start_covering",
@@ -169,6 +177,12 @@ fn a_version_1_store_is_upgraded_with_its_events_kept() {
     let conn = memory();
     // A store whose database stopped at migration 1, with a history recorded there.
     let v1 = Store::on(block_on(Db::open(&conn, NAME, &MIGRATIONS[..1])).unwrap());
+    block_on(Db::open(
+        &conn,
+        crate::outbox::NAME,
+        crate::outbox::MIGRATIONS,
+    ))
+    .unwrap();
     assert!(schema_objects(&conn, "index").contains(&"feedback_conversations_by_start".into()));
     let events = history();
     record_all(&v1, &events);

@@ -9,6 +9,7 @@ mod drilldown;
 mod feedback;
 mod graph;
 mod knowledge;
+mod outbox;
 mod ticket;
 
 use crate::db::{Connection, Value};

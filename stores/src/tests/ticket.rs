@@ -114,6 +114,10 @@ fn a_fresh_database_gets_the_ticket_schema() {
             "knowledge_drafts",
             "knowledge_migrations",
             "knowledge_questions",
+            "outbox_deliveries",
+            "outbox_events",
+            "outbox_migrations",
+            "outbox_subscriptions",
             "ticket_agents",
             "ticket_events",
             "ticket_meta",
@@ -128,12 +132,16 @@ fn a_fresh_database_gets_the_ticket_schema() {
             "knowledge_drafts_by_status",
             "knowledge_questions_by_conversation",
             "knowledge_questions_by_time",
+            "outbox_deliveries_by_state",
+            "outbox_deliveries_due",
             "ticket_events_by_ticket",
             "ticket_tickets_by_assignee",
             "ticket_tickets_by_customer",
             "ticket_tickets_by_queue",
             "ticket_tickets_by_status",
             "ticket_tickets_idempotency",
+            "ticket_tickets_overdue",
+            "ticket_tickets_owned",
         ]
     );
     let applied = sql(&conn, "SELECT version FROM ticket_migrations", vec![]);

@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err)]
 
 use crate::db::{Connection, Db, Row, Value, now_ms, text};
+use crate::random;
 use tandem_core::kb::Priority;
 use tandem_core::problem::Problem;
 use tandem_core::ticket::{
@@ -16,11 +17,16 @@ use tandem_core::ticket::{
     TicketPolicy,
 };
 
+mod events;
 mod rows;
 mod schema;
+mod sweep;
+
+use crate::outbox;
 
 use rows::{agent_from_row, agent_json, event_json, ticket_from_row};
 pub use schema::MIGRATIONS;
+pub use sweep::{SweepRules, Swept};
 
 /// The store's name: its tables' prefix and its name in error messages.
 pub const NAME: &str = "ticket";
@@ -28,7 +34,7 @@ pub const NAME: &str = "ticket";
 const TICKET_COLUMNS: &str = "id, status, priority, priority_reasons, category, category_source, \
     category_confidence, queue, assignee, customer_id, customer_name, customer_channel, \
     customer_contact, customer_tier, subject, summary, transcript, entities, sla_due, created_at, \
-    updated_at, resolved_at, version, fingerprint, seq";
+    updated_at, resolved_at, version, fingerprint, seq, escalated_at, first_response_at";
 
 /// Filters of `GET /v1/tickets`.
 #[derive(Default)]
@@ -77,6 +83,8 @@ impl<C: Connection> Store<C> {
         // A reply note can write a FAQ draft in its transaction: the knowledge tables must be
         // there (one schema read when they are).
         Db::open(&conn, crate::knowledge::NAME, crate::knowledge::MIGRATIONS).await?;
+        // Every change writes its event in its own transaction (docs/webhooks.md).
+        Db::open(&conn, crate::outbox::NAME, crate::outbox::MIGRATIONS).await?;
         Ok(Store {
             db: Db::open(conn, NAME, MIGRATIONS).await?,
         })
@@ -208,8 +216,8 @@ impl<C: Connection> Store<C> {
                      category_source, category_confidence, queue, assignee, customer_id, \
                      customer_name, customer_channel, customer_contact, customer_tier, subject, \
                      summary, transcript, entities, sla_due, created_at, updated_at, version, \
-                     idempotency_key, fingerprint) \
-                     VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                     idempotency_key, fingerprint, assigned_at) \
+                     VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
                     vec![
                         Value::Text(id.clone()),
                         Value::Text(priority_str(draft.priority).into()),
@@ -235,6 +243,7 @@ impl<C: Connection> Store<C> {
                         Value::Integer(now),
                         text(idempotency_key),
                         Value::Text(fingerprint.clone()),
+                        assignee.as_ref().map_or(Value::Null, |_| Value::Integer(now)),
                     ],
                 )
                 .await?;
@@ -249,6 +258,13 @@ impl<C: Connection> Store<C> {
                     .get(&id)
                     .await?
                     .ok_or_else(|| Problem::internal("the ticket vanished inside its transaction"))?;
+                let data = events::ticket_data(&ticket, None);
+                outbox::emit(db, "ticket.created", Some(&id), data).await?;
+                if let Some(agent) = &assignee {
+                    let change = events::Change::new(None, Some(agent), "auto-assign");
+                    let data = events::ticket_data(&ticket, Some(&change));
+                    outbox::emit(db, "ticket.assigned", Some(&id), data).await?;
+                }
                 Ok(Created {
                     ticket,
                     replayed: false,
@@ -378,6 +394,8 @@ impl<C: Connection> Store<C> {
                             .with_param("assignee", "an existing agent id (PUT /v1/agents/{id})"));
                     }
                     sets.push(("assignee", text(a.as_deref())));
+                    sets.push(("assigned_at", a.as_ref().map_or(Value::Null, |_| Value::Integer(now))));
+                    sets.push(("assignee_replied_at", Value::Null));
                     changes.push(("assigned", t.assignee.clone(), a.clone()));
                     if let Some(agent) = a {
                         touch_agent(db, agent, now).await?;
@@ -396,18 +414,30 @@ impl<C: Connection> Store<C> {
                 params.push(Value::Text(id.into()));
                 params.push(Value::Integer(i64::from(expected_version)));
                 db.exec(&sql, params).await?;
-                for (kind, from, to) in changes {
+                for (kind, from, to) in &changes {
                     event(db, Some(id), None, kind, Some(actor), from.as_deref(), to.as_deref(), None, now)
                         .await?;
                 }
                 if let Some(note) = &patch.note {
                     let masked = tandem_core::pii::mask(note);
                     event(db, Some(id), None, "note", Some(actor), None, None, Some(&masked), now).await?;
+                    responded(db, id, Some(actor), now).await?;
                 }
-                Store::peek(db)
+                let ticket = Store::peek(db)
                     .get(id)
                     .await?
-                    .ok_or_else(|| Problem::internal("the ticket vanished inside its transaction"))
+                    .ok_or_else(|| Problem::internal("the ticket vanished inside its transaction"))?;
+                for (kind, from, to) in &changes {
+                    let event_type = match *kind {
+                        "status" => "ticket.status_changed",
+                        "assigned" => "ticket.assigned",
+                        _ => continue,
+                    };
+                    let change = events::Change::new(from.as_deref(), to.as_deref(), actor);
+                    let data = events::ticket_data(&ticket, Some(&change));
+                    outbox::emit(db, event_type, Some(id), data).await?;
+                }
+                Ok(ticket)
             })
             .await
     }
@@ -458,6 +488,7 @@ impl<C: Connection> Store<C> {
                     now_ms(),
                 )
                 .await?;
+                responded(db, id, actor, now_ms()).await?;
                 let rows = db
                     .query(
                         "SELECT seq, ticket_id, agent_id, kind, actor, from_value, to_value, text, \
@@ -674,17 +705,27 @@ async fn event<C: Connection>(
     .await
 }
 
+/// A person wrote on the ticket: the first response is stamped once, and a note by the
+/// assignee stops their ownership clock (docs/tickets.md, "Schedule").
+async fn responded<C: Connection>(
+    db: &Db<C>,
+    id: &str,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<(), Problem> {
+    db.exec(
+        "UPDATE ticket_tickets SET first_response_at = COALESCE(first_response_at, ?1), \
+         assignee_replied_at = CASE WHEN assignee IS NOT NULL AND assignee = ?2 \
+         THEN COALESCE(assignee_replied_at, ?1) ELSE assignee_replied_at END WHERE id = ?3",
+        vec![Value::Integer(now), text(actor), Value::Text(id.into())],
+    )
+    .await
+}
+
 async fn touch_agent<C: Connection>(db: &Db<C>, agent: &str, now: i64) -> Result<(), Problem> {
     db.exec(
         "UPDATE ticket_agents SET last_assigned_at = ? WHERE id = ?",
         vec![Value::Integer(now), Value::Text(agent.into())],
     )
     .await
-}
-/// `N` bytes from `wasi:random` (the OS natively).
-fn random<const N: usize>() -> Result<[u8; N], Problem> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Problem::internal(format!("no randomness available: {e}")))?;
-    Ok(bytes)
 }

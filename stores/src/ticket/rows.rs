@@ -91,5 +91,7 @@ pub fn ticket_from_row(r: &Row) -> Result<Ticket, Problem> {
         updated_at: format_time(r.get::<i64>(20).unwrap_or(0)),
         resolved_at: r.get::<i64>(21).map(format_time),
         version: r.get::<i64>(22).unwrap_or(1).clamp(1, i64::from(u32::MAX)) as u32,
+        escalated_at: r.get::<i64>(25).map(format_time),
+        first_response_at: r.get::<i64>(26).map(format_time),
     })
 }

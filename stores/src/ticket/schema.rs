@@ -3,9 +3,10 @@
 
 use crate::db::Migration;
 
-pub const MIGRATIONS: &[Migration] = &[(
-    1,
-    r#"
+pub const MIGRATIONS: &[Migration] = &[
+    (
+        1,
+        r#"
     CREATE TABLE ticket_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     CREATE TABLE ticket_tickets (
         seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -69,4 +70,21 @@ pub const MIGRATIONS: &[Migration] = &[(
         name_en TEXT
     ) WITHOUT ROWID;
     "#,
-)];
+    ),
+    (
+        2,
+        // Time-driven work (docs/tickets.md, "Schedule"): escalation once per ticket, the
+        // assignee's ownership clock, and the first response for the SLA figures.
+        r#"
+    ALTER TABLE ticket_tickets ADD COLUMN escalated_at INTEGER;
+    ALTER TABLE ticket_tickets ADD COLUMN first_response_at INTEGER;
+    ALTER TABLE ticket_tickets ADD COLUMN assigned_at INTEGER;
+    ALTER TABLE ticket_tickets ADD COLUMN assignee_replied_at INTEGER;
+    UPDATE ticket_tickets SET assigned_at = updated_at WHERE assignee IS NOT NULL;
+    CREATE INDEX ticket_tickets_overdue ON ticket_tickets (sla_due)
+        WHERE escalated_at IS NULL AND status IN ('new', 'open');
+    CREATE INDEX ticket_tickets_owned ON ticket_tickets (assigned_at)
+        WHERE assignee IS NOT NULL AND assignee_replied_at IS NULL AND status IN ('new', 'open')
+    "#,
+    ),
+];

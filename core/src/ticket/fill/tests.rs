@@ -22,6 +22,8 @@ fn rules() -> TicketRules {
                 id: id.into(),
                 name: BTreeMap::new(),
                 hours: None,
+                escalate_to: None,
+                ownership_timeout_minutes: None,
             })
             .to_vec(),
         default_queue: "general".into(),
