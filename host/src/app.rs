@@ -14,9 +14,11 @@ use wasmtime_wasi_http::p3::bindings::{Service, ServicePre};
 use crate::bindings::SpinPlatform;
 use crate::limits::{Limits, MemoryLimiter};
 use crate::manifest::{ComponentConfig, Manifest};
+use crate::outbound::{AllowedHosts, OutboundPolicy};
 use crate::platform::ComponentPlatform;
 use crate::routing::Router;
 use crate::runtime_config::{RuntimeConfig, SqliteConfig};
+use crate::schedule::Schedule;
 use crate::spin_kv::KvBackend;
 use crate::state::{HostState, Spin};
 
@@ -51,6 +53,8 @@ pub struct App {
     pub components: HashMap<String, Arc<LoadedComponent>>,
     /// How requests are run.
     pub options: RunOptions,
+    /// Routes the host calls itself on a timer (`schedule_*` application variables), if any.
+    pub schedule: Option<Schedule>,
 }
 
 /// An instance kept for reuse with the number of requests it has served.
@@ -165,7 +169,22 @@ impl App {
     ) -> Result<Self> {
         std::fs::create_dir_all(&options.data_dir)
             .with_context(|| format!("creating data dir {}", options.data_dir.display()))?;
-        let variables = crate::spin_variables::resolve_component_variables(manifest, env)?;
+        // Everything that depends on variable values is checked before any compilation.
+        let app_values = crate::spin_variables::resolve_app_variables(&manifest.variables, env)?;
+        let variables = crate::spin_variables::component_variables(manifest, &app_values)?;
+        let mut outbound = BTreeMap::new();
+        for (id, comp) in &manifest.components {
+            let hosts = AllowedHosts::resolve(&comp.allowed_outbound_hosts, &app_values)
+                .with_context(|| format!("component `{id}`"))?;
+            outbound.insert(id.clone(), Arc::new(OutboundPolicy::new(id.clone(), hosts)));
+        }
+        let router = Router::new(
+            manifest
+                .http_triggers
+                .iter()
+                .map(|t| (t.route.clone(), t.component.clone())),
+        );
+        let schedule = Schedule::from_variables(manifest, &app_values, env, &router)?;
         for db in options.runtime_config.sqlite_databases.values() {
             let SqliteConfig::Spin { path: Some(path) } = db else {
                 continue;
@@ -219,6 +238,7 @@ impl App {
                         (l.clone(), path)
                     })
                     .collect(),
+                outbound: Arc::clone(&outbound[id]),
             };
             let loaded = LoadedComponent::load(
                 &engine,
@@ -232,17 +252,12 @@ impl App {
             components.insert(id.clone(), Arc::new(loaded));
         }
 
-        let router = Router::new(
-            manifest
-                .http_triggers
-                .iter()
-                .map(|t| (t.route.clone(), t.component.clone())),
-        );
         Ok(Self {
             engine,
             router,
             components,
             options,
+            schedule,
         })
     }
 }

@@ -13,11 +13,13 @@ pub mod files;
 pub mod limits;
 pub mod manifest;
 pub mod memory_images;
+pub mod outbound;
 pub mod platform;
 pub mod preinit;
 pub mod problem;
 pub mod routing;
 pub mod runtime_config;
+pub mod schedule;
 pub mod server;
 pub mod spin_kv;
 pub mod spin_sqlite;
@@ -98,7 +100,23 @@ pub async fn up(opts: UpOptions) -> Result<()> {
     drop(out);
 
     let _ticker = limits::start_epoch_ticker(&app.engine);
-    server::serve(Arc::new(app), listener, shutdown_signal()).await
+    let app = Arc::new(app);
+    // The schedule stops starting routes when shutdown begins; a route it is running finishes
+    // (within the request timeout) before the host exits, like a client's request.
+    let (stop_schedule, stop) = tokio::sync::watch::channel(false);
+    let scheduler = app.schedule.clone().map(|schedule| {
+        eprintln!("{}", schedule.describe());
+        tokio::spawn(schedule::run(Arc::clone(&app), schedule, addr, stop))
+    });
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = stop_schedule.send(true);
+    };
+    let served = server::serve(Arc::clone(&app), listener, shutdown).await;
+    if let Some(scheduler) = scheduler {
+        let _ = tokio::time::timeout(app.options.limits.timeout, scheduler).await;
+    }
+    served
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -2,8 +2,8 @@
 //!
 //! The host accepts the subset of the manifest it can honour and refuses everything else
 //! with an error that names the manifest file and line: a manifest that silently loses a
-//! setting (an outbound host, an AI model, a private route) would behave differently here
-//! than under Spin, which is worse than not starting.
+//! setting (an AI model, a private route, a `self` outbound host) would behave differently
+//! here than under Spin, which is worse than not starting.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::outbound::HostEntry;
 use crate::routing::RoutePattern;
 use crate::spin_variables::Template;
 
@@ -115,6 +116,9 @@ pub struct ComponentConfig {
     pub key_value_stores: Vec<String>,
     /// SQLite database labels the component may open.
     pub sqlite_databases: Vec<String>,
+    /// `allowed_outbound_hosts` entries, checked but with their templates unresolved
+    /// (see [`crate::outbound`]); empty: no outbound network.
+    pub allowed_outbound_hosts: Vec<HostEntry>,
     /// Optional build step.
     pub build: Option<BuildConfig>,
 }
@@ -190,7 +194,8 @@ struct RawComponent {
     files: Vec<Spanned<RawFile>>,
     #[serde(default)]
     exclude_files: Vec<String>,
-    allowed_outbound_hosts: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    allowed_outbound_hosts: Vec<Spanned<String>>,
     allowed_http_hosts: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     key_value_stores: Vec<Spanned<String>>,
@@ -389,14 +394,22 @@ fn component(
     if let Some((key, Some(span))) = unsupported.into_iter().find(|(_, s)| s.is_some()) {
         bail!("{}: `{key}` is not supported by this host", at(span));
     }
-    if let Some(hosts) = &comp.allowed_outbound_hosts
-        && !hosts.get_ref().is_empty()
-    {
-        bail!(
-            "{}: `allowed_outbound_hosts` must be empty: this host gives components no \
-             outbound network access",
-            at(hosts.span())
-        );
+    // Spin's syntax and rules; templates are resolved once the variables' values are known.
+    let mut allowed_outbound_hosts = Vec::new();
+    for entry in comp.allowed_outbound_hosts {
+        let span = entry.span();
+        let text = entry.into_inner();
+        let template = crate::outbound::check_entry(&text, app_vars).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: `allowed_outbound_hosts` entry {text:?}: {e:#}",
+                at(span.clone())
+            )
+        })?;
+        allowed_outbound_hosts.push(HostEntry {
+            text,
+            template,
+            at: at(span),
+        });
     }
 
     let source = match comp.source.get_ref().as_str() {
@@ -476,6 +489,7 @@ fn component(
         exclude_files: comp.exclude_files,
         key_value_stores: labels(comp.key_value_stores, "key-value store")?,
         sqlite_databases: labels(comp.sqlite_databases, "sqlite database")?,
+        allowed_outbound_hosts,
         build,
     })
 }
@@ -612,15 +626,51 @@ source = "m.wasm"
     }
 
     #[test]
-    fn outbound_hosts_are_refused_with_their_line() {
+    fn outbound_hosts_are_checked_with_their_line() {
         let text = GOOD.replace(
             "allowed_outbound_hosts = []",
-            "allowed_outbound_hosts = [\"https://example.com\"]",
+            "allowed_outbound_hosts = [\n  \"https://example.com\",\n  \"http://*.{{ greeting }}.test:*\",\n  \"http://127.0.0.1:8000..9000\",\n]",
         );
-        let line = line_of(&text, text.find("allowed_outbound_hosts").unwrap());
+        let m = parse_str(&text).unwrap();
+        let hosts = &m.components["api"].allowed_outbound_hosts;
+        assert_eq!(hosts.len(), 3);
+        assert_eq!(hosts[1].text, "http://*.{{ greeting }}.test:*");
+        let line = line_of(&text, text.find("\"http://127").unwrap());
+        assert_eq!(hosts[2].at, format!("/app/spin.toml:{line}"));
+        // The default manifest has none.
+        assert!(
+            parse_str(GOOD).unwrap().components["api"]
+                .allowed_outbound_hosts
+                .is_empty()
+        );
+
+        for bad in [
+            "example.com",
+            "https://example.com/path",
+            "https://example.com:http",
+            "*://example.com",
+            "insecure:allow-all",
+            "http://self",
+            "http://{{ nope }}",
+            "https://a.example.com,b.example.com",
+        ] {
+            let text = GOOD.replace(
+                "allowed_outbound_hosts = []",
+                &format!("allowed_outbound_hosts = [\n  \"https://ok.test\",\n  \"{bad}\",\n]"),
+            );
+            let line = line_of(&text, text.find(&format!("\"{bad}\"")).unwrap());
+            let err = format!("{:#}", parse_str(&text).unwrap_err());
+            assert!(err.contains("allowed_outbound_hosts"), "{bad}: {err}");
+            assert!(err.contains(&format!("spin.toml:{line}: ")), "{bad}: {err}");
+        }
+
+        // A template whose default makes an invalid entry is refused at load, like Spin does.
+        let text = GOOD.replace(
+            "allowed_outbound_hosts = []",
+            "allowed_outbound_hosts = [\"https://{{ greeting }} there\"]",
+        );
         let err = format!("{:#}", parse_str(&text).unwrap_err());
-        assert!(err.contains("allowed_outbound_hosts"), "{err}");
-        assert!(err.contains(&format!("spin.toml:{line}")), "{err}");
+        assert!(err.contains("default"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::outbound::OutboundPolicy;
 use crate::spin_kv::KvBackend;
 use crate::spin_variables::Value;
 
@@ -19,4 +20,6 @@ pub struct ComponentPlatform {
     pub key_value_stores: BTreeMap<String, Arc<KvBackend>>,
     /// Granted SQLite databases: label → file.
     pub sqlite_databases: BTreeMap<String, PathBuf>,
+    /// Where its outgoing HTTP requests may go (`allowed_outbound_hosts`, resolved).
+    pub outbound: Arc<OutboundPolicy>,
 }

@@ -38,6 +38,11 @@ pub async fn preinit(input: &Path, output: &Path) -> Result<()> {
         variables: BTreeMap::new(),
         key_value_stores: BTreeMap::new(),
         sqlite_databases: BTreeMap::new(),
+        // Nor any network: a snapshot must not depend on what a server answered.
+        outbound: Arc::new(crate::outbound::OutboundPolicy::new(
+            "preinit",
+            crate::outbound::AllowedHosts::default(),
+        )),
     });
     let wasi = WasiCtxBuilder::new()
         .inherit_stdout()

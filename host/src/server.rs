@@ -152,7 +152,7 @@ async fn dispatch(
         }
         return Err(Problem::payload_too_large(max_body));
     }
-    let (mut parts, mut body) = req.into_parts();
+    let (parts, mut body) = req.into_parts();
     // ... and cap streamed (chunked) bodies as they arrive.
     let body = match Limited::new(&mut body, max_body as usize).collect().await {
         Ok(b) => b.to_bytes(),
@@ -167,7 +167,47 @@ async fn dispatch(
             ));
         }
     };
+    run_routed(app, comp, matched, parts, body, peer, local).await
+}
 
+/// Runs a request the host makes to itself (the schedule, [`crate::schedule`]) exactly as a
+/// client's request: same router, Spin headers, limits and error responses; `addr` (the
+/// listen address) stands for both ends of the connection. Returns the serving component's id
+/// (`-` when no route matches) with the response; it writes no access-log line.
+pub async fn handle_internal(
+    app: &App,
+    req: Request<Bytes>,
+    addr: SocketAddr,
+) -> (String, Response<Full<Bytes>>) {
+    let path = req.uri().path().to_string();
+    let Some(matched) = app.router.route(&path) else {
+        return ("-".to_string(), Problem::not_found(&path).response());
+    };
+    let id = matched.component.to_string();
+    let Some(comp) = app.components.get(&id) else {
+        return (id, Problem::not_found(&path).response());
+    };
+    let (parts, body) = req.into_parts();
+    let res = if body.len() as u64 > app.options.limits.max_body {
+        Problem::payload_too_large(app.options.limits.max_body).response()
+    } else {
+        run_routed(app, comp, &matched, parts, body, addr, Some(addr))
+            .await
+            .unwrap_or_else(|p| p.response())
+    };
+    (id, res)
+}
+
+/// Adds Spin's request headers to a request whose body has been read, and runs the component.
+async fn run_routed(
+    app: &App,
+    comp: &LoadedComponent,
+    matched: &RouteMatch<'_>,
+    mut parts: http::request::Parts,
+    body: Bytes,
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+) -> Result<Response<Full<Bytes>>, Problem> {
     let authority = parts
         .headers
         .get(http::header::HOST)

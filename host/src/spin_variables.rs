@@ -62,7 +62,7 @@ impl Template {
     }
 
     /// Renders the template; `lookup` supplies application variable values.
-    fn render(&self, lookup: impl Fn(&str) -> Option<String>) -> Result<String> {
+    pub(crate) fn render(&self, lookup: impl Fn(&str) -> Option<String>) -> Result<String> {
         let mut out = String::new();
         for part in &self.0 {
             match part {
@@ -88,6 +88,11 @@ impl Value {
     /// The plain value (to hand to the guest, never to a log).
     pub fn expose(&self) -> &str {
         &self.value
+    }
+
+    /// Whether the value comes from a secret variable (and must not be printed).
+    pub fn is_secret(&self) -> bool {
+        self.secret
     }
 }
 
@@ -143,6 +148,14 @@ pub fn resolve_component_variables(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<BTreeMap<String, BTreeMap<String, Value>>> {
     let app = resolve_app_variables(&manifest.variables, env)?;
+    component_variables(manifest, &app)
+}
+
+/// Every component's variables over already resolved application variables.
+pub fn component_variables(
+    manifest: &Manifest,
+    app: &BTreeMap<String, Value>,
+) -> Result<BTreeMap<String, BTreeMap<String, Value>>> {
     let mut out = BTreeMap::new();
     for (id, comp) in &manifest.components {
         let mut vars = BTreeMap::new();

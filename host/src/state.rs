@@ -8,6 +8,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::limits::MemoryLimiter;
+use crate::outbound::OutboundHooks;
 use crate::platform::ComponentPlatform;
 
 /// Store data of one component instance.
@@ -25,12 +26,13 @@ pub struct HostState {
     /// Set when a store this request used could not be reached (Redis down): a failure of the
     /// request is then the store's, answered 503 rather than 500.
     pub store_unavailable: Option<String>,
-    hooks: NoOutbound,
+    hooks: OutboundHooks,
 }
 
 impl HostState {
     /// New store data for one instance of the component described by `platform`.
     pub fn new(wasi: WasiCtx, platform: Arc<ComponentPlatform>, limiter: MemoryLimiter) -> Self {
+        let hooks = OutboundHooks::new(Arc::clone(&platform.outbound));
         Self {
             wasi,
             http: WasiHttpCtx::new(),
@@ -38,7 +40,7 @@ impl HostState {
             limiter,
             platform,
             store_unavailable: None,
-            hooks: NoOutbound,
+            hooks,
         }
     }
 
@@ -72,29 +74,4 @@ pub struct Spin;
 
 impl HasData for Spin {
     type Data<'a> = &'a mut HostState;
-}
-
-/// `wasi:http` hooks that refuse every outgoing request: components get no outbound network,
-/// matching the manifest rule that `allowed_outbound_hosts` stays empty.
-struct NoOutbound;
-
-impl wasmtime_wasi_http::WasiHttpHooks for NoOutbound {
-    fn send_request(
-        &mut self,
-        _request: http::Request<wasmtime_wasi_http::WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-    ) -> Box<
-        dyn Future<
-                Output = Result<
-                    (
-                        http::Response<wasmtime_wasi_http::WasiBody>,
-                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-                    ),
-                    wasmtime_wasi_http::Error,
-                >,
-            > + Send,
-    > {
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
-    }
 }
