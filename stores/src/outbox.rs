@@ -205,13 +205,16 @@ impl<C: Connection> Store<C> {
         })
     }
 
-    /// Stores a new subscription with `secret`; returns it.
+    /// Stores a new subscription under a fresh id and signing secret; returns it and the
+    /// secret (which no later read shows).
     pub async fn create_subscription(
         &self,
-        id: &str,
         input: &tandem_core::webhook::SubscriptionInput,
-        secret: &str,
-    ) -> Result<Subscription, Problem> {
+    ) -> Result<(Subscription, String), Problem> {
+        let hex = tandem_core::ticket::hex;
+        let id = format!("wh_{}", hex(&crate::random::<8>()?));
+        let id = id.as_str();
+        let secret = format!("whsec_{}", hex(&crate::random::<24>()?));
         let now = now_ms();
         self.db
             .exec(
@@ -222,16 +225,18 @@ impl<C: Connection> Store<C> {
                     Value::Text(input.url.clone()),
                     Value::Text(serde_json::to_string(&input.events).expect("strings serialise")),
                     text(input.description.as_deref()),
-                    Value::Text(secret.into()),
+                    Value::Text(secret.clone()),
                     Value::Integer(i64::from(input.active)),
                     Value::Integer(now),
                     Value::Integer(now),
                 ],
             )
             .await?;
-        self.subscription(id)
+        let stored = self
+            .subscription(id)
             .await?
-            .ok_or_else(|| Problem::internal("the subscription vanished after its insert"))
+            .ok_or_else(|| Problem::internal("the subscription vanished after its insert"))?;
+        Ok((stored, secret))
     }
 
     pub async fn subscription(&self, id: &str) -> Result<Option<Subscription>, Problem> {

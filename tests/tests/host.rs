@@ -370,10 +370,12 @@ fn manifest_errors_name_the_line() {
     let path = dir.path().join("spin.toml");
     let fixture =
         std::fs::read_to_string(workspace_root().join("tests/fixtures/probe-spin.toml")).unwrap();
+    // A path is not an allowed host (Spin's rule): refused at load, at its line.
     let text = fixture.replace(
-        "allowed_outbound_hosts = []",
-        "allowed_outbound_hosts = [\"https://example.com\"]",
+        "allowed_outbound_hosts = [\"{{ probe_outbound }}\"]",
+        "allowed_outbound_hosts = [\"https://example.com/hooks\"]",
     );
+    assert_ne!(text, fixture);
     let line = text[..text.find("allowed_outbound_hosts").unwrap()]
         .matches('\n')
         .count()
@@ -426,4 +428,60 @@ fn sigterm_shuts_down_cleanly() {
     let (host, _dir) = probe(&[], &[]);
     assert_eq!(host.get("/probe/counter").status, 200);
     assert!(host.terminate().unwrap());
+}
+
+/// Answers every connection on a loopback port with `204`; returns the port and how many
+/// requests reached it.
+fn receiver() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (port, hits)
+}
+
+#[test]
+fn outbound_http_reaches_only_the_allowed_hosts() {
+    let (port, hits) = receiver();
+    let (other_port, other_hits) = receiver();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let other = format!("http://127.0.0.1:{other_port}/hook");
+    // No allowed host (the default): every request is refused by the host.
+    let (host, _dir) = probe(&[], &[]);
+    let refused = host.get(&format!("/probe/outbound?url={url}"));
+    assert!(
+        refused.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("HttpRequestDenied"),
+        "{}",
+        refused.text()
+    );
+    drop(host);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // One allowed host: it is reached; the same address on another port is not.
+    let allowed = format!("http://127.0.0.1:{port}");
+    let (host, _dir) = probe(&[], &[("SPIN_VARIABLE_PROBE_OUTBOUND", &allowed)]);
+    let res = host.get(&format!("/probe/outbound?url={url}"));
+    assert_eq!(res.json()["status"], 204, "{}", res.text());
+    let res = host.get(&format!("/probe/outbound?url={other}"));
+    assert!(
+        res.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("HttpRequestDenied"),
+        "{}",
+        res.text()
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(other_hits.load(std::sync::atomic::Ordering::SeqCst), 0);
 }

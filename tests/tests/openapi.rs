@@ -647,7 +647,12 @@ fn every_documented_path_method_and_status_against_the_running_app() {
     let dir = TempDir::new().unwrap();
     let host = start_app(
         &dir.path().join("data"),
-        vec![("SPIN_VARIABLE_AGENT_TOKEN", TOKEN)],
+        vec![
+            ("SPIN_VARIABLE_AGENT_TOKEN", TOKEN),
+            // Deliveries run only when this test asks; one try, then the dead-letter list.
+            ("SPIN_VARIABLE_SCHEDULE_INTERVAL_SECONDS", "0"),
+            ("SPIN_VARIABLE_WEBHOOK_MAX_ATTEMPTS", "1"),
+        ],
     )
     .unwrap();
     let api = Api {
@@ -1451,6 +1456,209 @@ fn every_documented_path_method_and_status_against_the_running_app() {
     );
     expect(&api.get(p, p, none), 401, "export 401");
     expect(&api.get(p, p, wrong), 403, "export 403");
+
+    // Webhooks: subscriptions, the outbox, a delivery run (the receiver is not an allowed
+    // host, so its one try fails and the delivery is dead), the dead letter replayed.
+    let p = "/v1/webhooks/health";
+    expect(&api.get(p, p, none), 200, p);
+    expect(&api.call("HEAD", p, p, none, None), 200, p);
+    let p = "/v1/webhooks";
+    let sub = json!({"url": "https://hooks.example.com/tandem", "events": ["ticket.created"],
+                     "description": "CRM 客户系统", "active": true});
+    let created = expect(&api.send("POST", p, p, agent, &sub), 201, "subscribe");
+    let sid = created["id"].as_str().unwrap().to_string();
+    let private = json!({"url": "http://10.0.0.7/hook", "events": ["*"]});
+    expect(
+        &api.send("POST", p, p, agent, &private),
+        422,
+        "subscribe 422",
+    );
+    expect(&api.raw("POST", p, p, agent, b"{"), 400, "subscribe 400");
+    let huge = json!({"url": "https://hooks.example.com/", "events": ["*"], "description": "x".repeat(9000)});
+    expect(&api.send("POST", p, p, agent, &huge), 413, "subscribe 413");
+    expect(&api.send("POST", p, p, none, &sub), 401, "subscribe 401");
+    expect(&api.send("POST", p, p, wrong, &sub), 403, "subscribe 403");
+    expect(&api.get(p, p, agent), 200, "webhooks");
+    expect(&api.get(p, "/v1/webhooks?x=1", agent), 422, "webhooks 422");
+    expect(&api.get(p, p, none), 401, "webhooks 401");
+    expect(&api.get(p, p, wrong), 403, "webhooks 403");
+    let p = "/v1/webhooks/{id}";
+    let one = format!("/v1/webhooks/{sid}");
+    let gone = "/v1/webhooks/wh_0000000000000000";
+    expect(&api.get(p, &one, agent), 200, "webhook");
+    expect(&api.get(p, gone, agent), 404, "webhook 404");
+    expect(&api.get(p, &one, none), 401, "webhook 401");
+    expect(&api.get(p, &one, wrong), 403, "webhook 403");
+    let change = json!({"url": "https://hooks.example.com/v2", "events": ["ticket.created"],
+                        "description": null, "active": true});
+    expect(
+        &api.send("PATCH", p, &one, agent, &change),
+        200,
+        "webhook patch",
+    );
+    expect(
+        &api.send("PATCH", p, &one, agent, &json!({"events": ["nope"]})),
+        422,
+        "patch 422",
+    );
+    expect(&api.raw("PATCH", p, &one, agent, b"[1,"), 400, "patch 400");
+    expect(&api.send("PATCH", p, &one, agent, &huge), 413, "patch 413");
+    expect(
+        &api.send("PATCH", p, gone, agent, &change),
+        404,
+        "patch 404",
+    );
+    expect(&api.send("PATCH", p, &one, none, &change), 401, "patch 401");
+    expect(
+        &api.send("PATCH", p, &one, wrong, &change),
+        403,
+        "patch 403",
+    );
+    let customer = json!({"customer": {"id": "webhook-c1"},
+                          "transcript": [{"role": "customer", "text": "订单还没到 my order is late"}]});
+    expect(
+        &api.send("POST", "/v1/tickets", "/v1/tickets", none, &customer),
+        201,
+        "ticket for the hook",
+    );
+    let p = "/v1/webhooks/deliver";
+    let run = expect(&api.call("POST", p, p, agent, None), 200, "deliver");
+    assert_eq!(
+        (run["claimed"].as_u64(), run["dead"].as_u64()),
+        (Some(1), Some(1)),
+        "{run}"
+    );
+    expect(
+        &api.call("POST", p, "/v1/webhooks/deliver?limit=0", agent, None),
+        422,
+        "deliver 422",
+    );
+    expect(
+        &api.call("POST", p, "/v1/webhooks/deliver?limit=%FF", agent, None),
+        400,
+        "deliver 400",
+    );
+    expect(&api.call("POST", p, p, none, None), 401, "deliver 401");
+    expect(&api.call("POST", p, p, wrong, None), 403, "deliver 403");
+    let p = "/v1/webhooks/events";
+    let events = expect(
+        &api.get(p, "/v1/webhooks/events?after=0&limit=1000", agent),
+        200,
+        "events",
+    );
+    assert!(
+        events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "ticket.created"),
+        "{events}"
+    );
+    expect(
+        &api.get(p, "/v1/webhooks/events?after=-1", agent),
+        422,
+        "events 422",
+    );
+    expect(
+        &api.get(p, "/v1/webhooks/events?after=%FF", agent),
+        400,
+        "events 400",
+    );
+    expect(&api.get(p, p, none), 401, "events 401");
+    expect(&api.get(p, p, wrong), 403, "events 403");
+    let p = "/v1/webhooks/deliveries";
+    let dead = expect(
+        &api.get(p, "/v1/webhooks/deliveries?state=dead", agent),
+        200,
+        "dead letters",
+    );
+    let letter = dead["deliveries"][0]["id"].as_i64().unwrap();
+    assert!(
+        dead["deliveries"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("allowed_outbound_hosts"),
+        "{dead}"
+    );
+    expect(
+        &api.get(
+            p,
+            &format!("/v1/webhooks/deliveries?subscription={sid}&limit=5"),
+            agent,
+        ),
+        200,
+        "deliveries",
+    );
+    expect(
+        &api.get(p, "/v1/webhooks/deliveries?subscription=nope", agent),
+        404,
+        "deliveries 404",
+    );
+    expect(
+        &api.get(p, "/v1/webhooks/deliveries?state=lost", agent),
+        422,
+        "deliveries 422",
+    );
+    expect(
+        &api.get(p, "/v1/webhooks/deliveries?state=%FF", agent),
+        400,
+        "deliveries 400",
+    );
+    expect(&api.get(p, p, none), 401, "deliveries 401");
+    expect(&api.get(p, p, wrong), 403, "deliveries 403");
+    let p = "/v1/webhooks/deliveries/{id}/replay";
+    let replay = format!("/v1/webhooks/deliveries/{letter}/replay");
+    let pending = expect(&api.call("POST", p, &replay, agent, None), 200, "replay");
+    assert_eq!(pending["state"], "pending");
+    expect(
+        &api.call("POST", p, &replay, agent, None),
+        409,
+        "replay 409",
+    );
+    expect(
+        &api.call(
+            "POST",
+            p,
+            "/v1/webhooks/deliveries/999999/replay",
+            agent,
+            None,
+        ),
+        404,
+        "replay 404",
+    );
+    expect(&api.call("POST", p, &replay, none, None), 401, "replay 401");
+    expect(
+        &api.call("POST", p, &replay, wrong, None),
+        403,
+        "replay 403",
+    );
+    let p = "/v1/webhooks/{id}";
+    expect(
+        &api.call("DELETE", p, &one, none, None),
+        401,
+        "unsubscribe 401",
+    );
+    expect(
+        &api.call("DELETE", p, &one, wrong, None),
+        403,
+        "unsubscribe 403",
+    );
+    expect(
+        &api.call("DELETE", p, &one, agent, None),
+        200,
+        "unsubscribe",
+    );
+    expect(
+        &api.call("DELETE", p, &one, agent, None),
+        404,
+        "unsubscribe 404",
+    );
+    // The schedule's ticket work, run by hand.
+    let p = "/v1/tickets/sweep";
+    let swept = expect(&api.call("POST", p, p, agent, None), 200, "sweep");
+    assert!(swept["escalated"].is_array(), "{swept}");
+    expect(&api.call("POST", p, p, none, None), 401, "sweep 401");
+    expect(&api.call("POST", p, p, wrong, None), 403, "sweep 403");
 
     // Every path with an undocumented method: a 405 listing the documented ones.
     let mut deviations = Vec::new();

@@ -191,20 +191,23 @@ pub struct Ticket {
     pub resolved_at: Option<String>,
     pub version: u32,
     /// When the schedule escalated it for missing its SLA (at most once).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub escalated_at: Option<String>,
     /// When a person first wrote on it (a note), for the time-to-first-response figures.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub first_response_at: Option<String>,
 }
 
 impl Ticket {
-    /// What the customer's access token may read: no contact, no assignee, no internal reasons.
+    /// What the customer's access token may read: no contact, no assignee, no internal reasons
+    /// or service clocks.
     pub fn customer_view(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).expect("ticket serialises");
         if let Some(o) = v.as_object_mut() {
             o.remove("assignee");
             o.remove("priority_reasons");
+            o.remove("escalated_at");
+            o.remove("first_response_at");
             if let Some(c) = o.get_mut("customer").and_then(|c| c.as_object_mut()) {
                 c.remove("contact");
             }

@@ -21,6 +21,10 @@ async fn handle(req: Request) -> HttpResponse {
             Err(r) => r,
             Ok(()) => list(&req).await,
         },
+        ["v1", "tickets", "sweep"] => match agent_only(&req, &[Method::POST]).await {
+            Err(r) => r,
+            Ok(()) => adapter::render(200, sweep().await),
+        },
         ["v1", "tickets", id] => match *req.method() {
             Method::GET => get(&req, id).await,
             _ => match agent_only(&req, &[Method::GET, Method::PATCH]).await {
@@ -46,6 +50,22 @@ async fn handle(req: Request) -> HttpResponse {
         },
         _ => adapter::problem(&adapter::not_found(&path)),
     }
+}
+
+/// The schedule's ticket work (docs/tickets.md, "Schedule"): escalate what is past its SLA,
+/// return what a silent assignee holds. Idempotent; any cron may call it.
+async fn sweep() -> Result<serde_json::Value, Problem> {
+    let store = store::open().await?;
+    let rules = tandem_stores::ticket::SweepRules {
+        queues: &crate::rules().policy.queues,
+    };
+    let now = tandem_adapter::sqlite::now_ms();
+    let swept = store.sweep(&rules, now).await?;
+    Ok(serde_json::json!({
+        "escalated": swept.escalated,
+        "returned": swept.returned,
+        "ran_at": tandem_core::feedback::format_time(now),
+    }))
 }
 
 /// The allowed methods, then the agent token.

@@ -19,14 +19,18 @@ fn outbox(conn: &Native) -> Store<&Native> {
     block_on(Store::open(conn)).unwrap()
 }
 
-fn subscribe(o: &Store<&Native>, id: &str, events: &[&str]) {
+/// A subscription named `name` (its URL's path); returns its id.
+fn subscribe(o: &Store<&Native>, name: &str, events: &[&str]) -> String {
     let input = SubscriptionInput {
-        url: format!("https://hooks.example/{id}"),
+        url: format!("https://hooks.example/{name}"),
         events: events.iter().map(|e| e.to_string()).collect(),
         description: None,
         active: true,
     };
-    block_on(o.create_subscription(id, &input, "secret")).unwrap();
+    let (stored, secret) = block_on(o.create_subscription(&input)).unwrap();
+    assert!(stored.id.starts_with("wh_") && secret.starts_with("whsec_"));
+    assert_eq!(stored.events, input.events);
+    stored.id
 }
 
 /// (type, subject) of every event, oldest first.
@@ -66,9 +70,9 @@ fn ticket_changes_write_their_events_and_fan_out_by_type() {
     let conn = memory();
     let s = open(&conn);
     let o = outbox(&conn);
-    subscribe(&o, "all", &["*"]);
-    subscribe(&o, "tickets", &["ticket.created"]);
-    subscribe(&o, "ratings", &["feedback.recorded"]);
+    let all = subscribe(&o, "all", &["*"]);
+    let tickets = subscribe(&o, "tickets", &["ticket.created"]);
+    let ratings = subscribe(&o, "ratings", &["feedback.recorded"]);
     block_on(s.put_agent("a1", &online_agent(&["orders"]))).unwrap();
     let t = create(&s, "c1", "orders", true);
     assert_eq!(
@@ -79,10 +83,10 @@ fn ticket_changes_write_their_events_and_fan_out_by_type() {
         ]
     );
     assert_eq!(
-        (deliveries(&conn, "all"), deliveries(&conn, "tickets")),
+        (deliveries(&conn, &all), deliveries(&conn, &tickets)),
         (2, 1)
     );
-    assert_eq!(deliveries(&conn, "ratings"), 0);
+    assert_eq!(deliveries(&conn, &ratings), 0);
     // A refused change (stale version) writes no event.
     let patch: PatchInput = serde_json::from_value(json!({"status": "open"})).unwrap();
     assert!(block_on(s.patch(&t.id, 9, &patch)).is_err());
@@ -139,9 +143,9 @@ fn deliveries_are_leased_retried_dead_lettered_and_replayed() {
     let s = open(&conn);
     let o = outbox(&conn);
     subscribe(&o, "hook", &["ticket.created"]);
-    subscribe(&o, "paused", &["ticket.created"]);
+    let paused = subscribe(&o, "paused", &["ticket.created"]);
     block_on(o.update_subscription(
-        "paused",
+        &paused,
         &tandem_core::webhook::PartialSubscription {
             active: Some(false),
             ..Default::default()
@@ -198,9 +202,9 @@ fn deliveries_are_leased_retried_dead_lettered_and_replayed() {
         json!({"pending": 0, "delivered": 1, "dead": 0})
     );
     // Deleting a subscription takes its deliveries with it.
-    assert!(block_on(o.delete_subscription("paused")).unwrap());
-    assert!(!block_on(o.delete_subscription("paused")).unwrap());
-    assert_eq!(deliveries(&conn, "paused"), 0);
+    assert!(block_on(o.delete_subscription(&paused)).unwrap());
+    assert!(!block_on(o.delete_subscription(&paused)).unwrap());
+    assert_eq!(deliveries(&conn, &paused), 0);
 }
 
 fn queues() -> Vec<Queue> {

@@ -64,6 +64,7 @@ async fn handle(req: Request) -> Reply {
         "/probe/kv" => kv(&req).await,
         "/probe/sqlite" => sqlite_round_trip().await,
         "/probe/var" => var(&req).await,
+        "/probe/outbound" => outbound(&req).await,
         "/probe/trap" => panic!("probe trap requested"),
         "/probe/counter" => json(serde_json::json!({
             "counter": COUNTER.fetch_add(1, Ordering::SeqCst) + 1
@@ -155,6 +156,16 @@ async fn var(req: &Request) -> Reply {
     match variables::get(name).await {
         Ok(value) => json(serde_json::json!({ "name": name, "value": value })),
         Err(e) => fail(StatusCode::NOT_FOUND, format!("{e:?}")),
+    }
+}
+
+/// `GET <url>` through the host's outbound `wasi:http`: the receiver's status, or the error
+/// code the host answered with (`HttpRequestDenied` outside `allowed_outbound_hosts`).
+async fn outbound(req: &Request) -> Reply {
+    let url = query(req, "url").unwrap_or("");
+    match spin_sdk::http::get(url).await {
+        Ok(response) => json(serde_json::json!({ "status": response.status().as_u16() })),
+        Err(e) => json(serde_json::json!({ "error": format!("{e:?}") })),
     }
 }
 
