@@ -7,11 +7,14 @@
 #![allow(clippy::result_large_err)]
 
 pub mod assign;
+pub mod customer;
 pub mod fill;
 pub mod lifecycle;
 pub mod policy;
+pub mod sla;
 
 pub use assign::{AgentInput, AgentLoad, AgentStatus, pick_agent};
+pub use customer::CustomerRecord;
 pub use fill::{Classified, Draft, Entity, Reason, TicketRules};
 pub use lifecycle::{PatchInput, Status};
 pub use policy::{SlaHours, TicketPolicy};

@@ -126,16 +126,29 @@ async fn create(
     {
         return store::replay(ticket, &fingerprint, &input.fingerprint()).map(token);
     }
+    // What the CRM told us about the customer fills what the request leaves out (tier →
+    // priority, name and contact for the agent); the request's own fields win.
+    let fingerprint = input.fingerprint();
+    let mut input = input.clone();
+    if let Some(known) = store.customer(&input.customer.id).await? {
+        input.customer = known.record.fill(&input.customer);
+    }
     let classified = match input.category {
         Some(_) => None,
-        None => classify(input)?,
+        None => classify(&input)?,
     };
     let recent = store
         .recent_tickets(&input.customer.id, tandem_adapter::sqlite::now_ms())
         .await?;
-    let draft = rules.fill(input, classified.as_ref(), recent);
+    let draft = rules.fill(&input, classified.as_ref(), recent);
     let created = store
-        .create(input, &draft, idempotency_key, auto_assign().await)
+        .create_as(
+            &input,
+            &fingerprint,
+            &draft,
+            idempotency_key,
+            auto_assign().await,
+        )
         .await?;
     Ok(token(created))
 }

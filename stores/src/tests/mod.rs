@@ -4,6 +4,7 @@
 // A Problem is the error of a request handler, built at most once per request.
 #![allow(clippy::result_large_err)]
 
+mod customers;
 mod db;
 mod drilldown;
 mod feedback;

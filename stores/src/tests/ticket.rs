@@ -58,6 +58,7 @@ pub(super) fn draft(input: &CreateInput, queue: &str, priority: Priority) -> Dra
         transcript: input.transcript.clone(),
         entities: serde_json::from_value(json!([{"kind": "order_id", "value": "TD1"}])).unwrap(),
         sla_hours: 4,
+        sla_calendar: None,
     }
 }
 
@@ -119,6 +120,7 @@ fn a_fresh_database_gets_the_ticket_schema() {
             "outbox_migrations",
             "outbox_subscriptions",
             "ticket_agents",
+            "ticket_customers",
             "ticket_events",
             "ticket_meta",
             "ticket_migrations",
