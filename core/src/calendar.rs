@@ -209,6 +209,29 @@ impl Hours {
         None
     }
 
+    /// The instant when `seconds` of open time have passed since `unix_secs` (the clock of an
+    /// SLA that pauses outside business hours); `None` when the calendar does not hold that
+    /// much open time in the next [`LOOKAHEAD_DAYS`] days.
+    pub fn add_open_time(&self, unix_secs: i64, seconds: i64) -> Option<i64> {
+        let (today, sec) = self.local(unix_secs);
+        let mut left = seconds.max(0);
+        for day in today..today + LOOKAHEAD_DAYS {
+            let from = if day == today { sec } else { 0 };
+            for &(a, b) in self.intervals(day) {
+                let (a, b) = (i64::from(a) * 60, i64::from(b) * 60);
+                if b <= from {
+                    continue;
+                }
+                let start = a.max(from);
+                if left <= b - start {
+                    return Some(day * 86_400 + start + left - self.offset_secs);
+                }
+                left -= b - start;
+            }
+        }
+        None
+    }
+
     /// RFC 3339 in the calendar's offset, e.g. `2026-12-08T09:00:00+08:00`.
     pub fn format_local(&self, unix_secs: i64) -> String {
         format_rfc3339(unix_secs, self.offset_secs)
@@ -494,6 +517,39 @@ mod tests {
         .unwrap();
         assert!(!h.is_open(0));
         assert_eq!(h.next_open(0), None);
+    }
+
+    #[test]
+    fn an_sla_clock_pauses_outside_business_hours() {
+        let c: Calendar = serde_yaml::from_str(
+            "utc_offset: \"+08:00\"\nweekly:\n  mon: [\"09:00-12:00\", \"13:30-18:00\"]\n  tue: [\"09:00-12:00\", \"13:30-18:00\"]\nholidays: [2026-12-15]\n",
+        )
+        .unwrap();
+        let h = c.compile().unwrap();
+        let at = |s: &str| parse_rfc3339(s).unwrap();
+        // Monday 11:00 + 2 h of open time: 1 h before lunch, 1 h after → 14:30.
+        assert_eq!(
+            h.add_open_time(at("2026-12-07T11:00:00+08:00"), 7_200),
+            Some(at("2026-12-07T14:30:00+08:00"))
+        );
+        // Arriving at lunch starts the clock at 13:30.
+        assert_eq!(
+            h.add_open_time(at("2026-12-07T12:30:00+08:00"), 3_600),
+            Some(at("2026-12-07T14:30:00+08:00"))
+        );
+        // Monday 17:00 + 4 h: 1 h on Monday, Tuesday 09:00-12:00 → 12:00 (the end of an
+        // interval is still inside it).
+        assert_eq!(
+            h.add_open_time(at("2026-12-07T17:00:00+08:00"), 14_400),
+            Some(at("2026-12-08T12:00:00+08:00"))
+        );
+        // Tuesday 18:00 + 1 h: closed Wednesday to Sunday → Monday 14 Dec 10:00.
+        assert_eq!(
+            h.add_open_time(at("2026-12-08T18:00:00+08:00"), 3_600),
+            Some(at("2026-12-14T10:00:00+08:00"))
+        );
+        let closed: Calendar = serde_yaml::from_str("utc_offset: \"+00:00\"\n").unwrap();
+        assert_eq!(closed.compile().unwrap().add_open_time(0, 60), None);
     }
 
     #[test]

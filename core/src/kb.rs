@@ -55,6 +55,10 @@ pub struct Queue {
     /// it to the queue; none: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ownership_timeout_minutes: Option<u32>,
+    /// Whether this queue's SLA clock runs only in its business hours (`hours`): a ticket due
+    /// in 4 h filed at closing time is due 4 open hours later.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sla_pauses_outside_hours: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -427,6 +431,13 @@ impl Validator {
                         q.id
                     ),
                 );
+            }
+            if q.sla_pauses_outside_hours && q.hours.is_none() {
+                let message = format!(
+                    "queue \"{}\": sla_pauses_outside_hours needs the queue's hours (a calendar)",
+                    q.id
+                );
+                self.report(Error, kb_file, line, message);
             }
             if q.ownership_timeout_minutes == Some(0) {
                 let message = format!(

@@ -9,6 +9,7 @@ use crate::pii;
 use crate::text::{detect_language, normalize};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 pub const SUBJECT_CHARS: usize = 60;
 pub const SUMMARY_CHARS: usize = 280;
@@ -50,11 +51,28 @@ pub struct Draft {
     pub transcript: Vec<TurnInput>,
     pub entities: Vec<Entity>,
     pub sla_hours: u32,
+    /// The queue's business hours when its SLA clock pauses outside them.
+    pub sla_calendar: Option<crate::calendar::Hours>,
+}
+
+impl Draft {
+    /// When the ticket is due if filed at `now_ms`: `sla_hours` later, counted in the queue's
+    /// open hours when its clock pauses outside them (wall-clock hours if the calendar holds
+    /// too little open time ahead).
+    pub fn sla_due(&self, now_ms: i64) -> i64 {
+        let seconds = i64::from(self.sla_hours) * 3_600;
+        self.sla_calendar
+            .as_ref()
+            .and_then(|h| h.add_open_time(now_ms.div_euclid(1000), seconds))
+            .map_or(now_ms + seconds * 1000, |due| due * 1000)
+    }
 }
 
 /// The policy with its patterns compiled (once per instance).
 pub struct TicketRules {
     pub policy: TicketPolicy,
+    /// Queue id → compiled hours, for the queues whose SLA pauses outside them.
+    sla_hours: BTreeMap<String, crate::calendar::Hours>,
     entities: EntityPatterns,
     amount: Regex,
     date: Regex,
@@ -63,8 +81,19 @@ pub struct TicketRules {
 impl TicketRules {
     pub fn new(policy: TicketPolicy) -> anyhow::Result<Self> {
         let entities = EntityPatterns::compile(&policy.entities)?;
+        let mut sla_hours = BTreeMap::new();
+        for (queue, calendar) in &policy.sla_calendars {
+            let hours = calendar.compile().map_err(|e| {
+                anyhow::anyhow!(
+                    "queue {queue}: its calendar does not compile: {}",
+                    e[0].message
+                )
+            })?;
+            sla_hours.insert(queue.clone(), hours);
+        }
         Ok(Self {
             policy,
+            sla_hours,
             entities,
             amount: Regex::new(
                 r"(?i)(?:[¥￥$]\s?\d[\d,]*(?:\.\d{1,2})?|\d[\d,]*(?:\.\d{1,2})?\s?(?:元|块钱|块|rmb|cny|usd|yuan|dollars?)(?-u:\b)?)",
@@ -131,6 +160,7 @@ impl TicketRules {
         let summary = self.summary(&category, &masked_customer, &entities);
         Draft {
             sla_hours: self.policy.sla_hours.for_priority(priority),
+            sla_calendar: self.sla_hours.get(&queue).cloned(),
             category,
             category_source,
             category_confidence,

@@ -82,6 +82,9 @@ pub struct TicketPolicy {
     pub entities: BTreeMap<String, String>,
     pub topics: Vec<TopicRule>,
     pub sla_hours: SlaHours,
+    /// Queue id → the calendar its SLA clock runs on (queues with `sla_pauses_outside_hours`).
+    #[serde(default)]
+    pub sla_calendars: BTreeMap<String, crate::calendar::Calendar>,
 }
 
 impl TicketPolicy {
@@ -141,6 +144,16 @@ impl TicketPolicy {
             entities: kb.meta.entities.clone(),
             topics,
             sla_hours: kb.meta.ticket_sla_hours.unwrap_or_default(),
+            sla_calendars: kb
+                .meta
+                .queues
+                .iter()
+                .filter(|q| q.sla_pauses_outside_hours)
+                .filter_map(|q| {
+                    let name = q.hours.as_ref()?;
+                    Some((q.id.clone(), kb.meta.calendars.get(name)?.clone()))
+                })
+                .collect(),
         })
     }
 

@@ -306,6 +306,21 @@ fn the_sweep_escalates_overdue_tickets_once_and_frees_silent_owners() {
             ("ticket.assigned".into(), silent.id.clone()),
         ]
     );
+    // The SLA figures' rows: one per ticket, the escalation and the first response on them.
+    let rows = block_on(s.sla_rows(0, i64::MAX, 100)).unwrap();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows.iter().filter(|r| r.escalated).count(), 1);
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.first_response_at.is_some())
+            .count(),
+        1
+    );
+    let report = tandem_core::ticket::sla::report(&rows, now);
+    assert_eq!(
+        (report.overall.overdue, report.queues["vip"].escalated),
+        (1, 1)
+    );
     // Idempotent: the next run changes nothing and tells nothing.
     let before = events(&conn).len();
     let again = block_on(s.sweep(&rules, now + 1000)).unwrap();

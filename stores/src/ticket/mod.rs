@@ -17,13 +17,16 @@ use tandem_core::ticket::{
     TicketPolicy,
 };
 
+mod customers;
 mod events;
 mod rows;
 mod schema;
+mod sla;
 mod sweep;
 
 use crate::outbox;
 
+pub use customers::StoredCustomer;
 use rows::{agent_from_row, agent_json, event_json, ticket_from_row};
 pub use schema::MIGRATIONS;
 pub use sweep::{SweepRules, Swept};
@@ -193,7 +196,28 @@ impl<C: Connection> Store<C> {
         idempotency_key: Option<&str>,
         auto_assign: bool,
     ) -> Result<Created, Problem> {
-        let fingerprint = input.fingerprint();
+        self.create_as(
+            input,
+            &input.fingerprint(),
+            draft,
+            idempotency_key,
+            auto_assign,
+        )
+        .await
+    }
+
+    /// [`Store::create`] of `input` as filled in (a CRM record's fields), replay-checked
+    /// against `fingerprint`, the request as the client sent it: a retry stays a replay when
+    /// the record changed in between.
+    pub async fn create_as(
+        &self,
+        input: &CreateInput,
+        fingerprint: &str,
+        draft: &Draft,
+        idempotency_key: Option<&str>,
+        auto_assign: bool,
+    ) -> Result<Created, Problem> {
+        let fingerprint = fingerprint.to_string();
         let id = ticket::ticket_id(random::<10>()?);
         self.db
             .write(async |db: &Db<C>| {
@@ -238,7 +262,7 @@ impl<C: Connection> Store<C> {
                         Value::Text(draft.summary.clone()),
                         to_json(&draft.transcript),
                         to_json(&draft.entities),
-                        Value::Integer(now + i64::from(draft.sla_hours) * 3_600_000),
+                        Value::Integer(draft.sla_due(now)),
                         Value::Integer(now),
                         Value::Integer(now),
                         text(idempotency_key),

@@ -87,4 +87,19 @@ pub const MIGRATIONS: &[Migration] = &[
         WHERE assignee IS NOT NULL AND assignee_replied_at IS NULL AND status IN ('new', 'open')
     "#,
     ),
+    (
+        3,
+        // Customer records pushed by a CRM (docs/tickets.md, "Customers"): the record as
+        // JSON, its tier beside it for queries.
+        r#"
+    CREATE TABLE ticket_customers (
+        id         TEXT    PRIMARY KEY,
+        record     TEXT    NOT NULL,
+        tier       TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        version    INTEGER NOT NULL CHECK (version >= 1)
+    ) WITHOUT ROWID
+    "#,
+    ),
 ];

@@ -24,6 +24,7 @@ fn rules() -> TicketRules {
                 hours: None,
                 escalate_to: None,
                 ownership_timeout_minutes: None,
+                sla_pauses_outside_hours: false,
             })
             .to_vec(),
         default_queue: "general".into(),
@@ -56,8 +57,36 @@ fn rules() -> TicketRules {
             },
         ],
         sla_hours: Default::default(),
+        // The orders queue's clock runs 09:00-18:00 Beijing time, Monday to Friday.
+        sla_calendars: [(
+            "orders".to_string(),
+            serde_yaml::from_str(
+                "utc_offset: \"+08:00\"\nweekly: {mon: [\"09:00-18:00\"], tue: [\"09:00-18:00\"], wed: [\"09:00-18:00\"], thu: [\"09:00-18:00\"], fri: [\"09:00-18:00\"]}\n",
+            )
+            .unwrap(),
+        )]
+        .into(),
     };
     TicketRules::new(policy).unwrap()
+}
+
+#[test]
+fn an_sla_that_pauses_counts_only_open_hours() {
+    let at = |s: &str| crate::calendar::parse_rfc3339(s).unwrap() * 1000;
+    let mut req = input(&["I want my money back for order TD2026112612345."]);
+    req.category = Some("refund".into());
+    let d = rules().fill(&req, None, 0);
+    assert_eq!((d.queue.as_str(), d.sla_hours), ("orders", 24));
+    // Friday 17:00 + 24 open hours (9 a day): 1 h Friday, 9 Monday, 9 Tuesday, 5 Wednesday.
+    assert_eq!(
+        d.sla_due(at("2026-12-11T17:00:00+08:00")),
+        at("2026-12-16T14:00:00+08:00")
+    );
+    // A queue whose clock does not pause: wall-clock hours.
+    req.category = Some("complaint_intent".into());
+    let d = rules().fill(&req, None, 0);
+    assert_ne!(d.queue, "orders");
+    assert_eq!(d.sla_due(0), i64::from(d.sla_hours) * 3_600_000);
 }
 
 fn input(texts: &[&str]) -> CreateInput {
