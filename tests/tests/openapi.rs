@@ -1660,6 +1660,109 @@ fn every_documented_path_method_and_status_against_the_running_app() {
     expect(&api.call("POST", p, p, none, None), 401, "sweep 401");
     expect(&api.call("POST", p, p, wrong, None), 403, "sweep 403");
 
+    // SLA figures.
+    let p = "/v1/tickets/sla";
+    let sla = expect(
+        &api.get(p, "/v1/tickets/sla?from=2026-01-01", agent),
+        200,
+        "sla",
+    );
+    assert!(sla["overall"]["tickets"].as_u64() >= Some(1), "{sla}");
+    expect(
+        &api.get(p, "/v1/tickets/sla?from=yesterday", agent),
+        422,
+        "sla 422",
+    );
+    expect(
+        &api.get(p, "/v1/tickets/sla?from=%FF", agent),
+        400,
+        "sla 400",
+    );
+    expect(&api.get(p, p, none), 401, "sla 401");
+    expect(&api.get(p, p, wrong), 403, "sla 403");
+
+    // Customers: a CRM's record, the tickets that fill from it.
+    let p = "/v1/customers/health";
+    expect(&api.get(p, p, none), 200, p);
+    expect(&api.call("HEAD", p, p, none, None), 200, p);
+    let p = "/v1/customers/{id}";
+    let record = json!({
+        "name": "王小明", "tier": "vip", "language": "zh", "contact": "wang@example.com",
+        "recent_orders": [{"id": "TD2026120100001", "status": "shipped", "total": 299.5,
+                           "currency": "CNY", "placed_at": "2026-12-01T10:00:00+08:00",
+                           "items": ["蓝牙耳机 earbuds"]}],
+        "attributes": {"plan": "gold"}, "source": "salesforce"
+    });
+    let crm = "/v1/customers/crm-c1";
+    expect(
+        &api.send("PUT", p, crm, agent, &record),
+        201,
+        "customer new",
+    );
+    expect(
+        &api.send("PUT", p, crm, agent, &record),
+        200,
+        "customer replaced",
+    );
+    expect(
+        &api.send("PUT", p, crm, agent, &json!({"language": "fr"})),
+        422,
+        "customer 422",
+    );
+    expect(&api.raw("PUT", p, crm, agent, b"{"), 400, "customer 400");
+    let big = json!({"attributes": {"notes": "长".repeat(6000)}});
+    expect(&api.send("PUT", p, crm, agent, &big), 413, "customer 413");
+    expect(&api.send("PUT", p, crm, none, &record), 401, "customer 401");
+    expect(
+        &api.send("PUT", p, crm, wrong, &record),
+        403,
+        "customer 403",
+    );
+    let filed = json!({"customer": {"id": "crm-c1"},
+                       "transcript": [{"role": "customer", "text": "退款 refund please"}]});
+    let t = expect(
+        &api.send("POST", "/v1/tickets", "/v1/tickets", none, &filed),
+        201,
+        "ticket of a known customer",
+    );
+    assert_eq!(t["ticket"]["customer"]["tier"], "vip", "{t}");
+    let c = expect(&api.get(p, crm, agent), 200, "customer");
+    assert_eq!(c["tickets"].as_array().unwrap().len(), 1, "{c}");
+    // A customer with tickets and no record.
+    let c = expect(
+        &api.get(p, "/v1/customers/webhook-c1", agent),
+        200,
+        "customer without a record",
+    );
+    assert!(c["record"].is_null(), "{c}");
+    expect(
+        &api.get(p, "/v1/customers/nobody", agent),
+        404,
+        "customer 404",
+    );
+    let p = "/v1/customers";
+    let all = expect(
+        &api.get(p, "/v1/customers?limit=5", agent),
+        200,
+        "customers",
+    );
+    assert_eq!(all["items"][0]["id"], "crm-c1", "{all}");
+    expect(
+        &api.get(p, "/v1/customers?limit=0", agent),
+        422,
+        "customers 422",
+    );
+    expect(
+        &api.get(p, "/v1/customers?limit=%FF", agent),
+        400,
+        "customers 400",
+    );
+    expect(&api.get(p, p, none), 401, "customers 401");
+    expect(&api.get(p, p, wrong), 403, "customers 403");
+    let p = "/v1/customers/{id}";
+    expect(&api.get(p, crm, none), 401, "customer get 401");
+    expect(&api.get(p, crm, wrong), 403, "customer get 403");
+
     // Every path with an undocumented method: a 405 listing the documented ones.
     let mut deviations = Vec::new();
     for (template, item) in doc["paths"].as_object().unwrap() {

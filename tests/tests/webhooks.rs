@@ -329,6 +329,13 @@ fn outbox(host: &Host) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Agent `a1`, online in the queues the test tickets go to.
+fn online_agent(host: &Host) {
+    let agent = json!({"name": "李雷 Li", "queues": ["orders", "logistics", "general"],
+                       "capacity": 5, "status": "online"});
+    ok(call(host, "PUT", "/v1/agents/a1", Some(&agent), &[]), 201);
+}
+
 fn create_ticket(host: &Host, customer: &str) -> Value {
     let body = json!({"customer": {"id": customer},
         "transcript": [{"role": "customer", "text": "我的订单 TD2026010100001 还没到 where is it"}]});
@@ -363,18 +370,7 @@ fn a_receiver_gets_every_event_signed_once_even_when_down_and_the_dead_are_repla
     let receiver = Receiver::start();
     let host = app(&dir.path().join("data"), &receiver, true, "120000");
     subscribe(&host, &receiver, &["*"]);
-    ok(
-        call(
-            &host,
-            "PUT",
-            "/v1/agents/a1",
-            Some(
-                &json!({"name": "李雷 Li", "queues": ["orders", "logistics", "general"], "capacity": 5, "status": "online"}),
-            ),
-            &[],
-        ),
-        201,
-    );
+    online_agent(&host);
 
     // A scripted conversation: handed to a person, a ticket, worked, resolved, rated.
     feedback(
@@ -650,18 +646,7 @@ fn the_schedule_escalates_overdue_tickets_and_frees_silent_assignees() {
     let receiver = Receiver::start();
     let host = app(&data, &receiver, true, "120000");
     subscribe(&host, &receiver, &["ticket.escalated", "ticket.assigned"]);
-    ok(
-        call(
-            &host,
-            "PUT",
-            "/v1/agents/a1",
-            Some(
-                &json!({"name": "Li", "queues": ["orders", "logistics", "general"], "capacity": 5, "status": "online"}),
-            ),
-            &[],
-        ),
-        201,
-    );
+    online_agent(&host);
     let overdue = create_ticket(&host, "cust-o");
     let silent = create_ticket(&host, "cust-s");
     assert_eq!(overdue["assignee"], "a1");
@@ -741,6 +726,25 @@ fn the_schedule_escalates_overdue_tickets_and_frees_silent_assignees() {
                 && r.body["data"]["ticket"]["id"] == silent["id"]
         })
     });
+    // The complaints queue's SLA clock runs in office hours only (kb.yaml): its due time is
+    // the calendar's, not the wall clock's.
+    let body = json!({"customer": {"id": "cust-c"}, "category": "complaint",
+        "transcript": [{"role": "customer", "text": "我要投诉 I want to complain"}]});
+    let c = ok(call(&host, "POST", "/v1/tickets", Some(&body), &[]), 201)["ticket"].clone();
+    assert_eq!(c["queue"], "complaints", "{c}");
+    let policy: tandem_core::ticket::TicketPolicy = serde_json::from_slice(
+        &std::fs::read(tandem_tests::workspace_root().join("models/ticket.json")).unwrap(),
+    )
+    .unwrap();
+    let office = policy.sla_calendars["complaints"].compile().unwrap();
+    let secs = |f: &str| tandem_core::calendar::parse_rfc3339(c[f].as_str().unwrap()).unwrap();
+    let priority = serde_json::from_value(c["priority"].clone()).unwrap();
+    let hours = i64::from(policy.sla_hours.for_priority(priority));
+    let expected = office
+        .add_open_time(secs("created_at"), hours * 3600)
+        .unwrap();
+    assert!((secs("sla_due") - expected).abs() <= 1, "{c}");
+
     // Idempotent: an explicit run (any cron can call it) finds nothing more to do.
     let run = ok(call(&host, "POST", "/v1/tickets/sweep", None, &[]), 200);
     assert_eq!(

@@ -46,6 +46,12 @@
       'status.closed': 'closed', 'prio.low': 'low', 'prio.normal': 'normal', 'prio.high': 'high', 'prio.urgent': 'urgent',
       'event.created': 'created', 'event.assigned': 'assigned', 'event.status': 'status',
       'event.priority': 'priority', 'event.queue': 'queue', 'event.category': 'intent', 'event.note': 'reply',
+      'event.escalated': 'escalated',
+      'badge.overdue': 'overdue', 'badge.escalated': 'escalated',
+      'fact.escalated': 'Escalated', 'fact.firstResponse': 'First response',
+      'agent.customer': 'Customer (CRM record)', 'agent.noRecord': 'No CRM record for this customer.',
+      'customer.tier': 'Tier', 'customer.language': 'Language', 'customer.orders': 'Recent orders',
+      'customer.tickets': '{n} tickets in all', 'customer.source': 'From {source}',
     },
     zh: {
       'agent.title': '坐席工作台 · Tandem', 'agent.signin': '坐席工作台',
@@ -83,6 +89,12 @@
       'status.closed': '已关闭', 'prio.low': '低', 'prio.normal': '普通', 'prio.high': '高', 'prio.urgent': '紧急',
       'event.created': '创建', 'event.assigned': '分配', 'event.status': '状态',
       'event.priority': '优先级', 'event.queue': '队列', 'event.category': '意图', 'event.note': '回复',
+      'event.escalated': '已升级',
+      'badge.overdue': '已超时', 'badge.escalated': '已升级',
+      'fact.escalated': '升级时间', 'fact.firstResponse': '首次响应',
+      'agent.customer': '客户（CRM 资料）', 'agent.noRecord': '该客户没有 CRM 资料。',
+      'customer.tier': '等级', 'customer.language': '语言', 'customer.orders': '最近订单',
+      'customer.tickets': '共 {n} 张工单', 'customer.source': '来自 {source}',
     },
   });
 
@@ -183,9 +195,20 @@
       el('span', { class: 'meta' },
         el('span', { class: 'badge status-' + tk.status }, t('status.' + tk.status)),
         el('span', { class: 'badge prio-' + tk.priority }, t('prio.' + tk.priority)),
+        ...clockBadges(tk),
         el('span', null, queueName(tk.queue)), '·', el('span', null, intentName(tk.category)), '·',
         el('span', null, tk.assignee || t('unassigned')), '·', el('time', { datetime: tk.created_at }, fmtTime(tk.created_at))))))
       : [el('li', { class: 'empty' }, t('agent.empty'))]));
+  }
+
+  // Overdue: past its SLA and not done; escalated: the schedule moved it (docs/tickets.md).
+  function clockBadges(tk) {
+    const done = tk.status === 'resolved' || tk.status === 'closed';
+    const overdue = !done && Date.parse(tk.sla_due) < Date.now();
+    return [
+      overdue ? el('span', { class: 'badge overdue', 'data-badge': 'overdue' }, t('badge.overdue')) : null,
+      tk.escalated_at ? el('span', { class: 'badge escalated', 'data-badge': 'escalated' }, t('badge.escalated')) : null,
+    ].filter(Boolean);
   }
 
   // ---- one ticket --------------------------------------------------------------------------
@@ -201,6 +224,37 @@
     if (focus) $('detail').focus();
     loadSuggestions(state.current);
     loadRelated(state.current);
+    loadCustomer(state.current);
+  }
+
+  // What the CRM pushed about the customer (PUT /v1/customers/{id}), and how many tickets they have.
+  async function loadCustomer(tk) {
+    const list = $('customer');
+    list.replaceChildren();
+    const res = await api('/v1/customers/' + encodeURIComponent(tk.customer.id));
+    if (state.current !== tk) return;
+    if (!res.ok) { list.append(el('li', { class: 'muted' }, t('agent.failed', { detail: problemText(res) }))); return; }
+    const r = res.body.record;
+    const items = [];
+    if (!r) items.push(el('li', { class: 'muted' }, t('agent.noRecord')));
+    else {
+      items.push(el('li', { 'data-field': 'customer-name' }, r.name || tk.customer.id,
+        r.source ? el('span', { class: 'muted small' }, ' · ' + t('customer.source', { source: r.source })) : null));
+      if (r.tier) items.push(el('li', null, el('span', { class: 'muted small' }, t('customer.tier') + ' '), el('span', { class: 'badge', 'data-field': 'customer-tier' }, r.tier)));
+      if (r.language) items.push(el('li', null, el('span', { class: 'muted small' }, t('customer.language') + ' '), r.language));
+      for (const [k, v] of Object.entries(r.attributes || {})) items.push(el('li', null, el('span', { class: 'muted small' }, k + ' '), v));
+      if (r.recent_orders.length) {
+        items.push(el('li', { class: 'muted small' }, t('customer.orders')));
+        for (const o of r.recent_orders) {
+          items.push(el('li', { 'data-order': o.id }, el('code', null, o.id),
+            o.status ? ' · ' + o.status : '',
+            o.total !== null && o.total !== undefined ? ` · ${o.total} ${o.currency || ''}` : '',
+            o.items && o.items.length ? el('span', { class: 'muted small' }, ' · ' + o.items.join(', ')) : null));
+        }
+      }
+    }
+    items.push(el('li', { class: 'muted small', 'data-field': 'customer-tickets' }, t('customer.tickets', { n: res.body.tickets.length })));
+    list.replaceChildren(...items);
   }
 
   function renderTicket() {
@@ -221,8 +275,10 @@
         ' ', el('span', { class: 'muted small' }, t('source.' + tk.category_source))),
       ...fact('fact.confidence', conf === null || conf === undefined ? t('none') : el('span', { class: 'confidence', 'data-field': 'confidence' },
         el('span', { class: 'meter', role: 'img', 'aria-label': fmtPct(conf) }, el('span', { style: null })), fmtPct(conf))),
-      ...fact('fact.sla', fmtTime(tk.sla_due)),
+      ...fact('fact.sla', fmtTime(tk.sla_due), ' ', ...clockBadges(tk)),
       ...fact('fact.created', fmtTime(tk.created_at)),
+      ...(tk.escalated_at ? fact('fact.escalated', fmtTime(tk.escalated_at)) : []),
+      ...(tk.first_response_at ? fact('fact.firstResponse', fmtTime(tk.first_response_at)) : []),
       ...(tk.priority_reasons && tk.priority_reasons.length
         ? fact('fact.reasons', tk.priority_reasons.map((r) => (i18n.lang === 'zh' ? r.message_zh : r.message_en)).join('; '))
         : []),

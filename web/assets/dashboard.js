@@ -115,6 +115,7 @@
     // An open drill-down follows the range (and the 30 s refresh).
     if (state.drill) await drill(state.drill, false);
     render();
+    await window.TandemService.load(rangeQuery(), state.kb);
     say(t('dash.updated', { time: new Date().toLocaleTimeString(i18n.lang === 'zh' ? 'zh-CN' : 'en-GB') }));
   }
 

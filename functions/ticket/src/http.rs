@@ -13,13 +13,17 @@ async fn handle(req: Request) -> HttpResponse {
     let path = adapter::path(&req).trim_end_matches('/').to_string();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     match segments.as_slice() {
-        ["v1", "tickets" | "agents", "health"] => {
+        ["v1", "tickets" | "agents" | "customers", "health"] => {
             adapter::health_route(&req, "ticket", Some(&crate::rules().policy.model_version))
         }
         ["v1", "tickets"] if req.method() == Method::POST => create(req).await,
         ["v1", "tickets"] => match agent_only(&req, &[Method::GET, Method::POST]).await {
             Err(r) => r,
             Ok(()) => list(&req).await,
+        },
+        ["v1", "tickets", "sla"] => match agent_only(&req, &[Method::GET]).await {
+            Err(r) => r,
+            Ok(()) => adapter::render(200, sla(&req).await),
         },
         ["v1", "tickets", "sweep"] => match agent_only(&req, &[Method::POST]).await {
             Err(r) => r,
@@ -39,6 +43,15 @@ async fn handle(req: Request) -> HttpResponse {
                 Ok(()) => add_note(req, id).await,
             }
         }
+        ["v1", "customers"] => match agent_only(&req, &[Method::GET]).await {
+            Err(r) => r,
+            Ok(()) => adapter::render(200, list_customers(&req).await),
+        },
+        ["v1", "customers", id] => match agent_only(&req, &[Method::GET, Method::PUT]).await {
+            Err(r) => r,
+            Ok(()) if *req.method() == Method::GET => adapter::render(200, get_customer(id).await),
+            Ok(()) => put_customer(req, id).await,
+        },
         ["v1", "agents"] => match agent_only(&req, &[Method::GET]).await {
             Err(r) => r,
             Ok(()) => adapter::render(200, list_agents().await),
@@ -66,6 +79,74 @@ async fn sweep() -> Result<serde_json::Value, Problem> {
         "returned": swept.returned,
         "ran_at": tandem_core::feedback::format_time(now),
     }))
+}
+
+/// `PUT /v1/customers/{id}`: a CRM's record of the customer, replaced whole; 201 when new.
+async fn put_customer(req: Request, id: &str) -> HttpResponse {
+    let id = adapter::query::percent_decode(id).unwrap_or_default();
+    let result = async {
+        let record =
+            adapter::read_json::<ticket::CustomerRecord>(req, ticket::customer::MAX_RECORD_BYTES)
+                .await?;
+        record.validate(&id)?;
+        store::open().await?.put_customer(&id, &record).await
+    }
+    .await;
+    match result {
+        Ok((stored, created)) => adapter::json(if created { 201 } else { 200 }, &stored),
+        Err(p) => adapter::problem(&p),
+    }
+}
+
+/// `GET /v1/customers?limit=`: the records CRMs pushed, most recently updated first.
+async fn list_customers(req: &Request) -> Result<serde_json::Value, Problem> {
+    let q = adapter::query::parse_query(req, &["limit"])?;
+    let limit = q.bounded("limit", 50, 200)? as u32;
+    let items = store::open().await?.customers(limit).await?;
+    Ok(serde_json::json!({ "items": items }))
+}
+
+/// `GET /v1/customers/{id}`: the record (null when no CRM pushed one) and the latest tickets;
+/// 404 when there is neither.
+async fn get_customer(id: &str) -> Result<serde_json::Value, Problem> {
+    let id = adapter::query::percent_decode(id).unwrap_or_default();
+    if !ticket::customer::valid_customer_id(&id) {
+        return Err(Problem::not_found(format!("no customer {id}")));
+    }
+    let store = store::open().await?;
+    let record = store.customer(&id).await?;
+    let tickets = store.customer_tickets(&id).await?;
+    if record.is_none() && tickets.is_empty() {
+        return Err(Problem::not_found(format!(
+            "no customer {id}: no record was pushed (PUT /v1/customers/{{id}}) and no ticket names it"
+        )));
+    }
+    Ok(serde_json::json!({"id": id, "record": record, "tickets": tickets}))
+}
+
+/// Most tickets the SLA figures read (the oldest in the window first).
+const SLA_MAX_TICKETS: u32 = 100_000;
+
+/// `GET /v1/tickets/sla?from=&to=`: SLA met, overdue, escalated and time to first response,
+/// overall, per queue and per agent, for tickets created in the window.
+async fn sla(req: &Request) -> Result<serde_json::Value, Problem> {
+    let q = adapter::query::parse_query(req, &["from", "to"])?;
+    let (from, to) = tandem_core::feedback::parse_range(q.get("from"), q.get("to"))?;
+    let now = tandem_adapter::sqlite::now_ms();
+    let rows = store::open()
+        .await?
+        .sla_rows(from, to, SLA_MAX_TICKETS)
+        .await?;
+    let report = ticket::sla::report(&rows, now);
+    let mut out = serde_json::to_value(&report).expect("a report serialises");
+    out["from"] = (from > 0)
+        .then(|| tandem_core::feedback::format_time(from))
+        .into();
+    out["to"] = (to < i64::MAX)
+        .then(|| tandem_core::feedback::format_time(to))
+        .into();
+    out["truncated"] = (rows.len() as u32 >= SLA_MAX_TICKETS).into();
+    Ok(out)
 }
 
 /// The allowed methods, then the agent token.
