@@ -51,7 +51,7 @@
       'fact.escalated': 'Escalated', 'fact.firstResponse': 'First response',
       'agent.customer': 'Customer (CRM record)', 'agent.noRecord': 'No CRM record for this customer.',
       'customer.tier': 'Tier', 'customer.language': 'Language', 'customer.orders': 'Recent orders',
-      'customer.tickets': '{n} tickets in all', 'customer.source': 'From {source}',
+      'customer.tickets': '{n} tickets in all', 'customer.tickets.one': '1 ticket in all', 'customer.source': 'From {source}',
     },
     zh: {
       'agent.title': '坐席工作台 · Tandem', 'agent.signin': '坐席工作台',
@@ -94,7 +94,7 @@
       'fact.escalated': '升级时间', 'fact.firstResponse': '首次响应',
       'agent.customer': '客户（CRM 资料）', 'agent.noRecord': '该客户没有 CRM 资料。',
       'customer.tier': '等级', 'customer.language': '语言', 'customer.orders': '最近订单',
-      'customer.tickets': '共 {n} 张工单', 'customer.source': '来自 {source}',
+      'customer.tickets': '共 {n} 张工单', 'customer.tickets.one': '共 1 张工单', 'customer.source': '来自 {source}',
     },
   });
 
@@ -253,7 +253,7 @@
         }
       }
     }
-    items.push(el('li', { class: 'muted small', 'data-field': 'customer-tickets' }, t('customer.tickets', { n: res.body.tickets.length })));
+    items.push(el('li', { class: 'muted small', 'data-field': 'customer-tickets' }, res.body.tickets.length === 1 ? t('customer.tickets.one') : t('customer.tickets', { n: res.body.tickets.length })));
     list.replaceChildren(...items);
   }
 
