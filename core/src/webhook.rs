@@ -86,7 +86,7 @@ pub fn verify(
     if macs.is_empty() {
         return Err(Unverified::Malformed);
     }
-    if (now_seconds - timestamp).abs() > window_seconds {
+    if now_seconds.abs_diff(timestamp) > window_seconds.unsigned_abs() {
         return Err(Unverified::Stale);
     }
     let expected = mac(secret, timestamp, body);
@@ -340,6 +340,12 @@ mod tests {
         assert_eq!(
             verify("v1=00", "s3cret", b"", 0, 300),
             Err(Unverified::Malformed)
+        );
+        // A hostile timestamp neither overflows nor slips through the window.
+        let far = format!("t={},v1={}", i64::MIN, "0".repeat(64));
+        assert_eq!(
+            verify(&far, "s3cret", b"", 1_700_000_000, 300),
+            Err(Unverified::Stale)
         );
         // A rotated secret: either MAC may match.
         let other = signature("old", 1_700_000_000, b"x");

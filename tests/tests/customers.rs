@@ -1,7 +1,7 @@
 //! Customer records from a CRM over real HTTP (`PUT|GET /v1/customers/{id}`, docs/tickets.md
-//! "Customers"): a record fills what a new ticket and an assist turn leave out (a VIP is
-//! treated as one), the request's own fields win, the record lists the customer's tickets,
-//! and bad records are refused whole.
+//! "Customers"): a record fills what an agent-token create leaves out (a VIP is treated as
+//! one), the request's own fields win, anonymous callers learn nothing of it, the record lists
+//! the customer's tickets, and bad records are refused whole.
 
 use serde_json::{Value, json};
 use tandem_tests::{Body, Host, HttpResponse, assert_problem, request_with, start_app};
@@ -46,11 +46,12 @@ fn a_crm_record_fills_tickets_and_assist_and_lists_the_tickets() {
         2
     );
 
-    // A ticket that names only the id: name, tier and contact come from the record, and the
-    // tier raises its priority; a ticket that gives its own name keeps it.
+    // Anyone may claim any customer id on the public routes: an anonymous create learns
+    // nothing of the record (the ticket it gets back has only what it sent), and neither does
+    // an assist turn.
     let body = json!({"customer": {"id": "crm c1"},
                       "transcript": [{"role": "customer", "text": "我想退货 I want to return it"}]});
-    let t = ok(
+    let anonymous = ok(
         request_with(
             host.addr,
             "POST",
@@ -59,6 +60,43 @@ fn a_crm_record_fills_tickets_and_assist_and_lists_the_tickets() {
             Body::Sized(body.to_string().as_bytes()),
         )
         .unwrap(),
+        201,
+    );
+    let c = &anonymous["ticket"]["customer"];
+    assert!(
+        c["name"].is_null() && c["tier"].is_null() && c["contact"].is_null(),
+        "{anonymous}"
+    );
+    assert!(!anonymous.to_string().contains("wang@example.com"));
+    let turn = json!({"message": "你好，我的订单到哪了", "customer": {"id": "crm c1"}}).to_string();
+    let a = ok(
+        request_with(
+            host.addr,
+            "POST",
+            "/v1/assist",
+            &[],
+            Body::Sized(turn.as_bytes()),
+        )
+        .unwrap(),
+        200,
+    );
+    assert!(
+        a["handoff"]["signals"]["tier"].is_null(),
+        "{}",
+        a["handoff"]
+    );
+    assert!(!a.to_string().contains("wang@example.com") && !a.to_string().contains("王小明"));
+
+    // A CRM or the console (agent token) filing for the customer: name, tier and contact come
+    // from the record, and the tier raises its priority; a ticket that gives its own name
+    // keeps it.
+    let t = ok(
+        call(
+            &host,
+            "POST",
+            "/v1/tickets",
+            Some(body.to_string().as_bytes()),
+        ),
         201,
     );
     let c = &t["ticket"]["customer"];
@@ -81,33 +119,16 @@ fn a_crm_record_fills_tickets_and_assist_and_lists_the_tickets() {
     let own = json!({"customer": {"id": "crm c1", "name": "Xiaoming", "tier": "standard"},
                      "transcript": [{"role": "customer", "text": "where is my parcel"}]});
     let t2 = ok(
-        request_with(
-            host.addr,
+        call(
+            &host,
             "POST",
             "/v1/tickets",
-            &[],
-            Body::Sized(own.to_string().as_bytes()),
-        )
-        .unwrap(),
+            Some(own.to_string().as_bytes()),
+        ),
         201,
     );
     assert_eq!(t2["ticket"]["customer"]["name"], "Xiaoming");
     assert_eq!(t2["ticket"]["customer"]["tier"], "standard");
-
-    // Assist: the handoff decision sees the record's tier.
-    let turn = json!({"message": "你好，我的订单到哪了", "customer": {"id": "crm c1"}}).to_string();
-    let a = ok(
-        request_with(
-            host.addr,
-            "POST",
-            "/v1/assist",
-            &[],
-            Body::Sized(turn.as_bytes()),
-        )
-        .unwrap(),
-        200,
-    );
-    assert_eq!(a["handoff"]["signals"]["tier"], "vip", "{}", a["handoff"]);
 
     // The record with the customer's tickets, newest first.
     let got = ok(call(&host, "GET", path, None), 200);
@@ -119,10 +140,11 @@ fn a_crm_record_fills_tickets_and_assist_and_lists_the_tickets() {
         .map(|t| t["id"].as_str().unwrap())
         .collect();
     assert_eq!(
-        &ids[ids.len() - 2..],
+        ids,
         [
             t2["ticket"]["id"].as_str().unwrap(),
-            t["ticket"]["id"].as_str().unwrap()
+            t["ticket"]["id"].as_str().unwrap(),
+            anonymous["ticket"]["id"].as_str().unwrap()
         ]
     );
 

@@ -1721,9 +1721,9 @@ fn every_documented_path_method_and_status_against_the_running_app() {
     let filed = json!({"customer": {"id": "crm-c1"},
                        "transcript": [{"role": "customer", "text": "退款 refund please"}]});
     let t = expect(
-        &api.send("POST", "/v1/tickets", "/v1/tickets", none, &filed),
+        &api.send("POST", "/v1/tickets", "/v1/tickets", agent, &filed),
         201,
-        "ticket of a known customer",
+        "ticket of a known customer, filed by a CRM",
     );
     assert_eq!(t["ticket"]["customer"]["tier"], "vip", "{t}");
     let c = expect(&api.get(p, crm, agent), 200, "customer");

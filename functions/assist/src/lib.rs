@@ -299,45 +299,6 @@ async fn mark_handed_off(conversation_id: &str) {
     }
 }
 
-/// Fills the tier, name and contact the conversation does not know yet from the record a CRM
-/// pushed (`PUT /v1/customers/{id}`): the handoff rules and the ticket see a VIP as one. A
-/// failure is logged: the turn goes on with what the customer said.
-async fn known_customer(conv: &mut assist::Conversation) {
-    let c = &conv.customer;
-    let Some(id) = c.id.clone() else { return };
-    if c.tier.is_some() && c.name.is_some() && c.contact.is_some() {
-        return;
-    }
-    let result: Result<_, Problem> = async {
-        let conn = Spin::open_default(tandem_stores::ticket::NAME).await?;
-        tandem_stores::ticket::Store::open(conn)
-            .await?
-            .customer(&id)
-            .await
-    }
-    .await;
-    match result {
-        Ok(Some(known)) => {
-            let c = &mut conv.customer;
-            let r = known.record;
-            for (slot, value) in [
-                (&mut c.tier, r.tier),
-                (&mut c.name, r.name),
-                (&mut c.contact, r.contact),
-            ] {
-                if slot.is_none() {
-                    *slot = value;
-                }
-            }
-        }
-        Ok(None) => {}
-        Err(p) => eprintln!(
-            "assist: reading the record of customer {id} failed: {}",
-            p.to_json()
-        ),
-    }
-}
-
 /// One customer turn, end to end.
 async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
     body.validate()?;
@@ -345,7 +306,6 @@ async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
     let store = Store::open(STORE).await.map_err(store_error)?;
     let mut conv = load(&store, body.conversation_id.as_deref(), now).await?;
     conv.merge_customer(body.customer.as_ref());
-    known_customer(&mut conv).await;
     let message = body.message.trim();
     let turn_number = conv.customer_turns + 1;
 

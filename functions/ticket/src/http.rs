@@ -160,6 +160,15 @@ fn ticket_headers(t: &ticket::Ticket) -> Vec<(&'static str, String)> {
 }
 
 async fn create(req: Request) -> HttpResponse {
+    // The route is public; an agent token (a CRM, the console) makes the caller trusted.
+    let from = match adapter::bearer_token(req.headers().get("authorization")) {
+        Some(presented) => match adapter::is_agent_token(&presented).await {
+            Ok(true) => crate::Caller::Agent,
+            Ok(false) => crate::Caller::Anonymous,
+            Err(r) => return r,
+        },
+        None => crate::Caller::Anonymous,
+    };
     let key = req
         .headers()
         .get("idempotency-key")
@@ -168,7 +177,7 @@ async fn create(req: Request) -> HttpResponse {
         Ok(i) => i,
         Err(p) => return adapter::problem(&p),
     };
-    match crate::create(&input, key.as_deref()).await {
+    match crate::create(&input, key.as_deref(), from).await {
         Ok((created, token)) => {
             let t = &created.ticket;
             let mut headers = ticket_headers(t);

@@ -97,11 +97,20 @@ async fn auto_assign() -> bool {
     }
 }
 
+/// Who files a ticket: an agent-token holder (a CRM, the console) or an anonymous customer-side
+/// caller (the public route, `/v1/assist`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Agent,
+    Anonymous,
+}
+
 /// Validates, fills, assigns and stores a ticket; an idempotent replay returns the first one.
 /// Returns the ticket and the customer's access token for it.
 async fn create(
     input: &CreateInput,
     idempotency_key: Option<&str>,
+    from: Caller,
 ) -> Result<(Created, String), Problem> {
     let rules = rules();
     input.validate(&rules.policy)?;
@@ -127,10 +136,14 @@ async fn create(
         return store::replay(ticket, &fingerprint, &input.fingerprint()).map(token);
     }
     // What the CRM told us about the customer fills what the request leaves out (tier →
-    // priority, name and contact for the agent); the request's own fields win.
+    // priority, name and contact for the agent); the request's own fields win. Only for an
+    // agent-token caller: anyone may claim any customer id on the anonymous routes, and the
+    // created ticket is echoed back to them.
     let fingerprint = input.fingerprint();
     let mut input = input.clone();
-    if let Some(known) = store.customer(&input.customer.id).await? {
+    if from == Caller::Agent
+        && let Some(known) = store.customer(&input.customer.id).await?
+    {
         input.customer = known.record.fill(&input.customer);
     }
     let classified = match input.category {

@@ -129,9 +129,13 @@ impl wit::Guest for crate::Component {
             category: request.category,
             priority: request.priority.map(priority_from_wit),
         };
-        let (created, token) = crate::create(&input, request.idempotency_key.as_deref())
-            .await
-            .map_err(to_wit_error)?;
+        let (created, token) = crate::create(
+            &input,
+            request.idempotency_key.as_deref(),
+            crate::Caller::Anonymous,
+        )
+        .await
+        .map_err(to_wit_error)?;
         Ok(wit::Created {
             ticket: ticket_to_wit(created.ticket),
             access_token: token,

@@ -187,12 +187,13 @@ impl<C: Connection> Store<C> {
                         "UPDATE ticket_tickets SET assignee = NULL, assigned_at = NULL, \
                          version = version + 1, updated_at = ?1 \
                          WHERE id = ?2 AND assignee = ?3 AND assignee_replied_at IS NULL \
-                         AND assigned_at < ?4 RETURNING id",
+                         AND assigned_at < ?4 AND version = ?5 RETURNING id",
                         vec![
                             Value::Integer(now),
                             Value::Text(t.id.clone()),
                             text(t.assignee.as_deref()),
                             Value::Integer(cutoff),
+                            Value::Integer(i64::from(t.version)),
                         ],
                     )
                     .await?;
