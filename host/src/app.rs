@@ -1,26 +1,28 @@
 //! Loading an application: engine, linker, one pre-instantiated component per manifest entry,
 //! and making a store (fresh or reused) for each request.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
-use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use wasmtime_wasi_http::p3::bindings::{Service, ServicePre};
 
-use crate::bindings::SpinPlatform;
-use crate::limits::{Limits, MemoryLimiter};
+use crate::error::wt;
+use crate::factors::key_value::KeyValueFactor;
+use crate::factors::outbound_http::OutboundHttpFactor;
+use crate::factors::sqlite::SqliteFactor;
+use crate::factors::variables::{self, VariablesFactor};
+use crate::factors::wasi::WasiFactor;
+use crate::factors::{AppContext, Factor};
+use crate::limits::Limits;
 use crate::manifest::{ComponentConfig, Manifest};
-use crate::outbound::{AllowedHosts, OutboundPolicy};
-use crate::platform::ComponentPlatform;
 use crate::routing::Router;
-use crate::runtime_config::{RuntimeConfig, SqliteConfig};
+use crate::runtime_config::RuntimeConfig;
 use crate::schedule::Schedule;
-use crate::spin_kv::KvBackend;
-use crate::state::{HostState, Spin};
+use crate::state::{AppStates, HostState};
 
 /// Instances that may exist at the same time (pooling allocator slots); more concurrent
 /// requests than this get a 503 instead of exhausting the machine.
@@ -72,16 +74,9 @@ pub struct LoadedComponent {
     /// Component id.
     pub id: String,
     pre: ServicePre<HostState>,
-    platform: Arc<ComponentPlatform>,
-    environment: Vec<(String, String)>,
-    mount: Option<PathBuf>,
+    /// The factors' application states, to prepare each instance's [`HostState`] from.
+    states: Arc<AppStates>,
     idle: Mutex<Vec<Reusable>>,
-}
-
-/// Adds context to a wasmtime error, converting it to `anyhow` (wasmtime 48 has its own
-/// error type, which anyhow's `Context` does not cover).
-pub(crate) fn wt<T>(result: wasmtime::Result<T>, context: &str) -> Result<T> {
-    result.map_err(|e| anyhow::Error::from(e).context(context.to_string()))
 }
 
 /// The engine configuration shared by `up` and `preinit`: component-model async (spin-sdk 7
@@ -136,32 +131,9 @@ pub fn serving_engine(limits: &Limits) -> Result<Engine> {
     wt(Engine::new(&config), "creating the wasmtime engine")
 }
 
-/// A linker with everything a spin-sdk 7 component may import: WASI 0.2 and 0.3 CLI,
-/// `wasi:http@0.3`, and the Spin sqlite/key-value/variables interfaces.
-pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
-    let mut linker = Linker::new(engine);
-    wt(
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker),
-        "linking WASI 0.2",
-    )?;
-    wt(
-        wasmtime_wasi::p3::add_to_linker(&mut linker),
-        "linking WASI 0.3",
-    )?;
-    wt(
-        wasmtime_wasi_http::p3::add_to_linker(&mut linker),
-        "linking wasi:http 0.3",
-    )?;
-    wt(
-        SpinPlatform::add_to_linker::<_, Spin>(&mut linker, |state| state),
-        "linking the Spin interfaces",
-    )?;
-    Ok(linker)
-}
-
 impl App {
-    /// Compiles and links every component of `manifest`; fails on the first problem, naming
-    /// the component.
+    /// Configures every factor, then compiles and links every component of `manifest`; fails
+    /// on the first problem, naming the component.
     pub fn load(
         manifest: &Manifest,
         options: RunOptions,
@@ -170,83 +142,42 @@ impl App {
         std::fs::create_dir_all(&options.data_dir)
             .with_context(|| format!("creating data dir {}", options.data_dir.display()))?;
         // Everything that depends on variable values is checked before any compilation.
-        let app_values = crate::spin_variables::resolve_app_variables(&manifest.variables, env)?;
-        let variables = crate::spin_variables::component_variables(manifest, &app_values)?;
-        let mut outbound = BTreeMap::new();
-        for (id, comp) in &manifest.components {
-            let hosts = AllowedHosts::resolve(&comp.allowed_outbound_hosts, &app_values)
-                .with_context(|| format!("component `{id}`"))?;
-            outbound.insert(id.clone(), Arc::new(OutboundPolicy::new(id.clone(), hosts)));
-        }
+        let app_variables = variables::resolve_app_variables(&manifest.variables, env)?;
+        let ctx = AppContext {
+            manifest,
+            data_dir: &options.data_dir,
+            app_variables: &app_variables,
+            limits: &options.limits,
+        };
+        let variables = VariablesFactor::configure_app(&ctx, &())?;
+        let outbound_http = OutboundHttpFactor::configure_app(&ctx, &())?;
         let router = Router::new(
             manifest
                 .http_triggers
                 .iter()
                 .map(|t| (t.route.clone(), t.component.clone())),
         );
-        let schedule = Schedule::from_variables(manifest, &app_values, env, &router)?;
-        for db in options.runtime_config.sqlite_databases.values() {
-            let SqliteConfig::Spin { path: Some(path) } = db else {
-                continue;
-            };
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
-        }
+        let schedule = Schedule::from_variables(manifest, &app_variables, env, &router)?;
+        let stores = &options.runtime_config;
+        let states = Arc::new(AppStates {
+            sqlite: SqliteFactor::configure_app(&ctx, &stores.sqlite_databases)?,
+            key_value: KeyValueFactor::configure_app(&ctx, &stores.key_value_stores)?,
+            wasi: WasiFactor::configure_app(&ctx, &())?,
+            outbound_http,
+            variables,
+        });
+
         let engine = serving_engine(&options.limits)?;
-        let linker = linker(&engine)?;
-
-        // One backend per key-value label, shared by every component granted it.
-        let mut kv: BTreeMap<String, Arc<KvBackend>> = BTreeMap::new();
-        for comp in manifest.components.values() {
-            for label in &comp.key_value_stores {
-                if !kv.contains_key(label) {
-                    kv.insert(
-                        label.clone(),
-                        Arc::new(KvBackend::open(
-                            &options.data_dir,
-                            label,
-                            options.runtime_config.key_value_stores.get(label),
-                        )?),
-                    );
-                }
-            }
-        }
-
+        let linker = crate::state::linker(&engine)?;
         let mut components = HashMap::new();
         for (id, comp) in &manifest.components {
-            let platform = ComponentPlatform {
-                id: id.clone(),
-                data_dir: options.data_dir.clone(),
-                variables: variables.get(id).cloned().unwrap_or_default(),
-                key_value_stores: comp
-                    .key_value_stores
-                    .iter()
-                    .map(|l| (l.clone(), Arc::clone(&kv[l])))
-                    .collect(),
-                sqlite_databases: comp
-                    .sqlite_databases
-                    .iter()
-                    .map(|l| {
-                        let path = match options.runtime_config.sqlite_databases.get(l) {
-                            Some(SqliteConfig::Spin { path: Some(path) }) => path.clone(),
-                            Some(SqliteConfig::Spin { path: None }) | None => {
-                                crate::spin_sqlite::database_path(&options.data_dir, l)
-                            }
-                        };
-                        (l.clone(), path)
-                    })
-                    .collect(),
-                outbound: Arc::clone(&outbound[id]),
-            };
             let loaded = LoadedComponent::load(
                 &engine,
                 &linker,
                 comp,
                 &manifest.dir,
                 &options.data_dir,
-                platform,
+                Arc::clone(&states),
             )
             .with_context(|| format!("component `{id}` ({})", comp.source.display()))?;
             components.insert(id.clone(), Arc::new(loaded));
@@ -269,7 +200,7 @@ impl LoadedComponent {
         comp: &ComponentConfig,
         app_dir: &Path,
         data_dir: &Path,
-        platform: ComponentPlatform,
+        states: Arc<AppStates>,
     ) -> Result<Self> {
         let component = wt(Component::from_file(engine, &comp.source), "compiling")?;
         crate::memory_images::prepare(&component)?;
@@ -278,17 +209,12 @@ impl LoadedComponent {
             ServicePre::new(pre),
             "the component must export wasi:http/handler@0.3.0",
         )?;
-        let mount = crate::files::stage(comp, app_dir, data_dir)?;
+        // The WASI factor mounts the staged files at `/`.
+        crate::files::stage(comp, app_dir, data_dir)?;
         Ok(Self {
             id: comp.id.clone(),
             pre,
-            platform: Arc::new(platform),
-            environment: comp
-                .environment
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            mount,
+            states,
             idle: Mutex::new(Vec::new()),
         })
     }
@@ -298,26 +224,15 @@ impl LoadedComponent {
         if options.instance_reuse > 1
             && let Some(mut reused) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
         {
-            reused.store.data_mut().limiter.reset();
+            reused.store.data_mut().wasi.limiter.reset();
             reused
                 .store
                 .set_epoch_deadline(options.limits.epoch_ticks());
             return Ok(reused);
         }
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.inherit_stdout()
-            .inherit_stderr()
-            .envs(&self.environment);
-        if let Some(dir) = &self.mount {
-            wasi.preopened_dir(dir, "/", FsPerms::ReadOnly)?;
-        }
-        let state = HostState::new(
-            wasi.build(),
-            Arc::clone(&self.platform),
-            MemoryLimiter::new(options.limits.max_memory),
-        );
+        let state = HostState::prepare(&self.states, &self.id)?;
         let mut store = Store::new(engine, state);
-        store.limiter(|s| &mut s.limiter);
+        store.limiter(|s| &mut s.wasi.limiter);
         store.set_epoch_deadline(options.limits.epoch_ticks());
         store.epoch_deadline_trap();
         let service = self.pre.instantiate_async(&mut store).await?;

@@ -10,6 +10,11 @@ use anyhow::{Context, Result};
 
 use crate::manifest::{ComponentConfig, FileMount};
 
+/// Where the files of component `id` are staged (the guest's `/`).
+pub fn staging_dir(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join(".files").join(id)
+}
+
 /// Builds the staging directory for `component`; `None` if it mounts no files.
 pub fn stage(
     component: &ComponentConfig,
@@ -19,7 +24,7 @@ pub fn stage(
     if component.files.is_empty() {
         return Ok(None);
     }
-    let staging = data_dir.join(".files").join(&component.id);
+    let staging = staging_dir(data_dir, &component.id);
     if staging.exists() {
         std::fs::remove_dir_all(&staging)
             .with_context(|| format!("clearing {}", staging.display()))?;

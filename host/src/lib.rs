@@ -6,25 +6,23 @@
 //! The `tandem` binary is a thin CLI over [`up`] and [`preinit::preinit`].
 
 pub mod app;
-pub mod bindings;
 pub mod build_step;
 pub mod compose;
+pub mod error;
+pub mod factors;
 pub mod files;
 pub mod limits;
 pub mod manifest;
 pub mod memory_images;
-pub mod outbound;
-pub mod platform;
 pub mod preinit;
 pub mod problem;
 pub mod routing;
 pub mod runtime_config;
 pub mod schedule;
 pub mod server;
-pub mod spin_kv;
-pub mod spin_sqlite;
-pub mod spin_variables;
 pub mod state;
+#[cfg(test)]
+pub(crate) mod test_manifest;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -106,7 +104,11 @@ pub async fn up(opts: UpOptions) -> Result<()> {
     let (stop_schedule, stop) = tokio::sync::watch::channel(false);
     let scheduler = app.schedule.clone().map(|schedule| {
         eprintln!("{}", schedule.describe());
-        tokio::spawn(schedule::run(Arc::clone(&app), schedule, addr, stop))
+        let app = Arc::clone(&app);
+        tokio::spawn(schedule::run(schedule, addr, stop, move |req| {
+            let app = Arc::clone(&app);
+            async move { server::handle_internal(&app, req, addr).await }
+        }))
     });
     let shutdown = async move {
         shutdown_signal().await;

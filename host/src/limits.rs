@@ -110,3 +110,40 @@ impl Drop for EpochTicker {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_becomes_whole_epoch_ticks_at_least_one() {
+        let limits = |ms| Limits {
+            timeout: Duration::from_millis(ms),
+            max_memory: 1 << 20,
+            max_body: 1024,
+        };
+        assert_eq!(limits(30_000).epoch_ticks(), 3_000);
+        assert_eq!(limits(15).epoch_ticks(), 1);
+        assert_eq!(limits(0).epoch_ticks(), 1);
+    }
+
+    #[test]
+    fn memory_limiter_refuses_growth_past_the_cap_and_remembers_until_reset() {
+        let mut limiter = MemoryLimiter::new(64 << 10);
+        assert!(limiter.memory_growing(0, 64 << 10, None).unwrap());
+        assert!(!limiter.hit());
+        assert!(
+            !limiter
+                .memory_growing(64 << 10, (64 << 10) + 1, None)
+                .unwrap()
+        );
+        assert!(limiter.hit());
+        // A later growth within the cap does not clear the record of the refusal.
+        assert!(limiter.memory_growing(0, 1, None).unwrap());
+        assert!(limiter.hit());
+        limiter.reset();
+        assert!(!limiter.hit());
+        assert!(limiter.table_growing(0, 1_000_000, None).unwrap());
+        assert!(!limiter.table_growing(0, 1_000_001, None).unwrap());
+    }
+}

@@ -13,9 +13,11 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::outbound::HostEntry;
+use crate::factors::outbound_http::allowed_hosts::HostEntry;
+use crate::factors::variables::expressions::Template;
 use crate::routing::RoutePattern;
-use crate::spin_variables::Template;
+
+use crate::factors::variables::expressions::{AppVariable, check_variable_name};
 
 /// A validated manifest with every path resolved against the manifest's directory.
 #[derive(Debug, Clone)]
@@ -48,17 +50,6 @@ pub struct Application {
     pub description: Option<String>,
     /// Authors as written.
     pub authors: Vec<String>,
-}
-
-/// One application variable: either required (no default) or with a default.
-#[derive(Debug, Clone)]
-pub struct AppVariable {
-    /// Value used when no provider (environment) overrides it.
-    pub default: Option<String>,
-    /// Startup fails when no provider supplies a value.
-    pub required: bool,
-    /// The value must never be printed.
-    pub secret: bool,
 }
 
 /// One `[[trigger.http]]` entry.
@@ -117,7 +108,7 @@ pub struct ComponentConfig {
     /// SQLite database labels the component may open.
     pub sqlite_databases: Vec<String>,
     /// `allowed_outbound_hosts` entries, checked but with their templates unresolved
-    /// (see [`crate::outbound`]); empty: no outbound network.
+    /// (see [`crate::factors::outbound_http`]); empty: no outbound network.
     pub allowed_outbound_hosts: Vec<HostEntry>,
     /// Optional build step.
     pub build: Option<BuildConfig>,
@@ -290,8 +281,104 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
         components.insert(id, config);
     }
 
+    let http_triggers = http_triggers(raw.trigger.http, &components, &at)?;
+
+    Ok(Manifest {
+        path: path.to_path_buf(),
+        dir,
+        application: Application {
+            name: raw.application.name,
+            version: raw.application.version,
+            description: raw.application.description,
+            authors: raw.application.authors,
+        },
+        variables,
+        http_triggers,
+        components,
+        component_order: {
+            order.sort();
+            order.into_iter().map(|(_, id)| id).collect()
+        },
+    })
+}
+
+fn component(
+    id: &str,
+    comp: RawComponent,
+    dir: &Path,
+    app_vars: &BTreeMap<String, AppVariable>,
+    at: &dyn Fn(Range<usize>) -> String,
+) -> Result<ComponentConfig> {
+    refuse_unsupported(&comp, at)?;
+    let allowed_outbound_hosts = outbound_hosts(comp.allowed_outbound_hosts, app_vars, at)?;
+
+    let source = match comp.source.get_ref().as_str() {
+        // Like Spin: relative to the manifest; `..` and absolute paths are the author's choice.
+        Some(s) => dir.join(s),
+        None => bail!(
+            "{}: `source` must be a path to a local .wasm file (URL sources are not supported)",
+            at(comp.source.span())
+        ),
+    };
+
+    let mut variables = BTreeMap::new();
+    for (name, template) in comp.variables {
+        let span = template.span();
+        check_variable_name(&name).map_err(|e| anyhow::anyhow!("{}: {e}", at(span.clone())))?;
+        let parsed = Template::parse(template.get_ref())
+            .map_err(|e| anyhow::anyhow!("{}: variable `{name}`: {e}", at(span.clone())))?;
+        if let Some(missing) = parsed.references().find(|r| !app_vars.contains_key(*r)) {
+            bail!(
+                "{}: variable `{name}` refers to `{missing}`, which is not in `[variables]`",
+                at(span)
+            );
+        }
+        variables.insert(name, parsed);
+    }
+
+    let labels = |list: Vec<Spanned<String>>, what: &str| -> Result<Vec<String>> {
+        list.into_iter()
+            .map(|l| {
+                let span = l.span();
+                let label = l.into_inner();
+                check_label(&label)
+                    .map_err(|e| anyhow::anyhow!("{}: {what} `{label}`: {e}", at(span)))?;
+                Ok(label)
+            })
+            .collect()
+    };
+
+    let files = file_mounts(comp.files, at)?;
+
+    let build = comp.build.map(|b| BuildConfig {
+        command: b.command,
+        workdir: b.workdir.map_or_else(|| dir.to_path_buf(), |w| dir.join(w)),
+        watch: b.watch,
+    });
+
+    Ok(ComponentConfig {
+        id: id.to_string(),
+        source,
+        description: comp.description,
+        variables,
+        environment: comp.environment,
+        files,
+        exclude_files: comp.exclude_files,
+        key_value_stores: labels(comp.key_value_stores, "key-value store")?,
+        sqlite_databases: labels(comp.sqlite_databases, "sqlite database")?,
+        allowed_outbound_hosts,
+        build,
+    })
+}
+
+/// The `[[trigger.http]]` entries, each served by one of `components`, no route twice.
+fn http_triggers(
+    raw: Vec<Spanned<RawHttpTrigger>>,
+    components: &BTreeMap<String, ComponentConfig>,
+    at: &dyn Fn(Range<usize>) -> String,
+) -> Result<Vec<HttpTrigger>> {
     let mut http_triggers: Vec<HttpTrigger> = Vec::new();
-    for trigger in raw.trigger.http {
+    for trigger in raw {
         let trigger = trigger.into_inner();
         if let Some(executor) = &trigger.executor {
             let kind = executor
@@ -341,34 +428,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
         }
         http_triggers.push(HttpTrigger { route, component });
     }
-
-    Ok(Manifest {
-        path: path.to_path_buf(),
-        dir,
-        application: Application {
-            name: raw.application.name,
-            version: raw.application.version,
-            description: raw.application.description,
-            authors: raw.application.authors,
-        },
-        variables,
-        http_triggers,
-        components,
-        component_order: {
-            order.sort();
-            order.into_iter().map(|(_, id)| id).collect()
-        },
-    })
+    Ok(http_triggers)
 }
 
-fn component(
-    id: &str,
-    comp: RawComponent,
-    dir: &Path,
-    app_vars: &BTreeMap<String, AppVariable>,
-    at: &dyn Fn(Range<usize>) -> String,
-) -> Result<ComponentConfig> {
-    // Features this host cannot honour: refuse rather than run with different behaviour.
+/// Features this host cannot honour: refused rather than run with different behaviour.
+fn refuse_unsupported(comp: &RawComponent, at: &dyn Fn(Range<usize>) -> String) -> Result<()> {
     let unsupported: [(&str, Option<Range<usize>>); 6] = [
         ("ai_models", comp.ai_models.as_ref().map(Spanned::span)),
         ("targets", comp.targets.as_ref().map(Spanned::span)),
@@ -394,12 +458,22 @@ fn component(
     if let Some((key, Some(span))) = unsupported.into_iter().find(|(_, s)| s.is_some()) {
         bail!("{}: `{key}` is not supported by this host", at(span));
     }
-    // Spin's syntax and rules; templates are resolved once the variables' values are known.
+    Ok(())
+}
+
+/// `allowed_outbound_hosts` with Spin's syntax and rules; templates are resolved once the
+/// variables' values are known.
+fn outbound_hosts(
+    entries: Vec<Spanned<String>>,
+    app_vars: &BTreeMap<String, AppVariable>,
+    at: &dyn Fn(Range<usize>) -> String,
+) -> Result<Vec<HostEntry>> {
     let mut allowed_outbound_hosts = Vec::new();
-    for entry in comp.allowed_outbound_hosts {
+    for entry in entries {
         let span = entry.span();
         let text = entry.into_inner();
-        let template = crate::outbound::check_entry(&text, app_vars).map_err(|e| {
+        let template = crate::factors::outbound_http::allowed_hosts::check_entry(&text, app_vars)
+            .map_err(|e| {
             anyhow::anyhow!(
                 "{}: `allowed_outbound_hosts` entry {text:?}: {e:#}",
                 at(span.clone())
@@ -411,45 +485,16 @@ fn component(
             at: at(span),
         });
     }
+    Ok(allowed_outbound_hosts)
+}
 
-    let source = match comp.source.get_ref().as_str() {
-        // Like Spin: relative to the manifest; `..` and absolute paths are the author's choice.
-        Some(s) => dir.join(s),
-        None => bail!(
-            "{}: `source` must be a path to a local .wasm file (URL sources are not supported)",
-            at(comp.source.span())
-        ),
-    };
-
-    let mut variables = BTreeMap::new();
-    for (name, template) in comp.variables {
-        let span = template.span();
-        check_variable_name(&name).map_err(|e| anyhow::anyhow!("{}: {e}", at(span.clone())))?;
-        let parsed = Template::parse(template.get_ref())
-            .map_err(|e| anyhow::anyhow!("{}: variable `{name}`: {e}", at(span.clone())))?;
-        if let Some(missing) = parsed.references().find(|r| !app_vars.contains_key(*r)) {
-            bail!(
-                "{}: variable `{name}` refers to `{missing}`, which is not in `[variables]`",
-                at(span)
-            );
-        }
-        variables.insert(name, parsed);
-    }
-
-    let labels = |list: Vec<Spanned<String>>, what: &str| -> Result<Vec<String>> {
-        list.into_iter()
-            .map(|l| {
-                let span = l.span();
-                let label = l.into_inner();
-                check_label(&label)
-                    .map_err(|e| anyhow::anyhow!("{}: {what} `{label}`: {e}", at(span)))?;
-                Ok(label)
-            })
-            .collect()
-    };
-
+/// The `files` entries: paths inside the application directory.
+fn file_mounts(
+    raw: Vec<Spanned<RawFile>>,
+    at: &dyn Fn(Range<usize>) -> String,
+) -> Result<Vec<FileMount>> {
     let mut files = Vec::new();
-    for file in comp.files {
+    for file in raw {
         let span = file.span();
         let mount = match file.into_inner() {
             RawFile::Pattern(p) => {
@@ -472,45 +517,12 @@ fn component(
         };
         files.push(mount);
     }
-
-    let build = comp.build.map(|b| BuildConfig {
-        command: b.command,
-        workdir: b.workdir.map_or_else(|| dir.to_path_buf(), |w| dir.join(w)),
-        watch: b.watch,
-    });
-
-    Ok(ComponentConfig {
-        id: id.to_string(),
-        source,
-        description: comp.description,
-        variables,
-        environment: comp.environment,
-        files,
-        exclude_files: comp.exclude_files,
-        key_value_stores: labels(comp.key_value_stores, "key-value store")?,
-        sqlite_databases: labels(comp.sqlite_databases, "sqlite database")?,
-        allowed_outbound_hosts,
-        build,
-    })
+    Ok(files)
 }
 
 /// 1-based line of byte offset `pos` in `text`.
 pub fn line_of(text: &str, pos: usize) -> usize {
     text[..pos.min(text.len())].matches('\n').count() + 1
-}
-
-/// Spin's rule for variable names: lowercase ASCII letters, digits and `_`, starting with a letter.
-pub fn check_variable_name(name: &str) -> Result<()> {
-    let ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !ok {
-        bail!(
-            "invalid variable name `{name}`: use lowercase letters, digits and `_`, starting with a letter"
-        );
-    }
-    Ok(())
 }
 
 /// Store and database labels become file names, so they are kept to a safe alphabet.

@@ -23,7 +23,7 @@ const BUSY_PAUSE: Duration = Duration::from_millis(10);
 /// Builds every memory image of `component` now, retrying while the kernel reports busy.
 pub fn prepare(component: &Component) -> Result<()> {
     retry_while_busy(BUSY_RETRIES, BUSY_PAUSE, || {
-        crate::app::wt(
+        crate::error::wt(
             component.initialize_copy_on_write_image(),
             "building the copy-on-write memory images",
         )

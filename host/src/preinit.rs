@@ -4,17 +4,15 @@
 //! Equivalent to `wasmtime wizer -Scli -Shttp -Sp3 -Wcomponent-model-async --keep-init-func`.
 //! The init function is kept exported: without it the output component failed to load.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use wasmtime::{Engine, Store};
-use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wizer::Wizer;
 
-use crate::limits::MemoryLimiter;
-use crate::platform::ComponentPlatform;
+use crate::factors::outbound_http::{AllowedHosts, OutboundHttpState, OutboundPolicy};
+use crate::factors::wasi::ComponentWasi;
 use crate::state::HostState;
 
 /// Name of the component export that initialises state worth snapshotting.
@@ -28,30 +26,22 @@ const HOSTCALL_FUEL: usize = 4 << 30;
 pub async fn preinit(input: &Path, output: &Path) -> Result<()> {
     let wasm = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
     let engine = Engine::new(&crate::app::base_config())?;
-    let linker = crate::app::linker(&engine)?;
+    let linker = crate::state::linker(&engine)?;
 
     // The initialiser gets WASI (stdio, clocks, random) but no Spin resources: state that
     // depends on databases or variables belongs in request handling, not in the snapshot.
-    let platform = Arc::new(ComponentPlatform {
-        id: "preinit".to_string(),
-        data_dir: std::env::temp_dir(),
-        variables: BTreeMap::new(),
-        key_value_stores: BTreeMap::new(),
-        sqlite_databases: BTreeMap::new(),
+    let state = HostState {
+        wasi: ComponentWasi::bare(usize::MAX).prepare()?,
         // Nor any network: a snapshot must not depend on what a server answered.
-        outbound: Arc::new(crate::outbound::OutboundPolicy::new(
+        outbound_http: OutboundHttpState::new(Arc::new(OutboundPolicy::new(
             "preinit",
-            crate::outbound::AllowedHosts::default(),
-        )),
-    });
-    let wasi = WasiCtxBuilder::new()
-        .inherit_stdout()
-        .inherit_stderr()
-        .build();
-    let mut store = Store::new(
-        &engine,
-        HostState::new(wasi, platform, MemoryLimiter::new(usize::MAX)),
-    );
+            AllowedHosts::default(),
+        ))),
+        key_value: Default::default(),
+        sqlite: Default::default(),
+        variables: Default::default(),
+    };
+    let mut store = Store::new(&engine, state);
     store.set_hostcall_fuel(HOSTCALL_FUEL);
 
     let mut wizer = Wizer::new();

@@ -10,25 +10,23 @@
 //!
 //! Like any application variable, each takes its value from `SPIN_VARIABLE_<NAME>` when set.
 //! Every interval the host sends `POST <path>` with an empty body to each route in turn,
-//! through its own router ([`crate::server::handle_internal`]). A tick that comes while the
+//! through its own router (`server::handle_internal`, passed to [`run`] by `tandem up`). A tick that comes while the
 //! previous one still runs is skipped, so runs never overlap. Only non-2xx answers are logged.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use bytes::Bytes;
 use http::HeaderValue;
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Full};
 use tokio::sync::watch;
 
-use crate::app::App;
+use crate::factors::variables::Value;
 use crate::manifest::Manifest;
 use crate::routing::Router;
-use crate::spin_variables::Value;
 
 /// Seconds between runs.
 pub const INTERVAL_VARIABLE: &str = "schedule_interval_seconds";
@@ -180,16 +178,25 @@ impl Schedule {
 }
 
 /// Runs the schedule until `stop` turns true (or its sender goes away); a run in progress
-/// finishes its current route first.
-pub async fn run(app: Arc<App>, schedule: Schedule, addr: SocketAddr, stop: watch::Receiver<bool>) {
+/// finishes its current route first. `handle` serves one request as the host serves a
+/// client's and answers with the serving component's id and the response.
+pub async fn run<H, Fut>(
+    schedule: Schedule,
+    addr: SocketAddr,
+    stop: watch::Receiver<bool>,
+    handle: H,
+) where
+    H: Fn(http::Request<Bytes>) -> Fut,
+    Fut: Future<Output = (String, http::Response<Full<Bytes>>)>,
+{
     let schedule = &schedule;
+    let handle = &handle;
     ticks(schedule.interval, &schedule.routes, stop, |route| {
-        let app = Arc::clone(&app);
         let route = route.to_string();
         async move {
             let start = Instant::now();
             let req = schedule.request(&route, addr);
-            let (component, res) = crate::server::handle_internal(&app, req, addr).await;
+            let (component, res) = handle(req).await;
             if !res.status().is_success() {
                 let status = res.status().as_u16();
                 let body = res
@@ -268,7 +275,7 @@ async fn ticks<F, Fut>(
 mod tests {
     use super::*;
     use std::path::Path;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     const MANIFEST: &str = r#"
 spin_manifest_version = 2
@@ -297,7 +304,7 @@ source = "w.wasm"
                 .find(|(name, _)| *name == k)
                 .map(|(_, v)| v.to_string())
         };
-        let app = crate::spin_variables::resolve_app_variables(&manifest.variables, &env)?;
+        let app = crate::factors::variables::resolve_app_variables(&manifest.variables, &env)?;
         let router = Router::new(
             manifest
                 .http_triggers

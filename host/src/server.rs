@@ -296,7 +296,7 @@ async fn run_component(
     let service = &instance.service;
     let store = &mut instance.store;
     let (wasi_req, _body_io) =
-        wasmtime_wasi_http::p3::Request::from_http(store.data_mut().http_hooks(), req);
+        wasmtime_wasi_http::p3::Request::from_http(store.data_mut().outbound_http.hooks(), req);
     let run = store.run_concurrent(async move |accessor| {
         let res = match service.handle(accessor, wasi_req).await? {
             Ok(res) => res,
@@ -314,14 +314,14 @@ async fn run_component(
     // The epoch deadline stops guests burning CPU; this timer stops guests waiting on the host.
     let outcome = match tokio::time::timeout_at(deadline, run).await {
         Err(_) => Err(Failure::Timeout),
-        Ok(Err(e)) | Ok(Ok(Err(e))) => Err(classify(&e, store.data().limiter.hit())),
+        Ok(Err(e)) | Ok(Ok(Err(e))) => Err(classify(&e, store.data().wasi.limiter.hit())),
         Ok(Ok(Ok(Ok(res)))) => Ok(res),
         Ok(Ok(Ok(Err(code)))) => Err(Failure::Trap(format!("component returned error {code}"))),
     };
     // A store this request used could not be reached (Redis down): a failure is the store's,
     // not the component's, and a retry may succeed, so it is a 503 whatever the component made
     // of the store's error. A request that coped without the store keeps its answer.
-    if let Some(detail) = instance.store.data_mut().store_unavailable.take()
+    if let Some(detail) = instance.store.data_mut().key_value.take_unavailable()
         && match &outcome {
             Ok(res) => res.status().is_server_error(),
             Err(Failure::Trap(_) | Failure::MemoryLimit) => true,
@@ -363,5 +363,140 @@ fn classify(e: &wasmtime::Error, memory_hit: bool) -> Failure {
     } else {
         // The root cause is the informative part (e.g. "wasm `unreachable` instruction executed").
         Failure::Trap(e.root_cause().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The server loop on a real socket. Without a component: the answers the host gives before
+    //! any component runs, and shutdown. With the probe component, when it has been built
+    //! (`target/wasm32-wasip2/release/tandem_probe.wasm`; skipped otherwise): the 413 paths.
+
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::app::RunOptions;
+    use crate::limits::Limits;
+    use crate::routing::{RoutePattern, Router};
+    use crate::test_manifest::{TestComponent, TestManifest};
+
+    fn options(data_dir: &Path, max_body: u64) -> RunOptions {
+        RunOptions {
+            limits: Limits {
+                max_body,
+                ..crate::test_manifest::limits()
+            },
+            instance_reuse: 1,
+            data_dir: data_dir.to_path_buf(),
+            runtime_config: Default::default(),
+        }
+    }
+
+    /// Serves `app` on a free port until the returned sender fires.
+    async fn start(
+        app: App,
+    ) -> (
+        SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<Result<()>>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(serve(Arc::new(app), listener, async {
+            let _ = stopped.await;
+        }));
+        (addr, stop, served)
+    }
+
+    /// Sends `head` (and `body`) on a new connection and reads the whole answer.
+    async fn exchange(addr: SocketAddr, head: &str, body: &[u8]) -> String {
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(head.as_bytes()).await.unwrap();
+        // The host may answer and close before it has read everything.
+        let _ = conn.write_all(body).await;
+        let mut answer = Vec::new();
+        let _ = conn.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    #[tokio::test]
+    async fn unrouted_paths_get_a_404_problem_and_shutdown_ends_the_loop() {
+        let data = tempfile::tempdir().unwrap();
+        let route = |r: &str, c: &str| (RoutePattern::parse(r).unwrap(), c.to_string());
+        let app = App {
+            engine: wasmtime::Engine::default(),
+            // `/gone/...` names a component that is not loaded.
+            router: Router::new([route("/gone/...", "gone")]),
+            components: HashMap::new(),
+            options: options(data.path(), 1024),
+            schedule: None,
+        };
+        let (addr, stop, served) = start(app).await;
+        for path in ["/nope", "/gone/x"] {
+            let head = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+            let answer = exchange(addr, &head, b"").await;
+            assert!(answer.starts_with("HTTP/1.1 404 Not Found\r\n"), "{answer}");
+            assert!(
+                answer.contains("content-type: application/problem+json"),
+                "{answer}"
+            );
+            assert!(
+                answer.contains(&format!("no route matches {path}")),
+                "{answer}"
+            );
+        }
+        stop.send(()).unwrap();
+        served.await.unwrap().unwrap();
+        // The listener is closed once the loop has ended.
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+
+    fn probe() -> Option<PathBuf> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/wasm32-wasip2/release/tandem_probe.wasm");
+        path.is_file().then_some(path)
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn oversized_bodies_get_a_413_before_the_component_runs() {
+        let Some(wasm) = probe() else {
+            eprintln!("skipped: the probe component is not built");
+            return;
+        };
+        let manifest = TestManifest::new()
+            .component(
+                TestComponent::new("probe")
+                    .source(wasm.to_str().unwrap())
+                    .route("/probe/..."),
+            )
+            .parse();
+        let data = tempfile::tempdir().unwrap();
+        let app = App::load(&manifest, options(data.path(), 16), &|_| None).unwrap();
+        let (addr, stop, served) = start(app).await;
+
+        // Declared too long: refused up front, told to close.
+        let head = "POST /probe/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 17\r\n\r\n";
+        let answer = exchange(addr, head, &[b'x'; 17]).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 413 Payload Too Large\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains("connection: close"), "{answer}");
+        assert!(answer.contains("exceeds the limit of 16 bytes"), "{answer}");
+
+        // Chunked past the limit: refused as it arrives.
+        let head = "POST /probe/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let answer = exchange(addr, head, b"10\r\n0123456789abcdef\r\n1\r\nx\r\n0\r\n\r\n").await;
+        assert!(
+            answer.starts_with("HTTP/1.1 413 Payload Too Large\r\n"),
+            "{answer}"
+        );
+
+        stop.send(()).unwrap();
+        served.await.unwrap().unwrap();
     }
 }

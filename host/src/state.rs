@@ -1,77 +1,81 @@
-//! The per-instance store data: WASI contexts, the resource table, the memory limiter and the
-//! component's view of the Spin platform.
+//! The store data of an instance, [`HostState`]: one field per factor ([`crate::factors`]),
+//! the application states they are prepared from ([`AppStates`]), and the linker that links
+//! every factor's interfaces.
 
-use std::sync::Arc;
+use anyhow::Result;
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+use wasmtime_wasi::{WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
-use wasmtime::component::{HasData, ResourceTable};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use crate::factors::Factor;
+use crate::factors::key_value::{self, KeyValueFactor, KeyValueState};
+use crate::factors::outbound_http::{self, OutboundHttpFactor, OutboundHttpState};
+use crate::factors::sqlite::{self, SqliteFactor, SqliteState};
+use crate::factors::variables::{self, VariablesFactor, VariablesState};
+use crate::factors::wasi::{self, WasiFactor, WasiState};
 
-use crate::limits::MemoryLimiter;
-use crate::outbound::OutboundHooks;
-use crate::platform::ComponentPlatform;
-
-/// Store data of one component instance.
+/// Store data of one component instance: each factor's instance state.
 pub struct HostState {
-    /// WASI CLI/filesystem/clocks/random context (p2 and p3 share it).
-    pub wasi: WasiCtx,
-    /// `wasi:http` context.
-    pub http: WasiHttpCtx,
-    /// Resources handed to the guest (requests, connections, stores, ...).
-    pub table: ResourceTable,
-    /// Per-request memory cap; records whether it refused a growth.
-    pub limiter: MemoryLimiter,
-    /// What this component may use of the Spin platform.
-    pub platform: Arc<ComponentPlatform>,
-    /// Set when a store this request used could not be reached (Redis down): a failure of the
-    /// request is then the store's, answered 503 rather than 500.
-    pub store_unavailable: Option<String>,
-    hooks: OutboundHooks,
+    /// WASI context, the resource table (shared with `wasi:http`) and the memory limiter.
+    pub wasi: WasiState,
+    /// `wasi:http` context and the outbound hooks applying the component's policy.
+    pub outbound_http: OutboundHttpState,
+    /// The key-value stores the component may open.
+    pub key_value: KeyValueState,
+    /// The SQLite databases the component may open.
+    pub sqlite: SqliteState,
+    /// The component's variables.
+    pub variables: VariablesState,
+}
+
+/// Every factor's application state, as [`crate::app::App::load`] configured it.
+pub struct AppStates {
+    /// [`WasiFactor`]'s.
+    pub wasi: <WasiFactor as Factor>::AppState,
+    /// [`OutboundHttpFactor`]'s.
+    pub outbound_http: <OutboundHttpFactor as Factor>::AppState,
+    /// [`KeyValueFactor`]'s.
+    pub key_value: <KeyValueFactor as Factor>::AppState,
+    /// [`SqliteFactor`]'s.
+    pub sqlite: <SqliteFactor as Factor>::AppState,
+    /// [`VariablesFactor`]'s.
+    pub variables: <VariablesFactor as Factor>::AppState,
 }
 
 impl HostState {
-    /// New store data for one instance of the component described by `platform`.
-    pub fn new(wasi: WasiCtx, platform: Arc<ComponentPlatform>, limiter: MemoryLimiter) -> Self {
-        let hooks = OutboundHooks::new(Arc::clone(&platform.outbound));
-        Self {
-            wasi,
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-            limiter,
-            platform,
-            store_unavailable: None,
-            hooks,
-        }
-    }
-
-    /// The `wasi:http` hooks, needed to turn a host request into a guest request.
-    pub fn http_hooks(&mut self) -> &mut dyn wasmtime_wasi_http::WasiHttpHooks {
-        &mut self.hooks
+    /// Store data for a new instance of `component_id`.
+    pub fn prepare(app: &AppStates, component_id: &str) -> Result<Self> {
+        Ok(Self {
+            wasi: WasiFactor::prepare(&app.wasi, component_id)?,
+            outbound_http: OutboundHttpFactor::prepare(&app.outbound_http, component_id)?,
+            key_value: KeyValueFactor::prepare(&app.key_value, component_id)?,
+            sqlite: SqliteFactor::prepare(&app.sqlite, component_id)?,
+            variables: VariablesFactor::prepare(&app.variables, component_id)?,
+        })
     }
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        self.wasi.view()
     }
 }
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.hooks,
-        }
+        self.outbound_http.view(&mut self.wasi.table)
     }
 }
 
-/// `HasData` marker for the Spin interfaces: they all project the store data to `&mut HostState`.
-pub struct Spin;
-
-impl HasData for Spin {
-    type Data<'a> = &'a mut HostState;
+/// A linker with everything a spin-sdk 7 component may import: WASI 0.2 and 0.3 CLI,
+/// `wasi:http@0.3`, and the Spin sqlite/key-value/variables interfaces.
+pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
+    let mut linker: Linker<HostState> = Linker::new(engine);
+    wasi::add_to_linker(&mut linker)?;
+    outbound_http::add_to_linker(&mut linker)?;
+    sqlite::add_to_linker(&mut linker, |s| &mut s.sqlite)?;
+    key_value::add_to_linker(&mut linker, |s| &mut s.key_value)?;
+    variables::add_to_linker(&mut linker, |s| &mut s.variables)?;
+    Ok(linker)
 }

@@ -1,5 +1,5 @@
 //! The native backend: a [`Connection`] on rusqlite, for tests and native tools. It runs each
-//! statement the way `tandem`'s `spin:sqlite` does (`host/src/spin_sqlite.rs`: prepare, bind
+//! statement the way `tandem`'s `spin:sqlite` does (`host/src/factors/sqlite/host.rs`: prepare, bind
 //! positionally, read every column of every row), so a query behaves here as in a component.
 
 use std::future::Future;

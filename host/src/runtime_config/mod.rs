@@ -10,6 +10,11 @@
 //! path = "shared/sqlite_db.db"
 //! ```
 //!
+//! Each table belongs to a factor, which parses its entries
+//! ([`crate::factors::key_value::runtime_config`], [`crate::factors::sqlite::runtime_config`]);
+//! this module reads the file, hands each table to its factor and checks the labels against the
+//! manifest.
+//!
 //! As in Spin, a relative key-value `path` is relative to the directory of the runtime config
 //! file, a relative SQLite `path` to the working directory of `tandem up` (Spin resolves the two
 //! differently), and a store without an entry keeps its default file in the data dir. Everything the host cannot
@@ -17,49 +22,27 @@
 //! does not know, a libSQL database, a label no component of the manifest uses (a typo would
 //! otherwise leave the real store on its default file), and a Redis it cannot reach.
 
-use std::collections::BTreeMap;
+pub mod entry;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use toml::de::{DeTable, DeValue};
+use toml::de::DeTable;
 
+use self::entry::table_entries;
+use crate::factors::{key_value, sqlite};
 use crate::manifest::Manifest;
-
-/// Where one key-value store lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KvConfig {
-    /// A SQLite file in Spin's `spin_key_value` layout; `None` = the default file in the data dir.
-    Spin {
-        /// Absolute path of the file, if given.
-        path: Option<PathBuf>,
-    },
-    /// A Redis server (`redis://` or `redis+unix://`).
-    Redis {
-        /// The URL as written.
-        url: String,
-    },
-}
-
-/// Where one SQLite database lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SqliteConfig {
-    /// A local SQLite file; `None` = the default file in the data dir.
-    Spin {
-        /// Absolute path of the file, if given.
-        path: Option<PathBuf>,
-    },
-}
 
 /// A loaded, validated runtime config.
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeConfig {
     /// The file it was read from.
     pub path: PathBuf,
-    /// `[key_value_store.<label>]` entries.
-    pub key_value_stores: BTreeMap<String, KvConfig>,
-    /// `[sqlite_database.<label>]` entries.
-    pub sqlite_databases: BTreeMap<String, SqliteConfig>,
+    /// `[key_value_store.<label>]` entries: the key-value factor's runtime config.
+    pub key_value_stores: key_value::RuntimeConfig,
+    /// `[sqlite_database.<label>]` entries: the SQLite factor's runtime config.
+    pub sqlite_databases: sqlite::RuntimeConfig,
 }
 
 /// Top-level tables of Spin's runtime config that this host does not implement.
@@ -71,22 +54,6 @@ const SPIN_ONLY_TABLES: &[&str] = &[
     "client_tls",
     "otel",
 ];
-
-/// One `[<table>.<label>]` entry: its `type` and the other keys, with their spans.
-struct Entry<'a> {
-    kind: String,
-    kind_span: Range<usize>,
-    span: Range<usize>,
-    rest: BTreeMap<String, (Range<usize>, &'a DeValue<'a>)>,
-}
-
-impl<'a> Entry<'a> {
-    fn str(&self, key: &str) -> Option<(Range<usize>, Option<&'a str>)> {
-        self.rest
-            .get(key)
-            .map(|(span, value)| (span.clone(), value.as_str()))
-    }
-}
 
 /// Reads `path` and checks it against `manifest`.
 pub fn load(path: &Path, manifest: &Manifest) -> Result<RuntimeConfig> {
@@ -110,59 +77,17 @@ pub fn parse(text: &str, path: &Path, manifest: &Manifest) -> Result<RuntimeConf
     for (table, value) in doc.get_ref().iter() {
         let span = table.span();
         let table = table.get_ref().as_ref();
-        let entries = || -> Result<Vec<(String, Entry<'_>)>> {
-            let Some(labels) = value.get_ref().as_table() else {
-                bail!(
-                    "{}: `{table}` must hold `[{table}.<label>]` tables",
-                    at(span.clone())
-                );
-            };
-            labels
-                .iter()
-                .map(|(label, entry)| {
-                    let label_span = label.span();
-                    let label = label.get_ref().to_string();
-                    let Some(fields) = entry.get_ref().as_table() else {
-                        bail!("{}: `{table}.{label}` must be a table", at(label_span));
-                    };
-                    let mut rest = BTreeMap::new();
-                    let mut kind = None;
-                    for (key, v) in fields.iter() {
-                        if key.get_ref().as_ref() == "type" {
-                            kind = Some((v.get_ref().as_str(), v.span()));
-                        } else {
-                            rest.insert(key.get_ref().to_string(), (v.span(), v.get_ref()));
-                        }
-                    }
-                    let (kind, kind_span) = match kind {
-                        Some((Some(k), s)) => (k.to_string(), s),
-                        Some((None, s)) => {
-                            bail!("{}: [{table}.{label}]: `type` must be a string", at(s))
-                        }
-                        None => bail!("{}: [{table}.{label}] needs a `type`", at(label_span)),
-                    };
-                    Ok((
-                        label,
-                        Entry {
-                            kind,
-                            kind_span,
-                            span: label_span,
-                            rest,
-                        },
-                    ))
-                })
-                .collect()
-        };
+        let entries = || table_entries(table, value.get_ref(), span.clone(), &at);
         match table {
             "key_value_store" => {
                 for (label, entry) in entries()? {
-                    let kv = key_value_entry(&label, &entry, base, &at)?;
+                    let kv = key_value::runtime_config::parse_entry(&label, &entry, base, &at)?;
                     config.key_value_stores.insert(label, kv);
                 }
             }
             "sqlite_database" => {
                 for (label, entry) in entries()? {
-                    let db = sqlite_entry(&label, &entry, &at)?;
+                    let db = sqlite::runtime_config::parse_entry(&label, &entry, &at)?;
                     config.sqlite_databases.insert(label, db);
                 }
             }
@@ -180,124 +105,6 @@ pub fn parse(text: &str, path: &Path, manifest: &Manifest) -> Result<RuntimeConf
     }
     check_labels_used(&config, manifest)?;
     Ok(config)
-}
-
-fn key_value_entry(
-    label: &str,
-    entry: &Entry<'_>,
-    base: &Path,
-    at: &dyn Fn(Range<usize>) -> String,
-) -> Result<KvConfig> {
-    let what = format!("[key_value_store.{label}]");
-    match entry.kind.as_str() {
-        "spin" => {
-            let path = optional_path(&what, entry, base, at)?;
-            only_keys(&what, entry, &["path"], at)?;
-            Ok(KvConfig::Spin { path })
-        }
-        "redis" => {
-            only_keys(&what, entry, &["url"], at)?;
-            let Some((url_span, url)) = entry.str("url") else {
-                bail!(
-                    "{}: {what} of type \"redis\" needs `url = \"redis://HOST:PORT\"`",
-                    at(entry.span.clone())
-                );
-            };
-            let Some(text) = url else {
-                bail!("{}: {what}: `url` must be a string", at(url_span));
-            };
-            check_redis_url(text).map_err(|e| anyhow::anyhow!("{}: {what}: {e}", at(url_span)))?;
-            Ok(KvConfig::Redis {
-                url: text.to_string(),
-            })
-        }
-        other => bail!(
-            "{}: {what}: unknown key-value store type \"{other}\" (this host serves \"spin\" and \"redis\")",
-            at(entry.kind_span.clone())
-        ),
-    }
-}
-
-fn sqlite_entry(
-    label: &str,
-    entry: &Entry<'_>,
-    at: &dyn Fn(Range<usize>) -> String,
-) -> Result<SqliteConfig> {
-    let what = format!("[sqlite_database.{label}]");
-    match entry.kind.as_str() {
-        "spin" => {
-            // Spin resolves a relative SQLite path against the working directory.
-            let cwd = std::env::current_dir().context("reading the working directory")?;
-            let path = optional_path(&what, entry, &cwd, at)?;
-            only_keys(&what, entry, &["path", "allow_attach_file"], at)?;
-            if let Some((span, value)) = entry.rest.get("allow_attach_file")
-                && value.as_bool().is_none()
-            {
-                bail!(
-                    "{}: {what}: `allow_attach_file` must be true or false",
-                    at(span.clone())
-                );
-            }
-            Ok(SqliteConfig::Spin { path })
-        }
-        "libsql" => bail!(
-            "{}: {what}: type \"libsql\" (a remote libSQL/Turso database) is served by Spin and \
-             SpinKube, not by this local host; run this runtime config under `spin up` or \
-             SpinKube, or use type \"spin\" with a local `path` here",
-            at(entry.kind_span.clone())
-        ),
-        other => bail!(
-            "{}: {what}: unknown SQLite database type \"{other}\" (this host serves \"spin\"; \
-             Spin also knows \"libsql\")",
-            at(entry.kind_span.clone())
-        ),
-    }
-}
-
-fn optional_path(
-    what: &str,
-    entry: &Entry,
-    base: &Path,
-    at: &dyn Fn(Range<usize>) -> String,
-) -> Result<Option<PathBuf>> {
-    let Some((span, value)) = entry.str("path") else {
-        return Ok(None);
-    };
-    match value {
-        Some(p) if !p.is_empty() => Ok(Some(base.join(p))),
-        _ => bail!("{}: {what}: `path` must be a non-empty string", at(span)),
-    }
-}
-
-fn only_keys(
-    what: &str,
-    entry: &Entry,
-    allowed: &[&str],
-    at: &dyn Fn(Range<usize>) -> String,
-) -> Result<()> {
-    if let Some((key, value)) = entry
-        .rest
-        .iter()
-        .find(|(k, _)| !allowed.contains(&k.as_str()))
-    {
-        bail!(
-            "{}: {what}: unknown key `{key}` for type \"{}\" (allowed: {})",
-            at(value.0.clone()),
-            entry.kind,
-            allowed.join(", ")
-        );
-    }
-    Ok(())
-}
-
-/// A URL the Redis client accepts and this build can connect to (no TLS).
-fn check_redis_url(url: &str) -> Result<()> {
-    let info: redis::ConnectionInfo = redis::IntoConnectionInfo::into_connection_info(url)
-        .map_err(|e| anyhow::anyhow!("`url` is not a Redis URL ({e})"))?;
-    match info.addr {
-        redis::ConnectionAddr::Tcp(..) | redis::ConnectionAddr::Unix(_) => Ok(()),
-        _ => bail!("`url`: TLS (`rediss://`) is not supported by this host; use `redis://`"),
-    }
 }
 
 /// Every label must be one a component of the manifest is granted.
@@ -352,21 +159,11 @@ fn line_of(text: &str, pos: usize) -> usize {
     text[..pos.min(text.len())].matches('\n').count() + 1
 }
 
-/// The URL with any password replaced by `***`, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
-        }
-        _ => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::factors::key_value::runtime_config::KvConfig;
+    use crate::factors::sqlite::runtime_config::SqliteConfig;
 
     const MANIFEST: &str = r#"
 spin_manifest_version = 2
@@ -482,14 +279,5 @@ sqlite_databases = ["default"]
         assert!(e.contains("`default`"), "{e}");
         let e = err("[sqlite_database.audit]\ntype = \"spin\"\n");
         assert!(e.contains("[sqlite_database.audit] is not used"), "{e}");
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("redis://default:s3cret@cache:6379/0"),
-            "redis://default:***@cache:6379/0"
-        );
-        assert_eq!(redact_url("redis://cache:6379"), "redis://cache:6379");
     }
 }

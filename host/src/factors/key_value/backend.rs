@@ -1,59 +1,21 @@
-//! `spin:key-value/key-value@3.0.0` on a SQLite file (the default) or on Redis (runtime config).
+//! One key-value store (a label) on a SQLite file or on Redis ([`super::redis_store`]).
 //!
 //! SQLite: Spin's own table layout `spin_key_value(store, key, value)`. Store `default` lives in
 //! `<data-dir>/sqlite_key_value.db` (Spin's file name); any other label gets its own file
 //! `<data-dir>/kv_<label>.db`; a runtime config `[key_value_store.<label>] type = "spin"` with a
-//! `path` moves it. One connection per label is shared by all instances (opened at startup),
+//! `path` moves it. One connection per label is shared by all instances (opened at load),
 //! which keeps `open` cheap for instance-per-request.
-//!
-//! Redis (`type = "redis"`): keys as they are, values as bytes, as Spin's Redis store keeps them,
-//! so Spin and this host can share one Redis. Connections are pooled per label and used on
-//! blocking threads with 2 s timeouts; a connection that fails is dropped, and an operation that
-//! failed on a pooled connection (Redis restarted since) is retried once on a fresh one (every
-//! operation here is idempotent). When Redis cannot be reached the guest gets `error::other`
-//! and the request is marked ([`HostState::store_unavailable`]): if the component then fails,
-//! the host answers 503 problem+json instead of its 500 (`server.rs`), and the next request
-//! after Redis returns simply reconnects.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use anyhow::Context as _;
 use rusqlite::OptionalExtension;
-use wasmtime::component::{Accessor, FutureReader, Resource, StreamReader};
 
-use crate::bindings::key_value::{self, Error};
-use crate::runtime_config::{KvConfig, redact_url};
-use crate::spin_sqlite::open_file;
-use crate::state::{HostState, Spin};
-
-/// How long connecting to Redis may take.
-const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long one Redis command may wait for its answer (or to be written).
-const REDIS_IO_TIMEOUT: Duration = Duration::from_secs(2);
-/// Idle Redis connections kept per store.
-const REDIS_MAX_IDLE: usize = 32;
-/// Connect helpers per store that may be left waiting on a server that does not answer.
-const REDIS_MAX_STUCK: usize = 4;
-
-/// Why a key-value operation failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KvError {
-    /// The backing service cannot be reached now (Redis down, timed out, loading): try later.
-    Unavailable(String),
-    /// Anything else.
-    Other(String),
-}
-
-impl KvError {
-    fn message(&self) -> &str {
-        match self {
-            Self::Unavailable(m) | Self::Other(m) => m,
-        }
-    }
-}
+use super::error::KvError;
+use super::redis_store::RedisStore;
+use super::runtime_config::KvConfig;
+use crate::factors::sqlite::file::open_file;
 
 enum Engine {
     File(Mutex<rusqlite::Connection>),
@@ -221,140 +183,6 @@ impl KvBackend {
     }
 }
 
-/// A Redis server behind one store label: the client and a pool of idle connections.
-struct RedisStore {
-    client: redis::Client,
-    /// The URL with its password redacted, for messages.
-    shown: String,
-    idle: Mutex<Vec<redis::Connection>>,
-    /// Connect helpers given up on and still waiting (see [`RedisStore::fresh`]).
-    stuck: Arc<AtomicUsize>,
-}
-
-impl RedisStore {
-    /// Checks the URL and that the server answers `PING` now.
-    fn connect(url: &str) -> anyhow::Result<Self> {
-        let shown = redact_url(url);
-        let client = redis::Client::open(url)
-            .map_err(|e| anyhow::anyhow!("`{shown}` is not a usable Redis URL: {e}"))?;
-        let store = Self {
-            client,
-            shown,
-            idle: Mutex::new(Vec::new()),
-            stuck: Arc::default(),
-        };
-        store
-            .run(|c| redis::cmd("PING").query::<String>(c))
-            .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
-        Ok(store)
-    }
-
-    /// A new connection with the I/O timeouts set.
-    ///
-    /// The client's handshake after the TCP connect (`CLIENT SETINFO`, `AUTH`, `SELECT`) reads
-    /// without a timeout, so a hung server (stopped, partitioned) would hold the caller for
-    /// good: the connect runs on a helper thread and the caller waits at most
-    /// [`REDIS_CONNECT_TIMEOUT`] plus [`REDIS_IO_TIMEOUT`]. A helper given up on ends when the
-    /// server answers or the connection breaks; while [`REDIS_MAX_STUCK`] of them are still
-    /// waiting, a connect fails at once instead of leaving another thread behind.
-    fn fresh(&self) -> redis::RedisResult<redis::Connection> {
-        const RUNNING: u8 = 0;
-        const DONE: u8 = 1;
-        const ABANDONED: u8 = 2;
-        let timed_out = || {
-            redis::RedisError::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "connecting to Redis timed out",
-            ))
-        };
-        if self.stuck.load(Ordering::SeqCst) >= REDIS_MAX_STUCK {
-            return Err(timed_out());
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let state = Arc::new(AtomicU8::new(RUNNING));
-        let (client, helper_state, stuck) = (
-            self.client.clone(),
-            Arc::clone(&state),
-            Arc::clone(&self.stuck),
-        );
-        std::thread::spawn(move || {
-            let _ = tx.send(client.get_connection_with_timeout(REDIS_CONNECT_TIMEOUT));
-            if helper_state.swap(DONE, Ordering::SeqCst) == ABANDONED {
-                stuck.fetch_sub(1, Ordering::SeqCst);
-            }
-        });
-        let conn = match rx.recv_timeout(REDIS_CONNECT_TIMEOUT + REDIS_IO_TIMEOUT) {
-            Ok(conn) => conn?,
-            Err(_) => {
-                match state.compare_exchange(RUNNING, ABANDONED, Ordering::SeqCst, Ordering::SeqCst)
-                {
-                    Ok(_) => {
-                        self.stuck.fetch_add(1, Ordering::SeqCst);
-                        return Err(timed_out());
-                    }
-                    // It finished just now: its result is in the channel.
-                    Err(_) => rx.try_recv().map_err(|_| timed_out())??,
-                }
-            }
-        };
-        conn.set_read_timeout(Some(REDIS_IO_TIMEOUT))?;
-        conn.set_write_timeout(Some(REDIS_IO_TIMEOUT))?;
-        Ok(conn)
-    }
-
-    fn error(&self, e: &redis::RedisError) -> KvError {
-        if unreachable(e) {
-            KvError::Unavailable(format!("Redis at {} is unavailable: {e}", self.shown))
-        } else {
-            KvError::Other(format!("Redis at {}: {e}", self.shown))
-        }
-    }
-
-    /// Runs `op` on a pooled (or new) connection; see the module docs for the retry.
-    fn run<R>(
-        &self,
-        op: impl Fn(&mut redis::Connection) -> redis::RedisResult<R>,
-    ) -> Result<R, KvError> {
-        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let reused = pooled.is_some();
-        let mut conn = match pooled {
-            Some(conn) => conn,
-            None => self.fresh().map_err(|e| self.error(&e))?,
-        };
-        let mut result = op(&mut conn);
-        if reused && result.as_ref().is_err_and(unreachable) {
-            conn = self.fresh().map_err(|e| self.error(&e))?;
-            result = op(&mut conn);
-        }
-        match result {
-            Ok(value) => {
-                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-                if idle.len() < REDIS_MAX_IDLE {
-                    idle.push(conn);
-                }
-                Ok(value)
-            }
-            // The connection is dropped: after an error its state is unknown.
-            Err(e) => Err(self.error(&e)),
-        }
-    }
-}
-
-/// Whether a Redis error means "cannot be reached now" rather than "refused this command".
-fn unreachable(e: &redis::RedisError) -> bool {
-    e.is_io_error()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || e.is_timeout()
-        || matches!(
-            e.kind(),
-            redis::ErrorKind::BusyLoadingError
-                | redis::ErrorKind::TryAgain
-                | redis::ErrorKind::MasterDown
-                | redis::ErrorKind::ReadOnly
-        )
-}
-
 /// Default file backing key-value store `label`.
 pub fn store_path(data_dir: &Path, label: &str) -> PathBuf {
     if label == "default" {
@@ -364,117 +192,13 @@ pub fn store_path(data_dir: &Path, label: &str) -> PathBuf {
     }
 }
 
-/// The `store` resource: a handle on one granted backend.
-pub struct Store {
-    backend: Arc<KvBackend>,
-}
-
-fn backend<T>(
-    accessor: &Accessor<T, Spin>,
-    this: &Resource<Store>,
-) -> wasmtime::Result<Arc<KvBackend>> {
-    accessor.with(|mut access| Ok(Arc::clone(&access.get().table.get(this)?.backend)))
-}
-
-impl key_value::Host for HostState {}
-
-impl key_value::HostStore for HostState {
-    fn drop(&mut self, rep: Resource<Store>) -> wasmtime::Result<()> {
-        self.table.delete(rep)?;
-        Ok(())
-    }
-}
-
-/// Hands an operation's result to the guest, marking the request when the store is unavailable.
-fn to_guest<T, R>(accessor: &Accessor<T, Spin>, result: Result<R, KvError>) -> Result<R, Error> {
-    result.map_err(|e| {
-        if let KvError::Unavailable(m) = &e {
-            accessor.with(|mut access| access.get().store_unavailable = Some(m.clone()));
-        }
-        Error::Other(e.message().to_string())
-    })
-}
-
-impl<T> key_value::HostStoreWithStore<T> for Spin {
-    async fn open(
-        accessor: &Accessor<T, Self>,
-        label: String,
-    ) -> wasmtime::Result<Result<Resource<Store>, Error>> {
-        accessor.with(|mut access| {
-            let state = access.get();
-            // Spin answers `access-denied` for a label the manifest does not grant.
-            let Some(backend) = state.platform.key_value_stores.get(&label) else {
-                return Ok(Err(Error::AccessDenied));
-            };
-            let store = Store {
-                backend: Arc::clone(backend),
-            };
-            Ok(Ok(state.table.push(store)?))
-        })
-    }
-
-    async fn get(
-        accessor: &Accessor<T, Self>,
-        this: Resource<Store>,
-        key: String,
-    ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        let result = backend(accessor, &this)?.get(key).await;
-        Ok(to_guest(accessor, result))
-    }
-
-    async fn set(
-        accessor: &Accessor<T, Self>,
-        this: Resource<Store>,
-        key: String,
-        value: Vec<u8>,
-    ) -> wasmtime::Result<Result<(), Error>> {
-        let result = backend(accessor, &this)?.set(key, value).await;
-        Ok(to_guest(accessor, result))
-    }
-
-    async fn delete(
-        accessor: &Accessor<T, Self>,
-        this: Resource<Store>,
-        key: String,
-    ) -> wasmtime::Result<Result<(), Error>> {
-        let result = backend(accessor, &this)?.delete(key).await;
-        Ok(to_guest(accessor, result))
-    }
-
-    async fn exists(
-        accessor: &Accessor<T, Self>,
-        this: Resource<Store>,
-        key: String,
-    ) -> wasmtime::Result<Result<bool, Error>> {
-        let result = backend(accessor, &this)?.exists(key).await;
-        Ok(to_guest(accessor, result))
-    }
-
-    async fn get_keys(
-        accessor: &Accessor<T, Self>,
-        this: Resource<Store>,
-    ) -> wasmtime::Result<(StreamReader<String>, FutureReader<Result<(), Error>>)> {
-        let keys = backend(accessor, &this)?.keys().await;
-        let (keys, result) = match to_guest(accessor, keys) {
-            Ok(keys) => (keys, Ok(())),
-            Err(e) => (Vec::new(), Err(e)),
-        };
-        accessor.with(|mut access| {
-            let keys = StreamReader::new(&mut access, keys)?;
-            let done = FutureReader::new(&mut access, async move {
-                wasmtime::Result::<Result<(), Error>>::Ok(result)
-            })?;
-            Ok((keys, done))
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     //! The same assertions against the SQLite file store and a real Redis (Debian's
     //! `redis-server`, started here on a free loopback port in a temporary directory).
 
     use super::*;
+    use std::time::Duration;
 
     /// A `redis-server` child on a free port, killed on drop.
     struct Redis {

@@ -1,5 +1,5 @@
-//! Outbound HTTP: a component's `allowed_outbound_hosts`, parsed and matched with Spin's rules,
-//! and the `wasi:http` hooks that send its allowed requests and refuse every other one.
+//! A component's `allowed_outbound_hosts`, parsed and matched with Spin's rules. A leaf: the
+//! manifest checks its entries with it at parse time.
 //!
 //! The rules are those of Spin's `spin-outbound-networking-config` crate
 //! (`crates/outbound-networking-config/src/allowed_hosts.rs`, `AllowedHostConfig`):
@@ -25,23 +25,11 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use http_body_util::BodyExt;
 use url::Host;
-use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
-use crate::manifest::AppVariable;
-use crate::spin_variables::{Template, Value};
-
-/// Connect timeout of an outbound request whose guest set none.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Time to the response head of an outbound request whose guest set none.
-pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest pause between response body frames of an outbound request whose guest set none.
-pub const BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::factors::variables::expressions::{AppVariable, Template, Value};
 
 /// The domain Spin uses for service chaining (`http://<component>.spin.internal`).
 const SERVICE_CHAINING_SUFFIX: &str = ".spin.internal";
@@ -448,111 +436,6 @@ impl AllowedHosts {
     }
 }
 
-/// What one component may reach, shared by all its instances.
-#[derive(Debug, Clone)]
-pub struct OutboundPolicy {
-    component: String,
-    hosts: AllowedHosts,
-}
-
-impl OutboundPolicy {
-    /// The policy of component `component`.
-    pub fn new(component: impl Into<String>, hosts: AllowedHosts) -> Self {
-        Self {
-            component: component.into(),
-            hosts,
-        }
-    }
-
-    /// `Ok` when `uri` may be requested, else the line the host logs about the refusal.
-    pub fn check(&self, uri: &http::Uri) -> Result<(), String> {
-        if self.hosts.allows(uri) {
-            return Ok(());
-        }
-        let why = if self.hosts.is_empty() {
-            "allowed_outbound_hosts is empty"
-        } else {
-            "not in allowed_outbound_hosts"
-        };
-        Err(format!(
-            "tandem: component `{}` may not reach {} ({why})",
-            self.component,
-            display_url(uri)
-        ))
-    }
-}
-
-/// `scheme://host[:port]/path` of a request: no user info, no query (either may hold a secret).
-fn display_url(uri: &http::Uri) -> String {
-    let scheme = uri.scheme_str().unwrap_or("");
-    let host = uri.host().unwrap_or("");
-    let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
-    let path = match uri.path() {
-        "" => "/",
-        p => p,
-    };
-    format!("{scheme}://{host}{port}{path}")
-}
-
-/// The guest's request options with this host's defaults where it set none.
-pub fn with_default_timeouts(options: Option<RequestOptions>) -> RequestOptions {
-    let options = options.unwrap_or_default();
-    RequestOptions {
-        connect_timeout: Some(options.connect_timeout.unwrap_or(CONNECT_TIMEOUT)),
-        first_byte_timeout: Some(options.first_byte_timeout.unwrap_or(FIRST_BYTE_TIMEOUT)),
-        between_bytes_timeout: Some(
-            options
-                .between_bytes_timeout
-                .unwrap_or(BETWEEN_BYTES_TIMEOUT),
-        ),
-    }
-}
-
-/// `wasi:http` hooks of one instance: requests its component's policy allows go out through
-/// wasmtime's client; the others fail with `HTTP-request-denied` and one line on stderr.
-pub struct OutboundHooks {
-    policy: Arc<OutboundPolicy>,
-}
-
-impl OutboundHooks {
-    /// Hooks applying `policy`.
-    pub fn new(policy: Arc<OutboundPolicy>) -> Self {
-        Self { policy }
-    }
-}
-
-/// What `send_request` returns: the response and the future of its connection's I/O.
-type SendResult = Result<
-    (
-        http::Response<WasiBody>,
-        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ),
-    HttpError,
->;
-
-impl wasmtime_wasi_http::WasiHttpHooks for OutboundHooks {
-    fn send_request(
-        &mut self,
-        request: http::Request<WasiBody>,
-        options: Option<RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ) -> Box<dyn Future<Output = SendResult> + Send> {
-        if let Err(refusal) = self.policy.check(request.uri()) {
-            eprintln!("{refusal}");
-            return Box::new(async { Err(HttpError::HttpRequestDenied) });
-        }
-        let options = with_default_timeouts(options);
-        Box::new(async move {
-            let (res, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            Ok((
-                res.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-            ))
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -709,7 +592,7 @@ mod tests {
             entry("https://{{ optional }}", &app),
         ];
         let resolved: BTreeMap<String, Value> =
-            crate::spin_variables::resolve_app_variables(&app, &|k| {
+            crate::factors::variables::resolve_app_variables(&app, &|k| {
                 (k == "SPIN_VARIABLE_HOOK_PORT").then(|| "8443".to_string())
             })
             .unwrap();
@@ -720,7 +603,7 @@ mod tests {
         assert!(!hosts.allows(&"https://hooks.example.com/x".parse().unwrap()));
 
         // An environment value that makes the entry invalid fails with the entry's line.
-        let resolved = crate::spin_variables::resolve_app_variables(&app, &|k| match k {
+        let resolved = crate::factors::variables::resolve_app_variables(&app, &|k| match k {
             "SPIN_VARIABLE_HOOK_PORT" => Some("443".to_string()),
             "SPIN_VARIABLE_HOOK_HOST" => Some("a.example.com,b.example.com".to_string()),
             _ => None,
@@ -756,112 +639,5 @@ mod tests {
         assert!(err.contains("`nope`"), "{err}");
         assert!(check_entry("https://{{ good", &app).is_err());
         assert!(check_entry("example.com", &app).is_err());
-    }
-
-    #[test]
-    fn refused_requests_name_the_component_and_url() {
-        let policy = OutboundPolicy::new("intent", AllowedHosts::default());
-        assert_eq!(
-            policy
-                .check(&"http://127.0.0.1:9/".parse().unwrap())
-                .unwrap_err(),
-            "tandem: component `intent` may not reach http://127.0.0.1:9/ \
-             (allowed_outbound_hosts is empty)"
-        );
-        let policy = OutboundPolicy::new(
-            "webhooks",
-            AllowedHosts::parse(&["https://hooks.example.com"]).unwrap(),
-        );
-        assert!(
-            policy
-                .check(&"https://hooks.example.com/a".parse().unwrap())
-                .is_ok()
-        );
-        assert_eq!(
-            policy
-                .check(
-                    &"https://user:pw@evil.test/path?token=s3cret"
-                        .parse()
-                        .unwrap()
-                )
-                .unwrap_err(),
-            "tandem: component `webhooks` may not reach https://evil.test/path \
-             (not in allowed_outbound_hosts)"
-        );
-    }
-
-    #[test]
-    fn guest_timeouts_win_and_missing_ones_get_defaults() {
-        let o = with_default_timeouts(None);
-        assert_eq!(o.connect_timeout, Some(CONNECT_TIMEOUT));
-        assert_eq!(o.first_byte_timeout, Some(FIRST_BYTE_TIMEOUT));
-        assert_eq!(o.between_bytes_timeout, Some(BETWEEN_BYTES_TIMEOUT));
-        let o = with_default_timeouts(Some(RequestOptions {
-            connect_timeout: Some(Duration::from_secs(1)),
-            ..RequestOptions::default()
-        }));
-        assert_eq!(o.connect_timeout, Some(Duration::from_secs(1)));
-        assert_eq!(o.first_byte_timeout, Some(FIRST_BYTE_TIMEOUT));
-    }
-
-    fn empty_request(url: &str) -> http::Request<WasiBody> {
-        let body = http_body_util::Empty::<bytes::Bytes>::new()
-            .map_err(|never| match never {})
-            .boxed_unsync();
-        http::Request::builder()
-            .uri(url)
-            .header(http::header::HOST, "127.0.0.1")
-            .body(body)
-            .unwrap()
-    }
-
-    async fn send(hooks: &mut OutboundHooks, url: &str) -> SendResult {
-        use wasmtime_wasi_http::WasiHttpHooks as _;
-        let fut = hooks.send_request(empty_request(url), None, Box::new(async { Ok(()) }));
-        Box::into_pin(fut).await
-    }
-
-    #[tokio::test]
-    async fn hooks_refuse_what_is_not_allowed_and_send_what_is() {
-        // A one-shot HTTP server on a free port.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            let (stream, _) = listener.accept().await.unwrap();
-            let service = hyper::service::service_fn(|_req| async {
-                Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
-                    bytes::Bytes::from_static(b"pong"),
-                )))
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        });
-
-        // No allowed hosts: refused without any connection attempt.
-        let mut offline = OutboundHooks::new(Arc::new(OutboundPolicy::new(
-            "intent",
-            AllowedHosts::default(),
-        )));
-        let url = format!("http://127.0.0.1:{port}/ping");
-        assert!(matches!(
-            send(&mut offline, &url).await,
-            Err(HttpError::HttpRequestDenied)
-        ));
-
-        let allowed = AllowedHosts::parse(&[format!("http://127.0.0.1:{port}")]).unwrap();
-        let mut online =
-            OutboundHooks::new(Arc::new(OutboundPolicy::new("webhooks", allowed.clone())));
-        // Another port of an allowed host is still refused.
-        assert!(matches!(
-            send(&mut online, "http://127.0.0.1:9/").await,
-            Err(HttpError::HttpRequestDenied)
-        ));
-        let (res, io) = send(&mut online, &url).await.unwrap();
-        assert_eq!(res.status(), 200);
-        let io = tokio::spawn(Box::into_pin(io));
-        let body = res.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(&body[..], b"pong");
-        drop(io);
     }
 }

@@ -1,19 +1,41 @@
-//! `spin:variables/variables@3.0.0`: component variables resolved from manifest templates over
-//! application variables.
+//! The variable syntax of the manifest and resolved values: variable names, `[variables]`
+//! declarations, `{{ name }}` templates and secret-aware values.
+//!
+//! A leaf: it uses nothing else of the host, so the manifest parser checks templates with it
+//! (as Spin's manifest crate uses `spin-expressions`) and the factors resolve them.
 //!
 //! Application variable `foo` takes its value from the environment variable `SPIN_VARIABLE_FOO`
-//! when set (Spin's environment provider), else from its `default`. Everything is resolved
-//! once at startup, so a missing required variable stops the host before it serves anything.
+//! when set (Spin's environment provider), else from its `default`.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use anyhow::{Result, bail};
-use wasmtime::component::Accessor;
 
-use crate::bindings::variables::{self, Error};
-use crate::manifest::{AppVariable, Manifest, check_variable_name};
-use crate::state::{HostState, Spin};
+/// One application variable: either required (no default) or with a default.
+#[derive(Debug, Clone)]
+pub struct AppVariable {
+    /// Value used when no provider (environment) overrides it.
+    pub default: Option<String>,
+    /// Startup fails when no provider supplies a value.
+    pub required: bool,
+    /// The value must never be printed.
+    pub secret: bool,
+}
+
+/// Spin's rule for variable names: lowercase ASCII letters, digits and `_`, starting with a letter.
+pub fn check_variable_name(name: &str) -> Result<()> {
+    let ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !ok {
+        bail!(
+            "invalid variable name `{name}`: use lowercase letters, digits and `_`, starting with a letter"
+        );
+    }
+    Ok(())
+}
 
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +107,11 @@ pub struct Value {
 }
 
 impl Value {
+    /// A value, `secret` when it must never be printed.
+    pub fn new(value: String, secret: bool) -> Self {
+        Self { value, secret }
+    }
+
     /// The plain value (to hand to the guest, never to a log).
     pub fn expose(&self) -> &str {
         &self.value
@@ -142,61 +169,9 @@ pub fn resolve_app_variables(
     Ok(out)
 }
 
-/// Resolves every component's variables; result: component id → variable → value.
-pub fn resolve_component_variables(
-    manifest: &Manifest,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<BTreeMap<String, BTreeMap<String, Value>>> {
-    let app = resolve_app_variables(&manifest.variables, env)?;
-    component_variables(manifest, &app)
-}
-
-/// Every component's variables over already resolved application variables.
-pub fn component_variables(
-    manifest: &Manifest,
-    app: &BTreeMap<String, Value>,
-) -> Result<BTreeMap<String, BTreeMap<String, Value>>> {
-    let mut out = BTreeMap::new();
-    for (id, comp) in &manifest.components {
-        let mut vars = BTreeMap::new();
-        for (name, template) in &comp.variables {
-            // A component variable built from a secret is itself secret.
-            let secret = template
-                .references()
-                .any(|r| app.get(r).is_some_and(|v| v.secret));
-            let value = template
-                .render(|r| app.get(r).map(|v| v.value.clone()))
-                .map_err(|e| anyhow::anyhow!("component `{id}` variable `{name}`: {e}"))?;
-            vars.insert(name.clone(), Value { value, secret });
-        }
-        out.insert(id.clone(), vars);
-    }
-    Ok(out)
-}
-
-impl variables::Host for HostState {}
-
-impl<T> variables::HostWithStore<T> for Spin {
-    async fn get(
-        accessor: &Accessor<T, Self>,
-        name: String,
-    ) -> wasmtime::Result<Result<String, Error>> {
-        if check_variable_name(&name).is_err() {
-            return Ok(Err(Error::InvalidName(name)));
-        }
-        Ok(accessor.with(
-            |mut access| match access.get().platform.variables.get(&name) {
-                Some(v) => Ok(v.expose().to_string()),
-                None => Err(Error::Undefined(format!("no variable for {name:?}"))),
-            },
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     fn app_vars() -> BTreeMap<String, AppVariable> {
         let mut vars = BTreeMap::new();
@@ -260,28 +235,10 @@ mod tests {
     }
 
     #[test]
-    fn component_variables_resolve_through_templates() {
-        let manifest = crate::manifest::parse(
-            r#"
-spin_manifest_version = 2
-[application]
-name = "t"
-[variables]
-greeting = { default = "hello" }
-token = { required = true, secret = true }
-[component.c]
-source = "c.wasm"
-variables = { message = "{{ greeting }} world", auth = "Bearer {{ token }}", plain = "x" }
-"#,
-            Path::new("/app/spin.toml"),
-        )
-        .unwrap();
-        let env = |k: &str| (k == "SPIN_VARIABLE_TOKEN").then(|| "abc".to_string());
-        let vars = resolve_component_variables(&manifest, &env).unwrap();
-        assert_eq!(vars["c"]["message"].expose(), "hello world");
-        assert_eq!(vars["c"]["auth"].expose(), "Bearer abc");
-        assert_eq!(vars["c"]["plain"].expose(), "x");
-        assert_eq!(format!("{:?}", vars["c"]["auth"]), "<secret>");
-        assert!(resolve_component_variables(&manifest, &|_| None).is_err());
+    fn variable_names_follow_spin() {
+        assert!(check_variable_name("api_key2").is_ok());
+        for bad in ["", "Key", "2key", "api-key", "_key"] {
+            assert!(check_variable_name(bad).is_err(), "{bad:?}");
+        }
     }
 }

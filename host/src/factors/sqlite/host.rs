@@ -1,35 +1,68 @@
-//! `spin:sqlite/sqlite@3.1.0` on real SQLite files (rusqlite).
-//!
-//! Database `default` lives in `<data-dir>/sqlite_db.db` (Spin's file name), any other label in
-//! `<data-dir>/<label>.db`. Each guest `open` gets its own SQLite connection, so
-//! `last-insert-rowid`/`changes` and transactions belong to that guest connection only.
-//! Files use WAL and a busy handler (about 5 s) so concurrent requests wait for each other instead of
-//! failing with `SQLITE_BUSY`.
+//! The `spin:sqlite` host functions on a [`SqliteState`]. Each guest `open` gets its own SQLite
+//! connection, so `last-insert-rowid`/`changes` and transactions belong to that guest
+//! connection only.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use rusqlite::types::ValueRef;
-use wasmtime::component::{Accessor, FutureReader, Resource, StreamReader};
+use wasmtime::component::{
+    Accessor, FutureReader, HasData, Linker, Resource, ResourceTable, StreamReader,
+};
 
-use crate::bindings::sqlite::{self, Error, QueryResult, RowResult, Value};
-use crate::state::{HostState, Spin};
+use self::bindings::spin::sqlite::sqlite::{self, Error, QueryResult, RowResult, Value};
+use super::file::open_file;
 
-/// How long a statement waits for another connection's write lock before `SQLITE_BUSY`:
-/// this many polls of about a millisecond each (about 5 s).
-const BUSY_POLLS: i32 = 5_000;
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "tandem:host/sqlite",
+        imports: { default: trappable },
+        with: {
+            "spin:sqlite/sqlite.connection": crate::factors::sqlite::host::Connection,
+        },
+    });
+}
 
-/// SQLite's own busy handler backs off to 100 ms sleeps, so under sustained write load a waiter
-/// that has already waited sleeps through the moments the lock is free while newcomers take it
-/// (measured: create p99 1.1 s at 16 connections, bench/tickets.sh). Polling every millisecond
-/// keeps waiting roughly first come, first served.
-fn wait_for_lock(attempt: i32) -> bool {
-    if attempt >= BUSY_POLLS {
-        return false;
+/// What one instance may open, and the connections it has open.
+#[derive(Default)]
+pub struct SqliteState {
+    table: ResourceTable,
+    databases: Arc<BTreeMap<String, PathBuf>>,
+}
+
+impl SqliteState {
+    /// State of an instance granted `databases` (label → file).
+    pub fn new(databases: Arc<BTreeMap<String, PathBuf>>) -> Self {
+        Self {
+            table: ResourceTable::new(),
+            databases,
+        }
     }
-    std::thread::sleep(Duration::from_millis(1));
-    true
+
+    /// The databases the component may open: label → file.
+    pub fn databases(&self) -> &BTreeMap<String, PathBuf> {
+        &self.databases
+    }
+}
+
+/// `HasData` marker: the interface projects the store data to its [`SqliteState`].
+struct Sqlite;
+
+impl HasData for Sqlite {
+    type Data<'a> = &'a mut SqliteState;
+}
+
+/// Links `spin:sqlite`; `get` finds the instance's state in the store data.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut SqliteState,
+) -> anyhow::Result<()> {
+    crate::error::wt(
+        sqlite::add_to_linker::<T, Sqlite>(linker, get),
+        "linking spin:sqlite",
+    )
 }
 
 /// The `connection` resource: one SQLite connection owned by one guest handle.
@@ -37,49 +70,13 @@ pub struct Connection {
     conn: Arc<Mutex<rusqlite::Connection>>,
 }
 
-/// File backing database `label` in `data_dir`.
-pub fn database_path(data_dir: &Path, label: &str) -> PathBuf {
-    if label == "default" {
-        data_dir.join("sqlite_db.db")
-    } else {
-        data_dir.join(format!("{label}.db"))
-    }
-}
-
-/// Opens a SQLite file with the settings every connection of this host uses.
-pub fn open_file(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
-    let conn = rusqlite::Connection::open(path)?;
-    conn.busy_handler(Some(wait_for_lock))?;
-    // Switching a file to WAL needs it to itself for a moment, and SQLite answers `SQLITE_BUSY`
-    // at once, without calling the busy handler, when another connection is opening it too:
-    // concurrent first requests on a fresh data dir failed with 503 (CI's browser stage).
-    // So the switch waits here the way every other statement waits in the handler.
-    // `journal_mode` answers with a row, so it is read rather than executed.
-    let mut attempt = 0;
-    loop {
-        match conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())) {
-            Ok(()) => break,
-            Err(e)
-                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
-                    && wait_for_lock(attempt) =>
-            {
-                attempt += 1
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
-    Ok(conn)
-}
-
 fn io_error(e: impl std::fmt::Display) -> Error {
     Error::Io(e.to_string())
 }
 
 /// Opens `label` for the calling component, enforcing its `sqlite_databases` grant.
-fn open(state: &mut HostState, label: &str) -> Result<Connection, Error> {
-    let platform = &state.platform;
-    let Some(path) = platform.sqlite_databases.get(label) else {
+fn open(state: &mut SqliteState, label: &str) -> Result<Connection, Error> {
+    let Some(path) = state.databases.get(label) else {
         return Err(Error::AccessDenied);
     };
     let conn = open_file(path).map_err(io_error)?;
@@ -132,7 +129,7 @@ fn from_sql(v: ValueRef<'_>) -> Value {
 }
 
 fn shared(
-    state: &mut HostState,
+    state: &mut SqliteState,
     rep: &Resource<Connection>,
 ) -> wasmtime::Result<Arc<Mutex<rusqlite::Connection>>> {
     Ok(Arc::clone(&state.table.get(rep)?.conn))
@@ -150,9 +147,9 @@ async fn blocking<R: Send + 'static>(
     .await?)
 }
 
-impl sqlite::Host for HostState {}
+impl sqlite::Host for SqliteState {}
 
-impl sqlite::HostConnection for HostState {
+impl sqlite::HostConnection for SqliteState {
     fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<Connection>, Error>> {
         match open(self, &database) {
             Ok(conn) => Ok(Ok(self.table.push(conn)?)),
@@ -189,19 +186,12 @@ impl sqlite::HostConnection for HostState {
     }
 }
 
-impl<T> sqlite::HostConnectionWithStore<T> for Spin {
+impl<T> sqlite::HostConnectionWithStore<T> for Sqlite {
     async fn open_async(
         accessor: &Accessor<T, Self>,
         database: String,
     ) -> wasmtime::Result<Result<Resource<Connection>, Error>> {
-        let path = accessor.with(|mut access| {
-            access
-                .get()
-                .platform
-                .sqlite_databases
-                .get(&database)
-                .cloned()
-        });
+        let path = accessor.with(|mut access| access.get().databases.get(&database).cloned());
         let Some(path) = path else {
             return Ok(Err(Error::AccessDenied));
         };
@@ -265,36 +255,5 @@ impl<T> sqlite::HostConnectionWithStore<T> for Spin {
     ) -> wasmtime::Result<u64> {
         let conn = accessor.with(|mut access| shared(access.get(), &this))?;
         blocking(conn, |c| c.changes()).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::open_file;
-
-    /// Eight requests arriving together on a fresh data dir each open the same new file. Before
-    /// `open_file` waited on the WAL switch, about 2 % of these opens failed with "database is
-    /// locked" (50 of 2,400 in one run), so 100 rounds of 8 fail without the wait.
-    #[test]
-    fn concurrent_first_opens_of_a_fresh_file_all_succeed() {
-        let root = std::env::temp_dir().join(format!("tandem-open-race-{}", std::process::id()));
-        for round in 0..100 {
-            let dir = root.join(round.to_string());
-            std::fs::create_dir_all(&dir).unwrap();
-            let path = dir.join("sqlite_db.db");
-            let opens: Vec<_> = (0..8)
-                .map(|_| {
-                    let path = path.clone();
-                    std::thread::spawn(move || {
-                        let conn = open_file(&path)?;
-                        conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
-                    })
-                })
-                .collect();
-            for open in opens {
-                assert_eq!(open.join().unwrap().unwrap(), "wal", "round {round}");
-            }
-        }
-        std::fs::remove_dir_all(&root).unwrap();
     }
 }

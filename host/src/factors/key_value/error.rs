@@ -1,0 +1,18 @@
+//! Why a key-value operation failed.
+
+/// Why a key-value operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvError {
+    /// The backing service cannot be reached now (Redis down, timed out, loading): try later.
+    Unavailable(String),
+    /// Anything else.
+    Other(String),
+}
+
+impl KvError {
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Unavailable(m) | Self::Other(m) => m,
+        }
+    }
+}
