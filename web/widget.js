@@ -27,7 +27,7 @@
       greeting: 'Hi! Ask me about orders, delivery, returns, refunds or payments. 您好，中文也可以。',
       you: 'You', bot: 'Assistant', system: 'Notice', typing: 'Assistant is typing…',
       'source.faq': 'FAQ', 'source.intent': 'Bot', 'source.fallback': 'Bot', 'source.handoff': 'Handoff',
-      ticket: 'Ticket {id} · an agent will follow up', failed: 'Sorry, the message could not be sent ({detail}). Please try again.',
+      ticket: 'Ticket {id} · an agent will follow up', backAt: 'A person will be back: {time} (your time)', failed: 'Sorry, the message could not be sent ({detail}). Please try again.',
       offline: 'The service could not be reached. Please try again.',
       rateOpen: 'Rate this conversation', rateTitle: 'How was this conversation?', stars: '{n} of 5', resolved: 'Was your question answered?',
       yes: 'Yes', no: 'No', comment: 'Comment (optional)', submit: 'Send rating', cancel: 'Cancel',
@@ -41,7 +41,7 @@
       greeting: '您好！订单、物流、退换货、退款、支付问题都可以问我。English is fine too.',
       you: '我', bot: '智能助手', system: '提示', typing: '助手正在输入…',
       'source.faq': '知识库', 'source.intent': '机器人', 'source.fallback': '机器人', 'source.handoff': '转人工',
-      ticket: '工单 {id} · 人工客服会尽快跟进', failed: '抱歉，消息发送失败（{detail}），请重试。',
+      ticket: '工单 {id} · 人工客服会尽快跟进', backAt: '人工客服将于 {time}（您的当地时间）上班', failed: '抱歉，消息发送失败（{detail}），请重试。',
       offline: '无法连接客服系统，请稍后重试。',
       rateOpen: '评价本次服务', rateTitle: '您对本次服务满意吗？', stars: '{n} 分（满分 5 分）', resolved: '您的问题解决了吗？',
       yes: '解决了', no: '没解决', comment: '留言（选填）', submit: '提交评价', cancel: '取消',
@@ -180,7 +180,18 @@
     if (m.ticket) {
       li.append(h('span', { class: 'ticket', 'data-ticket-id': m.ticket.id }, t('ticket', { id: m.ticket.id, queue: m.ticket.queue })));
     }
+    if (m.backAt) {
+      li.append(h('span', { class: 'back-at', 'data-next-open': m.backAt }, t('backAt', { time: localTime(m.backAt) })));
+    }
     return li;
+  }
+  // The desk's next opening (RFC 3339 in the queue's offset) in the reader's own clock.
+  function localTime(iso) {
+    const d = new Date(iso);
+    if (isNaN(d.getTime())) return iso;
+    return d.toLocaleString(lang === 'zh' ? 'zh-CN' : 'en', {
+      weekday: 'short', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
+    });
   }
   function renderLog() {
     ui.log.replaceChildren(bubble({ role: 'bot', text: t('greeting') }), ...state.messages.map(bubble));
@@ -246,6 +257,9 @@
         if (!state.ticket) msg.ticket = { id: b.ticket.id, queue: b.ticket.queue };
         state.ticket = { id: b.ticket.id, queue: b.ticket.queue };
       }
+      // Outside the queue's business hours: when a person is back.
+      const hours = b.handoff && b.handoff.business_hours;
+      if (hours && !hours.open && hours.next_open) msg.backAt = hours.next_open;
       push(msg);
     } catch (_) {
       push({ role: 'system', text: t('offline') });

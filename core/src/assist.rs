@@ -460,6 +460,40 @@ pub struct IntentView {
     pub out_of_scope: bool,
 }
 
+/// Where the handoff decision learns whether people are at work (Spin variable
+/// `business_hours`): the routed queue's calendar at the turn's time, or an operator's word
+/// that overrides every calendar (a desk staffed around the clock, or closed for an incident).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeskHours {
+    Calendar,
+    Open,
+    Closed,
+}
+
+impl DeskHours {
+    /// `calendar` (also unset: empty), `open` or `closed`; anything else is a setup error.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "calendar" => Ok(Self::Calendar),
+            "open" => Ok(Self::Open),
+            "closed" => Ok(Self::Closed),
+            other => Err(format!(
+                "the business_hours variable is \"{other}\": write calendar, open or closed"
+            )),
+        }
+    }
+
+    /// What the handoff request carries: `(within_business_hours, at)` for a turn at
+    /// `now_secs` (Unix seconds).
+    pub fn availability(self, now_secs: i64) -> (Option<bool>, Option<String>) {
+        match self {
+            Self::Calendar => (None, Some(crate::calendar::format_rfc3339(now_secs, 0))),
+            Self::Open => (Some(true), None),
+            Self::Closed => (Some(false), None),
+        }
+    }
+}
+
 /// The handoff service's outcome for the turn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -515,6 +549,9 @@ pub struct HandoffView<'a> {
     pub ticket_queue: Option<&'a str>,
     /// Whether this turn created the ticket.
     pub ticket_is_new: bool,
+    /// When the desk is closed: the RFC 3339 time a person is back (the routed queue's
+    /// calendar), told to the customer.
+    pub back_at: Option<&'a str>,
 }
 
 /// How entity kinds are named when the bot asks for them.
@@ -653,6 +690,24 @@ impl Replies {
             .ticket_queue
             .and_then(|q| self.policy.queue_names.get(q))
             .and_then(|n| lang.of_localized(n));
+        if let Some(back) = h.back_at.map(crate::calendar::readable) {
+            return match (lang, h.ticket_is_new) {
+                (Lang::Zh, true) => format!(
+                    "现在是人工客服的休息时间，已为您创建工单 {id}。人工客服将于 {back} 上班，届时会在这里回复您。"
+                ),
+                (Lang::En, true) => format!(
+                    "Our team is offline right now, so I've opened ticket {id} for you. A person \
+                     is back at {back} and will reply here."
+                ),
+                (Lang::Zh, false) => {
+                    format!("您的问题已在工单 {id} 中，人工客服将于 {back} 上班后在这里回复您。")
+                }
+                (Lang::En, false) => format!(
+                    "Your conversation is already with our team (ticket {id}); a person is back \
+                     at {back} and will reply here."
+                ),
+            };
+        }
         match (lang, h.ticket_is_new, h.decision) {
             (Lang::Zh, false, _) => {
                 format!("您的问题已在工单 {id} 中由人工客服跟进，客服会尽快在这里回复您，请稍候。")
@@ -814,6 +869,7 @@ mod tests {
         ticket_id: None,
         ticket_queue: None,
         ticket_is_new: false,
+        back_at: None,
     };
 
     #[test]
@@ -1168,6 +1224,7 @@ mod tests {
             ticket_id: Some("tk_0123456789abcdef"),
             ticket_queue: Some("orders"),
             ticket_is_new: true,
+            back_at: None,
         };
         let zh = say(
             &r,
@@ -1216,6 +1273,75 @@ mod tests {
             a.text.contains("已在工单 tk_0123456789abcdef"),
             "{}",
             a.text
+        );
+    }
+
+    #[test]
+    fn desk_hours_come_from_the_calendar_unless_the_operator_says_otherwise() {
+        assert_eq!(DeskHours::parse(""), Ok(DeskHours::Calendar));
+        assert_eq!(DeskHours::parse(" Calendar "), Ok(DeskHours::Calendar));
+        assert_eq!(DeskHours::parse("open"), Ok(DeskHours::Open));
+        assert_eq!(DeskHours::parse("CLOSED"), Ok(DeskHours::Closed));
+        let bad = DeskHours::parse("24/7").unwrap_err();
+        assert!(bad.contains("\"24/7\"") && bad.contains("calendar, open or closed"));
+        // 2026-12-07T04:30:00Z, the turn's time, read by the queue's calendar.
+        assert_eq!(
+            DeskHours::Calendar.availability(1_796_617_800),
+            (None, Some("2026-12-07T04:30:00Z".into()))
+        );
+        assert_eq!(DeskHours::Open.availability(0), (Some(true), None));
+        assert_eq!(DeskHours::Closed.availability(0), (Some(false), None));
+    }
+
+    #[test]
+    fn outside_business_hours_the_customer_hears_when_a_person_is_back() {
+        let r = replies();
+        let closed = HandoffView {
+            decision: Decision::Ticket,
+            ticket_id: Some("tk_0123456789abcdef"),
+            ticket_queue: Some("orders"),
+            ticket_is_new: true,
+            back_at: Some("2026-12-07T09:00:00+08:00"),
+        };
+        let zh = say(&r, "转人工", &intent("x", 0.9), None, &closed, None);
+        assert_eq!(zh.source, Source::Handoff);
+        assert!(
+            zh.text.contains("tk_0123456789abcdef")
+                && zh.text.contains("2026-12-07 09:00 (UTC+08:00)")
+                && zh.text.contains("上班"),
+            "{}",
+            zh.text
+        );
+        let en = say(
+            &r,
+            "a person please",
+            &intent("x", 0.9),
+            None,
+            &closed,
+            None,
+        );
+        assert!(
+            en.text
+                .contains("a person is back at 2026-12-07 09:00 (UTC+08:00)")
+                || en
+                    .text
+                    .contains("A person is back at 2026-12-07 09:00 (UTC+08:00)"),
+            "{}",
+            en.text
+        );
+        assert!(!en.text.contains("No agent is available"), "{}", en.text);
+        let later = HandoffView {
+            ticket_is_new: false,
+            ..closed
+        };
+        let again = say(&r, "hello?", &intent("x", 0.9), None, &later, None);
+        assert!(
+            again
+                .text
+                .contains("already with our team (ticket tk_0123456789abcdef)")
+                && again.text.contains("back at 2026-12-07 09:00"),
+            "{}",
+            again.text
         );
     }
 

@@ -323,6 +323,16 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(day * 86_400 + h * 3600 + m * 60 + sec.min(59) - offset)
 }
 
+/// "2026-12-08 09:00 (UTC+08:00)" from an RFC 3339 local time: what a customer reads.
+pub fn readable(rfc3339: &str) -> String {
+    let offset = rfc3339.get(19..).unwrap_or("");
+    let offset = if offset == "Z" { "+00:00" } else { offset };
+    format!(
+        "{} (UTC{offset})",
+        rfc3339.get(..16).unwrap_or(rfc3339).replace('T', " ")
+    )
+}
+
 /// Unix seconds → RFC 3339 at a fixed offset (`Z` for 0).
 pub fn format_rfc3339(unix_secs: i64, offset_secs: i64) -> String {
     let t = unix_secs + offset_secs;

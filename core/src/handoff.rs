@@ -11,7 +11,7 @@
 //!    `within_business_hours`, else the routed queue's [`calendar`](crate::calendar) at the
 //!    request's time) or no agent is online ([`Availability`]); the reasons say which.
 
-use crate::calendar::{Calendar, Hours};
+use crate::calendar::{self, Calendar, Hours};
 use crate::kb::{self, KnowledgeBase, Priority};
 use crate::text::normalize;
 use serde::{Deserialize, Serialize};
@@ -571,16 +571,6 @@ pub struct Availability {
     pub at: Option<i64>,
 }
 
-/// "2026-12-08 09:00 (UTC+08:00)" from an RFC 3339 local time.
-fn readable(rfc3339: &str) -> String {
-    let offset = rfc3339.get(19..).unwrap_or("");
-    let offset = if offset == "Z" { "+00:00" } else { offset };
-    format!(
-        "{} (UTC{offset})",
-        rfc3339.get(..16).unwrap_or(rfc3339).replace('T', " ")
-    )
-}
-
 /// The routed queue's hours: the caller's word first, else its calendar at `at`.
 fn business_hours(policy: &Policy, queue: &str, a: Availability) -> Option<BusinessHours> {
     if let Some(open) = a.within_business_hours {
@@ -695,12 +685,12 @@ pub fn decide(policy: &Policy, s: &Signals, score: f32, availability: Availabili
             Some(next) => (
                 format!(
                     "当前不在 {queue} 队列的人工服务时间内，改为创建工单；人工客服将于 {} 恢复服务",
-                    readable(next)
+                    calendar::readable(next)
                 ),
                 format!(
                     "It is outside the {queue} queue's business hours; a ticket is offered \
                      instead and a person is back at {}",
-                    readable(next)
+                    calendar::readable(next)
                 ),
             ),
             None => (

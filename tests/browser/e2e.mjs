@@ -279,13 +279,31 @@ async function main() {
     assert.match(answer, /48 ?小时|工作日/, `the FAQ answer about refund times: ${answer}`);
     log('FAQ answer shown');
 
+    const handoffAnswer = chat.waitForResponse((r) => new URL(r.url()).pathname === '/v1/assist' && r.request().method() === 'POST');
     await chat.locator('button[data-action=human]').click();
+    const handoffBody = await (await handoffAnswer).json();
     await eventually(async () => assert.equal(await chat.locator('.ticket[data-ticket-id]').count(), 1), 'a ticket after asking for a person', 30000);
     const ticketId = await chat.locator('.ticket[data-ticket-id]').getAttribute('data-ticket-id');
     assert.match(ticketId, /^tk_[0-9a-z]{16}$/);
     bot = await lastBot(chat);
     assert.equal(await bot.getAttribute('data-source'), 'handoff');
-    log(`handed off: ${ticketId}`);
+    // The app runs with its default `business_hours = calendar`: whatever the queue's calendar
+    // said at this hour, the widget shows it — when closed, when a person is back.
+    const hours = handoffBody.handoff.business_hours;
+    assert.equal(hours.source, 'calendar', JSON.stringify(handoffBody.handoff));
+    const backAt = bot.locator('.back-at');
+    if (hours.open) {
+      assert.equal(handoffBody.handoff.decision, 'human');
+      assert.equal(await backAt.count(), 0, 'no "back at" while the desk is open');
+    } else {
+      assert.equal(handoffBody.handoff.decision, 'ticket');
+      assert.equal(await backAt.getAttribute('data-next-open'), hours.next_open);
+      const said = await backAt.textContent();
+      assert.match(said, /^(A person will be back: .+ \(your time\)|人工客服将于 .+（您的当地时间）上班)$/, said);
+      const reply = await bot.locator('.text').textContent();
+      assert.match(reply, /is back at \d{4}-\d\d-\d\d \d\d:\d\d \(UTC[+-]\d\d:\d\d\)|人工客服将于 .+ 上班/, reply);
+    }
+    log(`handed off: ${ticketId} (desk ${hours.open ? 'open' : `closed until ${hours.next_open}`})`);
     await shot(chat, 'chat.png');
 
     // ---- the dashboard before the ratings ------------------------------------------------
@@ -338,6 +356,13 @@ async function main() {
     log('ticket taken, answered, corrected, resolved');
     await shot(agent, 'agent.png', true);
 
+    // The CRM knows this customer (PUT /v1/customers/{id}, agent token): the console shows it.
+    const crm = await fetch(BASE + '/v1/customers/c-related', {
+      method: 'PUT', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + TOKEN },
+      body: JSON.stringify({ name: '李雷 Li Lei', tier: 'vip', language: 'zh', source: 'crm-e2e',
+        recent_orders: [{ id: 'TD2026120612345', status: 'shipped', total: 199, currency: 'CNY' }] }),
+    });
+    assert.ok(crm.ok, `PUT /v1/customers/c-related: ${crm.status} ${await crm.text()}`);
     // A new ticket of the same intent: its related knowledge lists the one just resolved.
     const sameKind = await postJson('/v1/tickets', { customer: { id: 'c-related' }, category: corrected,
       transcript: [{ role: 'customer', text: '我的退款呢 where is my refund' }] });
@@ -348,6 +373,10 @@ async function main() {
     }, 'the same-intent ticket in the console');
     await sameItem.click();
     await eventually(async () => assert.equal(await agent.locator(`#related li[data-resolved-ticket="${ticketId}"]`).count(), 1), 'the resolved ticket of the same intent');
+    await eventually(async () => assert.match(await agent.locator('#customer [data-field=customer-name]').textContent(), /李雷 Li Lei/), 'the CRM record beside the ticket');
+    assert.equal(await agent.locator('#customer [data-field=customer-tier]').textContent(), 'vip');
+    assert.equal(await agent.locator('#customer [data-order="TD2026120612345"]').count(), 1, 'the recent order');
+    log('CRM record shown in the console');
 
     // ---- the customer rates; then a second, bot-only conversation ------------------------
     await chat.bringToFront();
@@ -374,6 +403,13 @@ async function main() {
     log('both conversations rated');
 
     // ---- the dashboard after --------------------------------------------------------------
+    // A webhook subscription (agent token), to see on the dashboard's webhooks card.
+    const sub = await fetch(BASE + '/v1/webhooks', {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + TOKEN },
+      body: JSON.stringify({ url: 'https://hooks.example.com/tandem', events: ['ticket.created', 'conversation.resolved'] }),
+    });
+    assert.equal(sub.status, 201, `POST /v1/webhooks: ${sub.status}`);
+    const subId = (await sub.json()).id;
     await dash.bringToFront();
     await dash.click('#refresh');
     // The agent resolved the first (first contact, rated 5); the bot alone the second (rated 4).
@@ -387,6 +423,16 @@ async function main() {
     assert.deepEqual(after, expected, 'the dashboard after the ratings');
     assert.notEqual(after.sub.csat, before.sub.csat, 'the ratings moved CSAT');
     assert.notEqual(after.sub.self_service_rate, before.sub.self_service_rate, 'the bot-only conversation moved self-service');
+    // SLA per queue and agent: the tickets of this run (the handoff, the CRM customer's), the
+    // first one resolved by the agent within its due time.
+    await eventually(async () => assert.equal(await dash.locator('#sla tr[data-sla-queue=""]').count(), 1), 'the SLA card');
+    const slaAll = await dash.locator('#sla tr[data-sla-queue=""] td').allTextContents();
+    assert.ok(Number(slaAll[0]) >= 2, `tickets in the SLA card: ${slaAll}`);
+    assert.equal(slaAll[1], '100%', `SLA met: ${slaAll}`);
+    assert.equal(await dash.locator(`#sla tr[data-sla-agent="${AGENT_ID}"]`).count(), 1, 'the agent\'s SLA row');
+    await eventually(async () => assert.equal(await dash.locator(`#hooks tr[data-subscription="${subId}"]`).count(), 1), 'the subscription on the webhooks card');
+    assert.match(await dash.locator('#hooks [data-field=delivery-counts]').textContent(), /\d/);
+    log('SLA and webhooks cards shown');
     assert.ok((await dash.locator('svg[data-chart=trend] circle').count()) >= 40, 'points for 14 days');
     assert.ok((await dash.locator('svg[data-chart=trend] path[data-series]').count()) === 4, 'a line per rate');
     assert.ok((await dash.locator('svg[data-chart=intent] rect').count()) >= 6, 'a bar per intent');

@@ -73,6 +73,8 @@ name = "assist-test"
 [variables]
 agent_token = {{ required = true, secret = true }}
 auto_assign = {{ default = "true" }}
+# The flows here expect a person at any hour; the calendar's own test sets "calendar".
+business_hours = {{ default = "open" }}
 [[trigger.http]]
 route = "/v1/health"
 component = "health"
@@ -97,6 +99,7 @@ sqlite_databases = ["default"]
 [component.assist.variables]
 agent_token = "{{{{ agent_token }}}}"
 auto_assign = "{{{{ auto_assign }}}}"
+business_hours = "{{{{ business_hours }}}}"
 [component.ticket]
 source = {ticket:?}
 sqlite_databases = ["default"]
@@ -132,13 +135,15 @@ fn warm_cache() {
 }
 
 fn start_host_unwarmed(dir: &Path) -> Host {
+    start_host_with(dir, vec![])
+}
+
+fn start_host_with(dir: &Path, mut env: Vec<(&str, &str)>) -> Host {
+    env.push(("SPIN_VARIABLE_AGENT_TOKEN", TOKEN));
     Host::start(
         &manifest_unwarmed(dir),
         &dir.join("data"),
-        HostOptions {
-            args: vec![],
-            env: vec![("SPIN_VARIABLE_AGENT_TOKEN", TOKEN)],
-        },
+        HostOptions { args: vec![], env },
     )
     .unwrap()
 }
@@ -153,6 +158,14 @@ impl App {
         warm_cache();
         let dir = TempDir::new().unwrap();
         let host = start_host_unwarmed(dir.path());
+        App { host, dir }
+    }
+
+    /// [`App::start`] with the Spin variable `business_hours` set to `desk`.
+    fn start_with_desk(desk: &str) -> App {
+        warm_cache();
+        let dir = TempDir::new().unwrap();
+        let host = start_host_with(dir.path(), vec![("SPIN_VARIABLE_BUSINESS_HOURS", desk)]);
         App { host, dir }
     }
 
@@ -655,6 +668,82 @@ fn nobody_online_turns_a_handoff_into_a_ticket_and_says_so() {
     let t = handed("I want to talk to a real person");
     assert_eq!(t["handoff"]["decision"], "human", "{t}");
     assert!(!text(&t).contains("No agent is available"), "{}", text(&t));
+}
+
+/// Under `business_hours = "calendar"` the routed queue's calendar decides, at the turn's time:
+/// the test reads the same compiled calendar (models/handoff.json) around the request. Closed,
+/// the customer gets a ticket and hears when a person is back, in their language; open, a
+/// person. An operator's `closed` overrides any calendar.
+#[test]
+fn assist_reads_the_queues_calendar_and_says_when_a_person_is_back() {
+    let policy: tandem_core::handoff::Policy = serde_json::from_value(
+        serde_json::from_slice::<Value>(
+            &std::fs::read(tandem_tests::workspace_root().join("models/handoff.json")).unwrap(),
+        )
+        .unwrap()["policy"]
+            .clone(),
+    )
+    .unwrap();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    };
+    let app = App::start_with_desk("calendar");
+    for (message, lang, back) in [
+        ("转人工", "zh", "人工客服将于"),
+        ("I want to talk to a real person", "en", "is back at"),
+    ] {
+        let before = now();
+        let t = conversation(&app, None, &[message]).remove(0);
+        let after = now();
+        let hours = &t["handoff"]["business_hours"];
+        assert_eq!(hours["source"], "calendar", "{t}");
+        let queue = hours["queue"].as_str().unwrap();
+        assert_eq!(t["handoff"]["queue"], queue, "{t}");
+        let calendar = policy.business_hours[queue].compile().unwrap();
+        let (open, next) = (calendar.is_open(before), calendar.next_open(before));
+        if open != calendar.is_open(after) {
+            continue; // the request straddled an opening or closing minute
+        }
+        assert_eq!(hours["open"], open, "{t}");
+        assert_eq!(t["reply"]["lang"], lang);
+        let read_at = tandem_core::calendar::parse_rfc3339(hours["at"].as_str().unwrap()).unwrap();
+        assert!((before..=after).contains(&read_at), "{t}");
+        if open {
+            assert_eq!(t["handoff"]["decision"], "human", "{t}");
+            assert!(hours.get("next_open").is_none_or(Value::is_null), "{t}");
+        } else {
+            let next = calendar.format_local(next.unwrap());
+            assert_eq!(t["handoff"]["decision"], "ticket", "{t}");
+            assert_eq!(hours["next_open"], next.as_str(), "{t}");
+            let reasons = t["handoff"]["reasons"].as_array().unwrap();
+            assert_eq!(reasons.last().unwrap()["code"], "outside_business_hours");
+            let said = text(&t);
+            assert!(
+                said.contains(back) && said.contains(&tandem_core::calendar::readable(&next)),
+                "{said}"
+            );
+            assert!(said.contains(t["ticket"]["id"].as_str().unwrap()), "{said}");
+        }
+    }
+
+    let closed = App::start_with_desk("closed");
+    let t = conversation(&closed, None, &["转人工"]).remove(0);
+    assert_eq!(t["handoff"]["decision"], "ticket", "{t}");
+    assert_eq!(t["handoff"]["business_hours"]["source"], "request", "{t}");
+    assert_eq!(t["handoff"]["business_hours"]["open"], false, "{t}");
+    assert_eq!(t["ticket"]["new"], true, "{t}");
+
+    // A value the operator mistyped is named, not guessed at.
+    let typo = App::start_with_desk("24/7");
+    let res = typo.post_raw(json!({"message": "转人工"}).to_string().as_bytes());
+    let p = tandem_tests::assert_problem(&res, 500);
+    assert!(
+        p["detail"].as_str().unwrap().contains("business_hours"),
+        "{p}"
+    );
 }
 
 /// Two answers the bot did not have, then an angry message: a person takes over.

@@ -161,6 +161,15 @@
     return build(document.createElementNS('http://www.w3.org/2000/svg', tag), attrs, children);
   }
 
+  // A figures table: the first column names the row (a row header), the others are numbers.
+  // `attr(row, i)`, when given, returns the row's own attributes (data-* hooks for tests).
+  function table(head, rows, attr) {
+    return el('table', { class: 'data' },
+      el('thead', null, el('tr', null, ...head.map((h, i) => el('th', { scope: 'col', class: i ? 'num' : null }, h)))),
+      el('tbody', null, ...rows.map((r, n) => el('tr', attr ? attr(r, n) : null,
+        ...(Array.isArray(r) ? r : r.cells).map((c, i) => (i ? el('td', { class: 'num' }, c) : el('th', { scope: 'row' }, c)))))));
+  }
+
   // Text with **bold** spans (the KB's answers use them), as DOM nodes, never innerHTML.
   function richText(text) {
     const frag = document.createDocumentFragment();
@@ -255,5 +264,5 @@
     if (token.get()) attempt(); else { show(false); }
   }
 
-  window.Tandem = { i18n, token, api, problemText, uuid, el, svg, richText, fmtTime, fmtPct, initChrome, guard };
+  window.Tandem = { i18n, token, api, problemText, uuid, el, svg, table, richText, fmtTime, fmtPct, initChrome, guard };
 })();

@@ -3,7 +3,7 @@
 'use strict';
 
 (function () {
-  const { i18n, api, problemText, el, svg, fmtPct } = window.Tandem;
+  const { i18n, api, problemText, el, svg, table, fmtPct } = window.Tandem;
   const t = (k, v) => i18n.t(k, v);
   const $ = (id) => document.getElementById(id);
   const REFRESH_MS = 30000;
@@ -325,12 +325,6 @@
     if (g.clusters_found > g.clusters.length) parts.push(el('p', { class: 'muted small' }, t('gap.more', { n: g.clusters_found, k: g.clusters.length })));
     $('gaps').replaceChildren(...parts);
     $('gaps').querySelectorAll('tbody tr').forEach((tr, i) => tr.setAttribute('data-gap', g.clusters[i].id));
-  }
-
-  function table(head, rows) {
-    return el('table', { class: 'data' },
-      el('thead', null, el('tr', null, ...head.map((h, i) => el('th', { scope: 'col', class: i ? 'num' : null }, h)))),
-      el('tbody', null, ...rows.map((r) => el('tr', null, ...r.map((c, i) => (i ? el('td', { class: 'num' }, c) : el('th', { scope: 'row' }, c)))))));
   }
 
   document.addEventListener('DOMContentLoaded', () => {

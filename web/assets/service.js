@@ -2,7 +2,7 @@
 // to first response per queue and per agent (GET /v1/tickets/sla); webhook subscriptions,
 // delivery counts and the dead-letter list with replay (GET /v1/webhooks, .../deliveries).
 (function () {
-  const { i18n, api, problemText, el, fmtTime, fmtPct } = window.Tandem;
+  const { i18n, api, problemText, el, table, fmtTime, fmtPct } = window.Tandem;
   const t = (k, v) => i18n.t(k, v);
   const $ = (id) => document.getElementById(id);
 
@@ -38,12 +38,6 @@
     if (s < 90) return `${Math.round(s)} s`;
     if (s < 5400) return `${Math.round(s / 60)} min`;
     return `${(s / 3600).toFixed(1)} h`;
-  }
-
-  function table(head, rows, attr) {
-    return el('table', { class: 'data' },
-      el('thead', null, el('tr', null, ...head.map((h, i) => el('th', { scope: 'col', class: i ? 'num' : null }, h)))),
-      el('tbody', null, ...rows.map((r) => el('tr', attr ? attr(r) : null, ...r.cells.map((c, i) => (i ? el('td', { class: 'num' }, c) : el('th', { scope: 'row' }, c)))))));
   }
 
   function figures(name, f) {

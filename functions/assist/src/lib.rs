@@ -19,10 +19,10 @@ use std::sync::OnceLock;
 use tandem_adapter as adapter;
 use tandem_adapter::sqlite::Spin;
 use tandem_core::assist::{
-    self, AssistPolicy, AssistRequest, Conversation, Decision, HandoffView, IntentView, Lookup,
-    Replies, TicketRef, Turn,
+    self, AssistPolicy, AssistRequest, Conversation, Decision, DeskHours, HandoffView, IntentView,
+    Lookup, Replies, TicketRef, Turn,
 };
-use tandem_core::handoff::Role;
+use tandem_core::handoff::{BusinessHours, Role};
 use tandem_core::problem::Problem;
 use tandem_stores::knowledge;
 
@@ -299,6 +299,14 @@ async fn mark_handed_off(conversation_id: &str) {
     }
 }
 
+/// Where the handoff decision reads business hours (Spin variable `business_hours`).
+async fn desk_hours() -> Result<DeskHours, Problem> {
+    let value = spin_sdk::variables::get("business_hours")
+        .await
+        .unwrap_or_default();
+    DeskHours::parse(&value).map_err(Problem::internal)
+}
+
 /// One customer turn, end to end.
 async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
     body.validate()?;
@@ -349,13 +357,15 @@ async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
     if let Some(current) = handoff_turns.last_mut() {
         current.text = message.to_string();
     }
+    let (within_business_hours, at) = desk_hours().await?.availability(now.div_euclid(1000));
     let decide = |agents_online| {
         wit_handoff::decide(&wit_handoff::DecideRequest {
             conversation_id: conv.id.clone(),
             tier: conv.customer.tier.clone(),
             turns: handoff_turns.clone(),
             agents_online,
-            within_business_hours: None,
+            within_business_hours,
+            at: at.clone(),
         })
         .map_err(service_error("handoff"))
     };
@@ -399,6 +409,7 @@ async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
 
     let best = faq.best.as_ref();
     let lang = assist::Lang::of_turn(message, conv.lang);
+    let closed = d.business_hours.as_ref().filter(|h| !h.open);
     let reply = replies().compose(
         message,
         lang,
@@ -409,6 +420,7 @@ async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
             ticket_id: conv.ticket.as_ref().map(|t| t.id.as_str()),
             ticket_queue: conv.ticket.as_ref().map(|t| t.queue.as_str()),
             ticket_is_new: created.is_some(),
+            back_at: closed.and_then(|h| h.next_open.as_deref()),
         },
         conv.pending.as_ref(),
     );
@@ -466,7 +478,7 @@ async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
         }
         v
     });
-    Ok(json!({
+    let mut response = json!({
         "conversation_id": conv.id,
         "turn": turn_number,
         "reply": reply,
@@ -489,7 +501,18 @@ async fn turn(body: AssistRequest) -> Result<serde_json::Value, Problem> {
         // The one encoder instance intent and FAQ share (and ticket's classification when a
         // ticket is opened): how many texts this turn ran through the network.
         "trace": { "texts_encoded": wit_encoder::encoded() },
-    }))
+    });
+    // Only on a decision that wanted a person (as `POST /v1/handoff` answers it).
+    if let Some(h) = d.business_hours {
+        response["handoff"]["business_hours"] = json!(BusinessHours {
+            queue: h.queue,
+            open: h.open,
+            source: h.source,
+            at: h.at,
+            next_open: h.next_open,
+        });
+    }
+    Ok(response)
 }
 
 #[http_service]
@@ -535,6 +558,7 @@ impl bindings::Guest for Component {
                 ticket_id: None,
                 ticket_queue: None,
                 ticket_is_new: false,
+                back_at: None,
             },
             None,
         );

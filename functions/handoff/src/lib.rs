@@ -2,8 +2,8 @@
 //!
 //! Keeps no state: the request carries the recent turns. Business hours: the caller's
 //! `within_business_hours` when given, else the routed queue's calendar (models/handoff.json) at
-//! the body's `at` or, without one, at the wall clock's now; the WIT export reads no calendar
-//! yet (its request has no time, and its caller, assist, is tested at any hour). Customer turns without an intent are
+//! the body's `at` or, without one, at the wall clock's now; the WIT export reads the calendar
+//! only at the request's `at` (assist passes the turn's time). Customer turns without an intent are
 //! classified through the imported `tandem:service/intent` interface, which `tandem compose`
 //! satisfies at build time with the intent component (one component, in-process calls). The
 //! policy, the escalation-score model and the sentiment model (`models/handoff.*`,
@@ -225,16 +225,21 @@ fn now_secs() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn from_body(body: DecideBody) -> Result<Decide, Problem> {
-    let at = match &body.at {
-        Some(text) => Some(calendar::parse_rfc3339(text).ok_or_else(|| {
+/// The instant to read calendars at, from a request's optional RFC 3339 `at`.
+fn parse_at(at: Option<&str>) -> Result<Option<i64>, Problem> {
+    at.map(|text| {
+        calendar::parse_rfc3339(text).ok_or_else(|| {
             Problem::unprocessable(format!("at is \"{text}\"")).with_param(
                 "at",
                 "an RFC 3339 date-time, e.g. 2026-12-07T12:30:00+08:00",
             )
-        })?),
-        None => Some(now_secs()),
-    };
+        })
+    })
+    .transpose()
+}
+
+fn from_body(body: DecideBody) -> Result<Decide, Problem> {
+    let at = parse_at(body.at.as_deref())?.or_else(|| Some(now_secs()));
     let mut turns = Vec::with_capacity(body.turns.len().min(MAX_TURNS + 1));
     for (i, t) in body.turns.into_iter().enumerate() {
         let role = match t.role.as_str() {
@@ -400,18 +405,21 @@ impl wit::Guest for Component {
                 negative: t.negative,
             })
             .collect();
-        let r = validate(
-            request.conversation_id,
-            request.tier,
-            turns,
-            Availability {
-                agents_online: request.agents_online,
-                within_business_hours: request.within_business_hours,
-                at: None,
-            },
-        )
-        .and_then(decide)
-        .map_err(to_wit_error)?;
+        let r = parse_at(request.at.as_deref())
+            .and_then(|at| {
+                validate(
+                    request.conversation_id,
+                    request.tier,
+                    turns,
+                    Availability {
+                        agents_online: request.agents_online,
+                        within_business_hours: request.within_business_hours,
+                        at,
+                    },
+                )
+            })
+            .and_then(decide)
+            .map_err(to_wit_error)?;
         Ok(wit::DecisionResult {
             decision: match r.decision {
                 Outcome::Bot => wit::Decision::Bot,
@@ -437,6 +445,13 @@ impl wit::Guest for Component {
             },
             latest_negative: r.signals.latest_negative,
             signals_json: serde_json::to_string(&r.signals).unwrap_or_default(),
+            business_hours: r.business_hours.map(|h| wit::BusinessHours {
+                queue: h.queue,
+                open: h.open,
+                source: h.source,
+                at: h.at,
+                next_open: h.next_open,
+            }),
         })
     }
 }
