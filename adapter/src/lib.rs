@@ -292,6 +292,18 @@ pub async fn is_agent_token(presented: &str) -> Result<bool, HttpResponse> {
     Ok(!expected.is_empty() && constant_time_eq(presented.as_bytes(), expected.as_bytes()))
 }
 
+/// The request's bearer token, if any, and whether it is the agent token: for routes where
+/// the agent token widens what a caller sees and another token (or none) narrows it.
+pub async fn presented_token(req: &Request) -> Result<Option<(String, bool)>, HttpResponse> {
+    match bearer_token(req.headers().get("authorization")) {
+        Some(presented) => {
+            let agent = is_agent_token(&presented).await?;
+            Ok(Some((presented, agent)))
+        }
+        None => Ok(None),
+    }
+}
+
 /// Compares without an early exit, so response time does not reveal how much of a guess matched.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = a.len() ^ b.len();
@@ -372,4 +384,66 @@ macro_rules! sentence_embedding_import {
             }
         }
     };
+}
+
+/// A switch as operators write one: `true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off`, any case;
+/// anything else is no answer.
+pub fn parse_flag(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// The Spin variable `name` read as a switch ([`parse_flag`]); unset, empty or unreadable
+/// values are `default`.
+pub async fn variable_flag(name: &str, default: bool) -> bool {
+    match spin_sdk::variables::get(name).await {
+        Ok(v) => parse_flag(&v).unwrap_or(default),
+        Err(_) => default,
+    }
+}
+
+/// The Spin variable `name` read as a whole number in `range`; unset, unreadable or out of
+/// range values are `default`.
+pub async fn variable_number(
+    name: &str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> u64 {
+    match spin_sdk::variables::get(name).await {
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .unwrap_or(default),
+        Err(_) => default,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_read_as_operators_write_them() {
+        for on in ["true", "1", "yes", " ON ", "True"] {
+            assert_eq!(parse_flag(on), Some(true), "{on}");
+        }
+        for off in ["false", "0", "no", "Off"] {
+            assert_eq!(parse_flag(off), Some(false), "{off}");
+        }
+        for unknown in ["", "maybe", "2", "enable"] {
+            assert_eq!(parse_flag(unknown), None, "{unknown}");
+        }
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
 }

@@ -291,25 +291,82 @@ fn is_private_host(host: &str) -> bool {
     if lower == "localhost" || lower.ends_with(".localhost") || lower.ends_with(".internal") {
         return true;
     }
-    if let Ok(v4) = lower.parse::<Ipv4Addr>() {
-        return v4.is_loopback()
-            || v4.is_private()
-            || v4.is_link_local()
-            || v4.is_unspecified()
-            || v4.is_broadcast()
-            || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]);
+    if let Some(v4) = url_ipv4(lower) {
+        return is_private_v4(v4);
     }
     if let Ok(v6) = lower.parse::<Ipv6Addr>() {
-        if let Some(v4) = v6.to_ipv4_mapped() {
-            return is_private_host(&v4.to_string());
-        }
         let first = v6.segments()[0];
         return v6.is_loopback()
             || v6.is_unspecified()
             || (first & 0xfe00) == 0xfc00
-            || (first & 0xffc0) == 0xfe80;
+            || (first & 0xffc0) == 0xfe80
+            || embedded_v4(v6).is_some_and(is_private_v4);
     }
     false
+}
+
+fn is_private_v4(v4: Ipv4Addr) -> bool {
+    let [a, b, ..] = v4.octets();
+    v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_broadcast()
+        || a == 0
+        || a == 100 && (64..128).contains(&b)
+}
+
+/// An IPv4 address as URL parsers (WHATWG, curl, browsers) read a host: one to four parts,
+/// each decimal, `0x` hex or `0`-led octal, the last filling the remaining bytes — so
+/// `127.1`, `2130706433`, `0x7f.0.0.1` and `0177.0.0.1` are all loopback.
+fn url_ipv4(host: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut numbers = Vec::with_capacity(parts.len());
+    for part in parts {
+        let n = if let Some(hex) = part.strip_prefix("0x") {
+            if hex.is_empty() {
+                0
+            } else {
+                u64::from_str_radix(hex, 16).ok()?
+            }
+        } else if let Some(octal) = part.strip_prefix('0').filter(|o| !o.is_empty()) {
+            u64::from_str_radix(octal, 8).ok()?
+        } else if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            part.parse::<u64>().ok()?
+        } else {
+            return None;
+        };
+        numbers.push(n);
+    }
+    let (&last, init) = numbers.split_last()?;
+    let last_bits = 8 * (5 - numbers.len() as u32);
+    if init.iter().any(|&n| n > 255) || last >= 1u64 << last_bits {
+        return None;
+    }
+    let head = init
+        .iter()
+        .enumerate()
+        .fold(0u64, |v, (i, &n)| v | n << (24 - 8 * i as u32));
+    u32::try_from(head | last).ok().map(Ipv4Addr::from)
+}
+
+/// The IPv4 address an IPv6 one carries: mapped (`::ffff:a.b.c.d`), compatible (`::a.b.c.d`),
+/// NAT64 (`64:ff9b::/96`) or 6to4 (`2002:AABB:CCDD::/48`).
+fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let v4 = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
+    match s {
+        [0, 0, 0, 0, 0, 0xffff | 0, hi, lo] => Some(v4(hi, lo)),
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(v4(hi, lo)),
+        [0x2002, hi, lo, ..] => Some(v4(hi, lo)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -399,9 +456,36 @@ mod tests {
             "http://[::ffff:10.0.0.1]/",
             "http://0.0.0.0/",
             "http://100.64.0.1/",
+            // The forms URL parsers also read as loopback or private.
+            "http://127.1/",
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://0x7f.0.0.1/",
+            "http://0177.0.0.1/",
+            "http://10.0x10.1/",
+            "http://0/",
+            "http://127.0.0.1./",
+            "http://[::127.0.0.1]/",
+            "http://[64:ff9b::a00:1]/",
+            "http://[2002:c0a8:1::]/",
+            "http://[2002:7f00:1::1]:8080/",
         ] {
             assert!(check_url(private, Refused).is_err(), "{private}");
             assert!(check_url(private, Allowed).is_ok(), "{private}");
+        }
+        // Public addresses in the same forms pass; names that only look numeric are names.
+        for public in [
+            "http://8.8.8.8/",
+            "http://134744072/",
+            "http://[64:ff9b::808:808]/",
+            "http://[2002:808:808::]/",
+            "http://[2606:4700::1111]/",
+            "https://1.example/",
+            "https://10.example.com/",
+            "http://0x7g.0.0.1/",
+            "http://1.2.3.4.5/",
+        ] {
+            assert!(check_url(public, Refused).is_ok(), "{public}");
         }
     }
 

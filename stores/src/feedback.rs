@@ -176,8 +176,8 @@ impl<C: Connection> Store<C> {
             }
             let before = s.folded(&event.conversation_id).await?;
             s.insert(event, sentiment.clone()).await?;
-            s.refold(&event.conversation_id).await?;
-            s.tell(event, before).await?;
+            let after = s.refold(&event.conversation_id).await?;
+            s.tell(event, before, &after).await?;
             let stored = s
                 .stored(&event.event_id)
                 .await?
@@ -209,6 +209,7 @@ impl<C: Connection> Store<C> {
         &self,
         e: &Event,
         (was_resolved, was_human): (bool, bool),
+        folded: &Row,
     ) -> Result<(), Problem> {
         let conversation = Some(e.conversation_id.as_str());
         let data = serde_json::json!({
@@ -232,22 +233,16 @@ impl<C: Connection> Store<C> {
         {
             crate::outbox::emit(&self.db, "handoff.requested", conversation, data.clone()).await?;
         }
-        if !was_resolved && self.folded(&e.conversation_id).await?.0 {
-            let row = self
-                .query(
-                    "SELECT intent, handled_by, agent_id, rating, contact_count \
-                     FROM feedback_conversations WHERE conversation_id = ?",
-                    vec![Value::Text(e.conversation_id.clone())],
-                )
-                .await?;
-            let r = row.first();
+        // `folded` is the row `refold` wrote: resolved, intent, handled_by, agent_id, rating,
+        // contact_count.
+        if !was_resolved && folded.get::<i64>(0) == Some(1) {
             let data = serde_json::json!({
                 "conversation_id": e.conversation_id,
-                "intent": r.and_then(|r| r.get::<&str>(0)),
-                "handled_by": r.and_then(|r| r.get::<&str>(1)),
-                "agent_id": r.and_then(|r| r.get::<&str>(2)),
-                "rating": r.and_then(|r| r.get::<i64>(3)),
-                "contact_count": r.and_then(|r| r.get::<i64>(4)),
+                "intent": folded.get::<&str>(1),
+                "handled_by": folded.get::<&str>(2),
+                "agent_id": folded.get::<&str>(3),
+                "rating": folded.get::<i64>(4),
+                "contact_count": folded.get::<i64>(5),
                 "event_id": e.event_id,
             });
             crate::outbox::emit(&self.db, "conversation.resolved", conversation, data).await?;
@@ -299,10 +294,12 @@ impl<C: Connection> Store<C> {
     }
 
     /// Recomputes one conversation's row from its events (the fold of
-    /// `tandem_core::metrics::conversations`, ordering by `(created_at, event_id)`).
-    async fn refold(&self, conversation_id: &str) -> Result<(), Problem> {
-        self.exec(
-            r#"
+    /// `tandem_core::metrics::conversations`, ordering by `(created_at, event_id)`) and returns
+    /// what it wrote: resolved, intent, handled_by, agent_id, rating, contact_count.
+    async fn refold(&self, conversation_id: &str) -> Result<Row, Problem> {
+        let rows = self
+            .query(
+                r#"
             INSERT INTO feedback_conversations
                 (conversation_id, started_at, day, channel, intent, resolved, handled_by,
                  agent_id, contact_count, rating)
@@ -332,10 +329,14 @@ impl<C: Connection> Store<C> {
                 resolved = excluded.resolved, handled_by = excluded.handled_by,
                 agent_id = excluded.agent_id, contact_count = excluded.contact_count,
                 rating = excluded.rating
+            RETURNING resolved, intent, handled_by, agent_id, rating, contact_count
             "#,
-            vec![Value::Text(conversation_id.into())],
-        )
-        .await
+                vec![Value::Text(conversation_id.into())],
+            )
+            .await?;
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| Problem::internal("the conversation's row was not written"))
     }
 
     /// The stored event as the API shows it, with its fingerprint.

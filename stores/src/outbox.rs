@@ -493,18 +493,21 @@ impl<C: Connection> Store<C> {
             .await
     }
 
-    /// Records what became of a claimed try.
-    pub async fn settle(&self, seq: i64, outcome: &Outcome) -> Result<(), Problem> {
+    /// Records what became of a claimed try. Fenced by the claim: a run whose lease ran out
+    /// (another run has claimed the delivery since, or settled it) changes nothing.
+    pub async fn settle(&self, claim: &Claimed, outcome: &Outcome) -> Result<(), Problem> {
+        let (seq, attempts) = (claim.seq, i64::from(claim.attempts));
         let now = now_ms();
         let (sql, params) = match outcome {
             Outcome::Delivered { status } => (
                 "UPDATE outbox_deliveries SET state = 'delivered', last_status = ?, \
-                 last_error = NULL, delivered_at = ?, updated_at = ? WHERE seq = ?",
+                 last_error = NULL, delivered_at = ?, updated_at = ? WHERE seq = ? AND state = 'pending' AND attempts = ?",
                 vec![
                     Value::Integer(i64::from(*status)),
                     Value::Integer(now),
                     Value::Integer(now),
                     Value::Integer(seq),
+                    Value::Integer(attempts),
                 ],
             ),
             Outcome::Failed {
@@ -513,7 +516,7 @@ impl<C: Connection> Store<C> {
                 retry_at,
             } => (
                 "UPDATE outbox_deliveries SET state = ?, last_status = ?, last_error = ?, \
-                 next_at = ?, updated_at = ? WHERE seq = ?",
+                 next_at = ?, updated_at = ? WHERE seq = ? AND state = 'pending' AND attempts = ?",
                 vec![
                     Value::Text(
                         if retry_at.is_some() {
@@ -528,15 +531,17 @@ impl<C: Connection> Store<C> {
                     Value::Integer(retry_at.unwrap_or(now)),
                     Value::Integer(now),
                     Value::Integer(seq),
+                    Value::Integer(attempts),
                 ],
             ),
             Outcome::Released { retry_at } => (
                 "UPDATE outbox_deliveries SET attempts = MAX(attempts - 1, 0), next_at = ?, \
-                 updated_at = ? WHERE seq = ?",
+                 updated_at = ? WHERE seq = ? AND state = 'pending' AND attempts = ?",
                 vec![
                     Value::Integer(*retry_at),
                     Value::Integer(now),
                     Value::Integer(seq),
+                    Value::Integer(attempts),
                 ],
             ),
         };

@@ -1591,8 +1591,8 @@ fn every_documented_path_method_and_status_against_the_running_app() {
     );
     expect(
         &api.get(p, "/v1/webhooks/deliveries?subscription=nope", agent),
-        404,
-        "deliveries 404",
+        422,
+        "deliveries 422 subscription",
     );
     expect(
         &api.get(p, "/v1/webhooks/deliveries?state=lost", agent),

@@ -161,13 +161,10 @@ fn ticket_headers(t: &ticket::Ticket) -> Vec<(&'static str, String)> {
 
 async fn create(req: Request) -> HttpResponse {
     // The route is public; an agent token (a CRM, the console) makes the caller trusted.
-    let from = match adapter::bearer_token(req.headers().get("authorization")) {
-        Some(presented) => match adapter::is_agent_token(&presented).await {
-            Ok(true) => crate::Caller::Agent,
-            Ok(false) => crate::Caller::Anonymous,
-            Err(r) => return r,
-        },
-        None => crate::Caller::Anonymous,
+    let from = match adapter::presented_token(&req).await {
+        Ok(Some((_, true))) => crate::Caller::Agent,
+        Ok(_) => crate::Caller::Anonymous,
+        Err(r) => return r,
     };
     let key = req
         .headers()
@@ -196,11 +193,9 @@ async fn create(req: Request) -> HttpResponse {
 /// The agent token sees everything; the ticket's own access token sees the customer view;
 /// any other token is a 403 that does not say whether the ticket exists.
 async fn get(req: &Request, id: &str) -> HttpResponse {
-    let Some(presented) = adapter::bearer_token(req.headers().get("authorization")) else {
-        return adapter::missing_token();
-    };
-    let agent = match adapter::is_agent_token(&presented).await {
-        Ok(a) => a,
+    let (presented, agent) = match adapter::presented_token(req).await {
+        Ok(Some(token)) => token,
+        Ok(None) => return adapter::missing_token(),
         Err(r) => return r,
     };
     let result = async {

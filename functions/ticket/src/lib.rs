@@ -89,14 +89,6 @@ fn classify(input: &CreateInput) -> Result<Option<Classified>, Problem> {
     }
 }
 
-/// Whether new tickets are assigned on creation (Spin variable `auto_assign`, default on).
-async fn auto_assign() -> bool {
-    match spin_sdk::variables::get("auto_assign").await {
-        Ok(v) => !matches!(v.trim(), "false" | "0" | "no" | "off"),
-        Err(_) => true,
-    }
-}
-
 /// Who files a ticket: an agent-token holder (a CRM, the console) or an anonymous customer-side
 /// caller (the public route, `/v1/assist`).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -160,7 +152,8 @@ async fn create(
             &fingerprint,
             &draft,
             idempotency_key,
-            auto_assign().await,
+            // Whether new tickets are assigned on creation (default on).
+            tandem_adapter::variable_flag("auto_assign", true).await,
         )
         .await?;
     Ok(token(created))

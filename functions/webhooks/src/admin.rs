@@ -7,9 +7,10 @@ use tandem_adapter::query::Query;
 
 /// Whether receivers on private networks may be subscribed (`webhook_allow_private_networks`).
 async fn private_networks() -> PrivateNetworks {
-    match spin_sdk::variables::get("webhook_allow_private_networks").await {
-        Ok(v) if matches!(v.trim(), "true" | "1" | "yes" | "on") => PrivateNetworks::Allowed,
-        _ => PrivateNetworks::Refused,
+    if tandem_adapter::variable_flag("webhook_allow_private_networks", false).await {
+        PrivateNetworks::Allowed
+    } else {
+        PrivateNetworks::Refused
     }
 }
 
@@ -104,7 +105,16 @@ pub async fn deliveries(query: &Query) -> Result<serde_json::Value, Problem> {
         return Err(Problem::unprocessable(format!("unknown state {s}"))
             .with_param("state", "pending, delivered or dead"));
     }
-    let subscription = query.get("subscription").map(subscription_id).transpose()?;
+    // A filter, not a resource: a malformed id is the query's 422, an unknown one no rows.
+    let subscription = query
+        .get("subscription")
+        .map(|id| {
+            subscription_id(id).map_err(|_| {
+                Problem::unprocessable(format!("subscription is \"{id}\""))
+                    .with_param("subscription", "a subscription id: wh_ and 16 hex digits")
+            })
+        })
+        .transpose()?;
     let limit = query.bounded("limit", 50, 500)? as u32;
     let store = crate::store().await?;
     Ok(serde_json::json!({

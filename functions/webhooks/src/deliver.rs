@@ -4,6 +4,7 @@
 //!
 //! A receiver that fails once in a run is not called again in that run: its other deliveries
 //! are released untried, so a receiver that is down costs one try per run, not one per event.
+//! A run starts no try after [`START_TRIES_WITHIN_MS`]; the rest are released for the next.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -27,24 +28,49 @@ struct Policy {
 
 async fn policy() -> Policy {
     Policy {
-        lease_ms: crate::number_variable("webhook_claim_lease_ms", 120_000, 1_000..=3_600_000)
+        lease_ms: tandem_adapter::variable_number(
+            "webhook_claim_lease_ms",
+            120_000,
+            1_000..=3_600_000,
+        )
+        .await,
+        max_attempts: tandem_adapter::variable_number("webhook_max_attempts", 8, 1..=50).await
+            as u32,
+        base_ms: tandem_adapter::variable_number("webhook_retry_base_ms", 30_000, 10..=86_400_000)
             .await,
-        max_attempts: crate::number_variable("webhook_max_attempts", 8, 1..=50).await as u32,
-        base_ms: crate::number_variable("webhook_retry_base_ms", 30_000, 10..=86_400_000).await,
-        cap_ms: crate::number_variable("webhook_retry_cap_ms", 21_600_000, 10..=604_800_000).await,
+        cap_ms: tandem_adapter::variable_number(
+            "webhook_retry_cap_ms",
+            21_600_000,
+            10..=604_800_000,
+        )
+        .await,
     }
 }
+
+/// How long into a run a new try may start. A try waits at most 5 s to connect and 10 s for
+/// the first byte (the host's outbound timeouts), so a run ends within ~25 s, inside the
+/// host's 30 s request limit: a run cut off by that limit would hold its claims (each with a
+/// try spent) until their lease ran out.
+const START_TRIES_WITHIN_MS: i64 = 10_000;
 
 pub async fn run(query: &Query) -> Result<serde_json::Value, Problem> {
     let limit = query.bounded("limit", 20, 200)? as u32;
     let policy = policy().await;
     let store = crate::store().await?;
+    let started = tandem_adapter::sqlite::now_ms();
     let claimed = store.claim(limit, policy.lease_ms as i64).await?;
     let mut failed_receivers: BTreeMap<String, i64> = BTreeMap::new();
     let (mut delivered, mut retrying, mut dead, mut released) = (0, 0, 0, 0);
     for c in &claimed {
-        if let Some(&retry_at) = failed_receivers.get(&c.subscription_id) {
-            store.settle(c.seq, &Outcome::Released { retry_at }).await?;
+        let now = tandem_adapter::sqlite::now_ms();
+        // Out of time, or its receiver already failed in this run: the try is given back.
+        let retry_at = if now - started > START_TRIES_WITHIN_MS {
+            Some(now)
+        } else {
+            failed_receivers.get(&c.subscription_id).copied()
+        };
+        if let Some(retry_at) = retry_at {
+            store.settle(c, &Outcome::Released { retry_at }).await?;
             released += 1;
             continue;
         }
@@ -83,7 +109,7 @@ pub async fn run(query: &Query) -> Result<serde_json::Value, Problem> {
             Outcome::Failed { retry_at: None, .. } => dead += 1,
             Outcome::Released { .. } => released += 1,
         }
-        store.settle(c.seq, &outcome).await?;
+        store.settle(c, &outcome).await?;
     }
     Ok(serde_json::json!({
         "claimed": claimed.len(),

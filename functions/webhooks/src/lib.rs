@@ -88,16 +88,3 @@ fn parameters(segments: &[&str]) -> &'static [&'static str] {
         _ => &[],
     }
 }
-
-/// A Spin variable of this component, `default` when unset or not a number in `range`.
-async fn number_variable(name: &str, default: u64, range: std::ops::RangeInclusive<u64>) -> u64 {
-    match spin_sdk::variables::get(name).await {
-        Ok(v) => v
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| range.contains(n))
-            .unwrap_or(default),
-        Err(_) => default,
-    }
-}

@@ -172,18 +172,24 @@ fn deliveries_are_leased_retried_dead_lettered_and_replayed() {
         error: "503 from receiver".into(),
         retry_at,
     };
-    block_on(o.settle(c.seq, &failed(Some(0)))).unwrap();
-    let again = block_on(o.claim(10, 60_000)).unwrap();
-    assert_eq!(again[0].attempts, 2);
+    block_on(o.settle(c, &failed(Some(0)))).unwrap();
+    let again = block_on(o.claim(10, 60_000)).unwrap().remove(0);
+    assert_eq!(again.attempts, 2);
     // Released (not tried): the try is given back.
-    block_on(o.settle(c.seq, &Outcome::Released { retry_at: 0 })).unwrap();
-    assert_eq!(block_on(o.claim(10, 60_000)).unwrap()[0].attempts, 2);
+    block_on(o.settle(&again, &Outcome::Released { retry_at: 0 })).unwrap();
+    let again = block_on(o.claim(10, 60_000)).unwrap().remove(0);
+    assert_eq!(again.attempts, 2);
     // A sender that died holds its lease until it runs out, then the delivery is due again.
-    block_on(o.settle(c.seq, &Outcome::Released { retry_at: 0 })).unwrap();
-    assert_eq!(block_on(o.claim(10, -1)).unwrap().len(), 1);
-    assert_eq!(block_on(o.claim(10, 60_000)).unwrap()[0].attempts, 3);
+    block_on(o.settle(&again, &Outcome::Released { retry_at: 0 })).unwrap();
+    let died = block_on(o.claim(10, -1)).unwrap().remove(0);
+    let took_over = block_on(o.claim(10, 60_000)).unwrap().remove(0);
+    assert_eq!(took_over.attempts, 3);
+    // The run that died wakes up late: its outcome is fenced off, the new claim's stands.
+    block_on(o.settle(&died, &Outcome::Delivered { status: 200 })).unwrap();
+    assert_eq!(block_on(o.counts()).unwrap()["delivered"], 0);
     // Out of tries: dead, listed, replayable once.
-    block_on(o.settle(c.seq, &failed(None))).unwrap();
+    block_on(o.settle(&took_over, &failed(None))).unwrap();
+    block_on(o.settle(&took_over, &Outcome::Released { retry_at: 0 })).unwrap();
     let dead = block_on(o.deliveries(Some("dead"), None, 10)).unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0]["last_status"], 503);
@@ -196,7 +202,7 @@ fn deliveries_are_leased_retried_dead_lettered_and_replayed() {
     );
     assert_eq!(block_on(o.replay(c.seq)).unwrap_err().status, 409);
     let c = block_on(o.claim(10, 60_000)).unwrap().remove(0);
-    block_on(o.settle(c.seq, &Outcome::Delivered { status: 204 })).unwrap();
+    block_on(o.settle(&c, &Outcome::Delivered { status: 204 })).unwrap();
     assert_eq!(
         block_on(o.counts()).unwrap(),
         json!({"pending": 0, "delivered": 1, "dead": 0})
