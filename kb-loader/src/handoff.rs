@@ -91,8 +91,35 @@ pub fn build(
         return Ok(());
     };
     let policy = Policy::from_kb(kb).map_err(|e| anyhow::anyhow!("handoff.yaml: {e}"))?;
+    let sentiment = build_sentiment(h, version, hash, recipe, out)?;
+    let report = build_score(h, policy, version, hash, &sentiment, recipe, out)?;
+    eprintln!(
+        "built {}/sentiment.onnx ({} KiB, held-out accuracy {:.1} %) and handoff.onnx + handoff.json: \
+         held-out human precision {:.1} %, recall {:.1} %, explicit + sensitive recall {:.1} %",
+        out.display(),
+        sentiment.onnx.len() / 1024,
+        100.0 * sentiment.accuracy,
+        100.0 * report.precision(),
+        100.0 * report.recall(),
+        100.0 * report.must_recall(),
+    );
+    Ok(())
+}
 
-    // --- sentiment ---
+/// The sentiment model as written, with what the score model's training reads from it.
+struct BuiltSentiment {
+    onnx: Vec<u8>,
+    json: Vec<u8>,
+    /// The exported model, run by tract (as the handoff component runs it).
+    runner: SentimentRunner,
+    /// The trained model, for its feature extractor's sentence embeddings.
+    trained: pipeline::Trained,
+    /// Held-out accuracy.
+    accuracy: f64,
+}
+
+/// `sentiment_examples` as a training set over [`sentiment::LABELS`].
+fn sentiment_set(h: &kb::Handoff) -> anyhow::Result<TrainingSet> {
     let mut set = TrainingSet {
         name: "sentiment".into(),
         labels: sentiment::LABELS.map(String::from).to_vec(),
@@ -119,6 +146,18 @@ pub fn build(
         "handoff.yaml: {} sentiment examples; at least 30 are needed",
         set.examples.len()
     );
+    Ok(set)
+}
+
+/// Trains, exports, checks through tract and writes `sentiment.{onnx,json}`.
+fn build_sentiment(
+    h: &kb::Handoff,
+    version: &str,
+    hash: &str,
+    recipe: &Recipe,
+    out: &Path,
+) -> anyhow::Result<BuiltSentiment> {
+    let set = sentiment_set(h)?;
     // C = 10 rather than the intent recipe's 100: a few hundred short examples make a weakly
     // regularised model overconfident, and frustration thresholds (0.6, 0.8) need
     // probabilities that mean something. Measured on the sample KB (held-out sentiment
@@ -135,12 +174,6 @@ pub fn build(
         recipe.features.embedding_weight = SENTIMENT_EMBEDDING_WEIGHT;
     }
     let recipe = &recipe;
-    let mut embed = |text: &str| -> anyhow::Result<Vec<f32>> {
-        recipe
-            .embedder
-            .map(|e| e.get(text).to_vec())
-            .context("the sentiment model needs the encoder")
-    };
     let (train_part, held) = pipeline::split_holdout(&set);
     let probe = pipeline::train(&train_part, recipe, "sentiment held-out model");
     let correct = held
@@ -188,8 +221,26 @@ pub fn build(
             ("sentiment.json", &sentiment_json[..]),
         ],
     )?;
+    Ok(BuiltSentiment {
+        onnx,
+        json: sentiment_json,
+        runner,
+        trained: full,
+        accuracy: sentiment_accuracy,
+    })
+}
 
-    // --- escalation score ---
+/// Trains the escalation-score model on the labelled conversations (held-out ones aside),
+/// measures it through tract on the held-out ones and writes `handoff.{onnx,json}`.
+fn build_score(
+    h: &kb::Handoff,
+    policy: Policy,
+    version: &str,
+    hash: &str,
+    sentiment: &BuiltSentiment,
+    recipe: &Recipe,
+    out: &Path,
+) -> anyhow::Result<Report> {
     let intent = load_intent(out)?;
     let held_mask = held_out(&h.conversations);
     let (mut rows, mut labels) = (Vec::new(), Vec::new());
@@ -199,8 +250,9 @@ pub fn build(
         }
         let turns = turns_of(c, &intent)?;
         let s = handoff::signals(&policy, c.tier.as_deref(), &turns, &mut |t| {
-            let embedding = full.sentence_embedding(t);
-            runner
+            let embedding = sentiment.trained.sentence_embedding(t);
+            sentiment
+                .runner
                 .analyze_embedded(t, embedding.as_deref())
                 .map(|a| a.negative)
                 .unwrap_or(0.0)
@@ -232,8 +284,18 @@ pub fn build(
         metrics: serde_json::Value::Null,
     };
     // Figures of the shipped model on the held-out conversations, measured through tract.
-    let engine =
-        HandoffEngine::from_bytes(&score_onnx, &to_json(&manifest)?, &onnx, &sentiment_json)?;
+    let engine = HandoffEngine::from_bytes(
+        &score_onnx,
+        &to_json(&manifest)?,
+        &sentiment.onnx,
+        &sentiment.json,
+    )?;
+    let mut embed = |text: &str| -> anyhow::Result<Vec<f32>> {
+        recipe
+            .embedder
+            .map(|e| e.get(text).to_vec())
+            .context("the sentiment model needs the encoder")
+    };
     let report = evaluate(&engine, &intent, h, &held_mask, &mut embed)?;
     manifest.metrics = json!({
         "train_conversations": rows.len(),
@@ -248,17 +310,7 @@ pub fn build(
             ("handoff.json", &handoff_json[..]),
         ],
     )?;
-    eprintln!(
-        "built {}/sentiment.onnx ({} KiB, held-out accuracy {:.1} %) and handoff.onnx + handoff.json: \
-         held-out human precision {:.1} %, recall {:.1} %, explicit + sensitive recall {:.1} %",
-        out.display(),
-        onnx.len() / 1024,
-        100.0 * sentiment_accuracy,
-        100.0 * report.precision(),
-        100.0 * report.recall(),
-        100.0 * report.must_recall(),
-    );
-    Ok(())
+    Ok(report)
 }
 
 fn load_intent(models: &Path) -> anyhow::Result<ServedIntent> {
