@@ -14,6 +14,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+pub mod manifest;
+mod probe;
+pub mod tickets;
+
+pub use probe::{probe_app, probe_manifest, probe_manifest_for};
+
 /// The workspace root (parent of `tests/`).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -59,32 +65,6 @@ pub fn classify_native(
     runner
         .classify_embedded(text, embedding.as_deref(), top_k)
         .expect("the intent model runs")
-}
-
-/// The probe fixture manifest (`tests/fixtures/probe-spin.toml`) written into `dir` as
-/// `spin.toml`, its `source` pointing at `wasm`.
-pub fn probe_manifest_for(dir: &Path, wasm: &Path) -> PathBuf {
-    let fixture = workspace_root().join("tests/fixtures/probe-spin.toml");
-    let text = std::fs::read_to_string(&fixture)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", fixture.display()));
-    let text: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("source = ") {
-                format!("source = {:?}", wasm.display().to_string())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    let path = dir.join("spin.toml");
-    std::fs::write(&path, text.join("\n")).unwrap();
-    path
-}
-
-/// [`probe_manifest_for`] the built probe component.
-pub fn probe_manifest(dir: &Path) -> PathBuf {
-    probe_manifest_for(dir, &component("tandem-probe"))
 }
 
 /// With `TANDEM_SKIP_BUILD` set, the harness uses already-built artifacts instead of running

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tandem_tests::manifest::{Component, Manifest, Var};
 use tandem_tests::{
     Body, Host, HostOptions, HttpResponse, any_origin, assert_cors_preflight,
     assert_preflight_refused, assert_problem, component, component_imports, cors_headers,
@@ -66,60 +67,36 @@ fn artifacts() -> (PathBuf, PathBuf, PathBuf, PathBuf) {
 
 fn manifest_unwarmed(dir: &Path) -> PathBuf {
     let (health, assist, ticket, feedback) = artifacts();
-    let text = format!(
-        r#"spin_manifest_version = 2
-[application]
-name = "assist-test"
-[variables]
-agent_token = {{ required = true, secret = true }}
-auto_assign = {{ default = "true" }}
-# The flows here expect a person at any hour; the calendar's own test sets "calendar".
-business_hours = {{ default = "open" }}
-[[trigger.http]]
-route = "/v1/health"
-component = "health"
-[[trigger.http]]
-route = "/v1/assist/..."
-component = "assist"
-[[trigger.http]]
-route = "/v1/tickets/..."
-component = "ticket"
-[[trigger.http]]
-route = "/v1/agents/..."
-component = "ticket"
-[[trigger.http]]
-route = "/v1/feedback/..."
-component = "feedback"
-[component.health]
-source = {health:?}
-[component.assist]
-source = {assist:?}
-key_value_stores = ["default"]
-sqlite_databases = ["default"]
-[component.assist.variables]
-agent_token = "{{{{ agent_token }}}}"
-auto_assign = "{{{{ auto_assign }}}}"
-business_hours = "{{{{ business_hours }}}}"
-[component.ticket]
-source = {ticket:?}
-sqlite_databases = ["default"]
-[component.ticket.variables]
-agent_token = "{{{{ agent_token }}}}"
-auto_assign = "{{{{ auto_assign }}}}"
-[component.feedback]
-source = {feedback:?}
-sqlite_databases = ["default"]
-[component.feedback.variables]
-agent_token = "{{{{ agent_token }}}}"
-"#,
-        health = health.display().to_string(),
-        assist = assist.display().to_string(),
-        ticket = ticket.display().to_string(),
-        feedback = feedback.display().to_string(),
-    );
-    let path = dir.join("spin.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    Manifest::new("assist-test")
+        .variable("agent_token", Var::required_secret())
+        .variable("auto_assign", Var::default("true"))
+        // The flows here expect a person at any hour; the calendar's own test sets "calendar".
+        .variable("business_hours", Var::default("open"))
+        .component(Component::new("health", &health).route("/v1/health"))
+        .component(
+            Component::new("assist", &assist)
+                .route("/v1/assist/...")
+                .kv("default")
+                .sqlite("default")
+                .var("agent_token", "{{ agent_token }}")
+                .var("auto_assign", "{{ auto_assign }}")
+                .var("business_hours", "{{ business_hours }}"),
+        )
+        .component(
+            Component::new("ticket", &ticket)
+                .route("/v1/tickets/...")
+                .route("/v1/agents/...")
+                .sqlite("default")
+                .var("agent_token", "{{ agent_token }}")
+                .var("auto_assign", "{{ auto_assign }}"),
+        )
+        .component(
+            Component::new("feedback", &feedback)
+                .route("/v1/feedback/...")
+                .sqlite("default")
+                .var("agent_token", "{{ agent_token }}"),
+        )
+        .write(dir)
 }
 
 /// Compiles the components once, in one host, before the tests start theirs (the assist alone

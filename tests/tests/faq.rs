@@ -2,6 +2,7 @@
 //! the index built from the sample KB) in the real app on loopback.
 
 use serde_json::{Value, json};
+use tandem_tests::manifest::{Component, Manifest, Var};
 use tandem_tests::{
     Body, Host, HostOptions, assert_problem, request, request_with, start_app, workspace_root,
 };
@@ -83,28 +84,15 @@ fn answers_customers_in_their_language() {
 #[test]
 fn a_reused_instance_answers_the_same_every_time() {
     let dir = TempDir::new().unwrap();
-    let manifest = dir.path().join("spin.toml");
     let faq_wasm = workspace_root().join("target/tandem/faq.wasm");
-    std::fs::write(
-        &manifest,
-        format!(
-            r#"spin_manifest_version = 2
-[application]
-name = "faq-alone"
-[variables]
-agent_token = {{ required = true, secret = true }}
-[[trigger.http]]
-route = "/v1/faq/..."
-component = "faq"
-[component.faq]
-source = "{}"
-[component.faq.variables]
-agent_token = "{{{{ agent_token }}}}"
-"#,
-            faq_wasm.display()
-        ),
-    )
-    .unwrap();
+    let manifest = Manifest::new("faq-alone")
+        .variable("agent_token", Var::required_secret())
+        .component(
+            Component::new("faq", &faq_wasm)
+                .route("/v1/faq/...")
+                .var("agent_token", "{{ agent_token }}"),
+        )
+        .write(dir.path());
     // The app's build (and so faq.wasm) as every other test of this file gets it.
     drop(
         start_app(

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::{Value, json};
 use tandem_core::feedback::{EventInput, format_time, validate};
 use tandem_core::metrics::{self, GroupBy};
+use tandem_tests::manifest::{Component, Manifest, Var};
 use tandem_tests::{
     Body, Host, HostOptions, HttpResponse, any_origin, assert_cors_preflight,
     assert_preflight_refused, assert_problem, cors_headers, request, request_from_other_origin,
@@ -54,27 +55,15 @@ fn warm_cache() {
 }
 
 fn manifest_unwarmed(dir: &Path) -> PathBuf {
-    let wasm = feedback_wasm();
-    let text = format!(
-        r#"spin_manifest_version = 2
-[application]
-name = "feedback-test"
-[variables]
-agent_token = {{ required = true, secret = true }}
-[[trigger.http]]
-route = "/v1/feedback/..."
-component = "feedback"
-[component.feedback]
-source = {source:?}
-sqlite_databases = ["default"]
-[component.feedback.variables]
-agent_token = "{{{{ agent_token }}}}"
-"#,
-        source = wasm.display().to_string()
-    );
-    let path = dir.join("spin.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    Manifest::new("feedback-test")
+        .variable("agent_token", Var::required_secret())
+        .component(
+            Component::new("feedback", &feedback_wasm())
+                .route("/v1/feedback/...")
+                .sqlite("default")
+                .var("agent_token", "{{ agent_token }}"),
+        )
+        .write(dir)
 }
 
 struct App {

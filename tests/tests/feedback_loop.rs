@@ -8,6 +8,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use tandem_core::intent::IntentRunner;
+use tandem_tests::manifest::{Component, Manifest, Var};
 use tandem_tests::{Body, Host, HostOptions, request_with, target_dir, workspace_root};
 use tempfile::TempDir;
 
@@ -157,19 +158,15 @@ fn corrections_exported_and_rebuilt_fix_the_misclassified_utterances() {
     );
 
     // Agents correct them through the real component.
-    let manifest = tmp.path().join("spin.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "spin_manifest_version = 2\n[application]\nname = \"loop\"\n[variables]\n\
-             agent_token = {{ required = true, secret = true }}\n[[trigger.http]]\n\
-             route = \"/v1/feedback/...\"\ncomponent = \"feedback\"\n[component.feedback]\n\
-             source = {:?}\nsqlite_databases = [\"default\"]\n\
-             [component.feedback.variables]\nagent_token = \"{{{{ agent_token }}}}\"\n",
-            feedback_wasm().display().to_string()
-        ),
-    )
-    .unwrap();
+    let manifest = Manifest::new("loop")
+        .variable("agent_token", Var::required_secret())
+        .component(
+            Component::new("feedback", &feedback_wasm())
+                .route("/v1/feedback/...")
+                .sqlite("default")
+                .var("agent_token", "{{ agent_token }}"),
+        )
+        .write(tmp.path());
     let host = Host::start(
         &manifest,
         &tmp.path().join("data"),

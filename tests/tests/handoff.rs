@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use tandem_core::handoff::NEGATIVITY_WINDOW;
 use tandem_core::handoff_model::HandoffEngine;
 use tandem_core::sentiment::SentimentRunner;
+use tandem_tests::manifest::{Component, Manifest};
 use tandem_tests::{
     Host, HostOptions, assert_problem, component, sentence_embedding, target_dir, workspace_root,
 };
@@ -111,19 +112,10 @@ fn app() -> (Host, TempDir) {
     let handoff = tandem_tests::built_component("handoff");
     let health = component("tandem-health");
     let dir = TempDir::new().unwrap();
-    let manifest = dir.path().join("spin.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "spin_manifest_version = 2\n[application]\nname = \"handoff-test\"\n\
-             [[trigger.http]]\nroute = \"/v1/health\"\ncomponent = \"health\"\n\
-             [[trigger.http]]\nroute = \"/v1/handoff/...\"\ncomponent = \"handoff\"\n\
-             [component.health]\nsource = {:?}\n[component.handoff]\nsource = {:?}\n",
-            health.display().to_string(),
-            handoff.display().to_string()
-        ),
-    )
-    .unwrap();
+    let manifest = Manifest::new("handoff-test")
+        .component(Component::new("health", &health).route("/v1/health"))
+        .component(Component::new("handoff", &handoff).route("/v1/handoff/..."))
+        .write(dir.path());
     let host = Host::start(&manifest, &dir.path().join("data"), HostOptions::default()).unwrap();
     (host, dir)
 }

@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use tandem_tests::{
-    Body, Host, HostOptions, component, probe_manifest_for, request, run_tandem, workspace_root,
+    Body, Host, HostOptions, component, probe_app, probe_manifest_for, request, run_tandem,
 };
 use tempfile::TempDir;
 
@@ -368,8 +368,7 @@ fn ungranted_database_is_denied_not_a_crash() {
 fn manifest_errors_name_the_line() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("spin.toml");
-    let fixture =
-        std::fs::read_to_string(workspace_root().join("tests/fixtures/probe-spin.toml")).unwrap();
+    let fixture = probe_app(&component("tandem-probe")).render();
     // A path is not an allowed host (Spin's rule): refused at load, at its line.
     let text = fixture.replace(
         "allowed_outbound_hosts = [\"{{ probe_outbound }}\"]",
