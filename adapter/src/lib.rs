@@ -5,6 +5,11 @@
 //! [`problem`]. Keeping that here means every route reads bodies, limits sizes and renders
 //! errors identically.
 
+#![warn(missing_docs)]
+// A `Problem` is the error of a request handler, built at most once per request: boxing it
+// would buy nothing and change every component's signatures.
+#![allow(clippy::result_large_err)]
+
 pub mod query;
 #[cfg(target_arch = "wasm32")]
 pub mod snapshot_alloc;
@@ -223,6 +228,15 @@ pub fn not_found(path: &str) -> Problem {
 }
 
 /// `/v1/<route>/health`: the health route of whichever subtree a component serves.
+///
+/// ```rust
+/// use tandem_adapter::is_health_path;
+///
+/// assert!(is_health_path("/v1/tickets/health"));
+/// assert!(is_health_path("/v1/faq/health/"));
+/// assert!(!is_health_path("/v1/tickets/42/health")); // a ticket's sub-route, not the health route
+/// assert!(!is_health_path("/v1/health")); // the health component's own route
+/// ```
 pub fn is_health_path(path: &str) -> bool {
     let mut segments = path.trim_end_matches('/').split('/').skip(1);
     matches!(
@@ -305,6 +319,14 @@ pub async fn presented_token(req: &Request) -> Result<Option<(String, bool)>, Ht
 }
 
 /// Compares without an early exit, so response time does not reveal how much of a guess matched.
+///
+/// ```rust
+/// use tandem_adapter::constant_time_eq;
+///
+/// assert!(constant_time_eq(b"s3cret", b"s3cret"));
+/// assert!(!constant_time_eq(b"s3cret", b"s3cre")); // a prefix is not a match
+/// assert!(!constant_time_eq(b"", b"x"));
+/// ```
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = a.len() ^ b.len();
     for i in 0..a.len().max(b.len()) {
@@ -388,6 +410,14 @@ macro_rules! sentence_embedding_import {
 
 /// A switch as operators write one: `true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off`, any case;
 /// anything else is no answer.
+///
+/// ```rust
+/// use tandem_adapter::parse_flag;
+///
+/// assert_eq!(parse_flag(" On "), Some(true));
+/// assert_eq!(parse_flag("0"), Some(false));
+/// assert_eq!(parse_flag("enable"), None); // not a switch: the caller keeps its default
+/// ```
 pub fn parse_flag(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Some(true),

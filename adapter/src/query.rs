@@ -8,6 +8,8 @@ use tandem_core::problem::Problem;
 pub struct Query(Vec<(String, String)>);
 
 impl Query {
+    /// The decoded value of parameter `name`; an empty value (`?status=`) counts as absent,
+    /// so a form's blank filter means "no filter".
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
@@ -33,6 +35,15 @@ impl Query {
 }
 
 /// `%XX` escapes and `+` decoded; `None` when an escape is malformed or the bytes are not UTF-8.
+///
+/// ```rust
+/// use tandem_adapter::query::percent_decode;
+///
+/// assert_eq!(percent_decode("2026-12-01T00%3A00%3A00Z").as_deref(), Some("2026-12-01T00:00:00Z"));
+/// assert_eq!(percent_decode("%E9%80%80%E6%AC%BE+status").as_deref(), Some("退款 status"));
+/// assert_eq!(percent_decode("%E9%80"), None); // cut-off UTF-8
+/// assert_eq!(percent_decode("%zz"), None); // not an escape
+/// ```
 pub fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());

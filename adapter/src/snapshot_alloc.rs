@@ -92,6 +92,8 @@ unsafe impl dlmalloc::Allocator for YoungMemory {
 unsafe impl Sync for SnapshotAllocator {}
 
 impl SnapshotAllocator {
+    /// An allocator not yet frozen: until [`freeze`](Self::freeze) it hands everything to the
+    /// system allocator. `const` so it can be the `#[global_allocator]` static.
     pub const fn new() -> Self {
         Self {
             state: UnsafeCell::new(State {

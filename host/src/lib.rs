@@ -3,7 +3,10 @@
 //! HTTP routing as Spin does it, a fresh instance per request (opt-in reuse), per-request
 //! limits, and the Spin platform subset the Tandem components import: `spin:sqlite@3.1.0`,
 //! `spin:key-value@3.0.0`, `spin:variables@3.0.0`, plus WASI 0.2/0.3 CLI and `wasi:http@0.3`.
-//! The `tandem` binary is a thin CLI over [`up`] and [`preinit::preinit`].
+//! The `tandem` binary is a thin CLI over [`up`], [`build_step::run`], [`preinit::preinit`] and
+//! [`compose::compose`].
+
+#![warn(missing_docs)]
 
 pub mod app;
 pub mod build_step;

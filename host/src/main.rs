@@ -1,5 +1,8 @@
-//! `tandem`: run a Spin application locally (`tandem up`), pre-initialise a component
-//! (`tandem preinit`) or compose components (`tandem compose`).
+//! `tandem`: run a Spin application locally (`tandem up`), run its build commands
+//! (`tandem build`), pre-initialise a component (`tandem preinit`) or compose components
+//! (`tandem compose`).
+
+#![warn(missing_docs)]
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -13,7 +13,18 @@ pub enum RoutePattern {
 }
 
 impl RoutePattern {
-    /// Parses a manifest route.
+    /// Parses a manifest route. Spin's `:name` parameter segments and a `...` anywhere but at
+    /// the end are refused rather than matched differently from Spin.
+    ///
+    /// ```rust
+    /// use tandem_host::routing::RoutePattern;
+    ///
+    /// assert_eq!(RoutePattern::parse("/v1/intent"), Ok(RoutePattern::Exact("/v1/intent".into())));
+    /// assert_eq!(RoutePattern::parse("/v1/tickets/..."), Ok(RoutePattern::Wildcard("/v1/tickets".into())));
+    /// assert_eq!(RoutePattern::parse("/..."), Ok(RoutePattern::Wildcard(String::new())));
+    /// assert!(RoutePattern::parse("v1/intent").is_err()); // not absolute
+    /// assert!(RoutePattern::parse("/v1/tickets/:id").is_err()); // parameters: not supported
+    /// ```
     pub fn parse(route: &str) -> Result<Self, String> {
         if !route.starts_with('/') {
             return Err(format!("route `{route}` must start with `/`"));
@@ -93,6 +104,22 @@ pub struct RouteMatch<'a> {
 }
 
 /// All HTTP routes of the application.
+///
+/// ```rust
+/// use tandem_host::routing::{RoutePattern, Router};
+///
+/// let router = Router::new([
+///     (RoutePattern::parse("/...").unwrap(), "web".to_string()),
+///     (RoutePattern::parse("/v1/tickets/...").unwrap(), "ticket".to_string()),
+///     (RoutePattern::parse("/v1/tickets/sweep").unwrap(), "sweeper".to_string()),
+/// ]);
+/// // The most specific route wins: exact before wildcard, longer prefix before shorter.
+/// assert_eq!(router.route("/v1/tickets/sweep").unwrap().component, "sweeper");
+/// let m = router.route("/v1/tickets/42/events").unwrap();
+/// assert_eq!((m.component, m.path_info.as_str()), ("ticket", "/42/events"));
+/// // A wildcard prefix ends at a segment boundary: `/v1/ticketsx` is not below `/v1/tickets`.
+/// assert_eq!(router.route("/v1/ticketsx").unwrap().component, "web");
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Router {
     routes: Vec<(RoutePattern, String)>,

@@ -10,6 +10,7 @@ pub enum KvError {
 }
 
 impl KvError {
+    /// The text behind either kind, for the guest's `error::other` and the host's log line.
     pub fn message(&self) -> &str {
         match self {
             Self::Unavailable(m) | Self::Other(m) => m,

@@ -371,6 +371,20 @@ pub struct AllowedHosts {
 
 impl AllowedHosts {
     /// Parses literal entries (no templates); for tests and callers that resolved them.
+    ///
+    /// ```rust
+    /// use tandem_host::factors::outbound_http::AllowedHosts;
+    ///
+    /// let allowed = AllowedHosts::parse(&["https://*.example.org", "http://127.0.0.1:*"]).unwrap();
+    /// let ok = |uri: &str| allowed.allows(&uri.parse().unwrap());
+    /// assert!(ok("https://hooks.example.org/deliver?x=1")); // path and query are not checked
+    /// assert!(!ok("https://example.org/")); // `*.` means subdomains only
+    /// assert!(!ok("https://hooks.example.org:8443/")); // no port: https means 443
+    /// assert!(ok("http://127.0.0.1:9000/"));
+    /// assert!(AllowedHosts::parse(&["example.com"]).is_err()); // no scheme
+    /// assert!(AllowedHosts::parse(&["insecure:allow-all"]).is_err()); // as in Spin
+    /// assert!(AllowedHosts::default().is_empty()); // nothing listed: offline
+    /// ```
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self> {
         let hosts = entries
             .iter()

@@ -50,7 +50,17 @@ enum Part {
 pub struct Template(Vec<Part>);
 
 impl Template {
-    /// Parses `"literal {{ name }} literal"`.
+    /// Parses `"literal {{ name }} literal"`; a bad variable name or an unbalanced `{{` / `}}`
+    /// is an error, so the manifest is refused at load rather than at the first request.
+    ///
+    /// ```rust
+    /// use tandem_host::factors::variables::Template;
+    ///
+    /// let t = Template::parse("https://{{ webhook_host }}:{{port}}").unwrap();
+    /// assert_eq!(t.references().collect::<Vec<_>>(), ["webhook_host", "port"]);
+    /// assert!(Template::parse("{{ Host }}").is_err()); // names are lowercase
+    /// assert!(Template::parse("https://{{ host").is_err()); // unterminated
+    /// ```
     pub fn parse(text: &str) -> Result<Self> {
         let mut parts = Vec::new();
         let mut rest = text;
@@ -136,6 +146,23 @@ impl fmt::Debug for Value {
 /// Resolves the application variables: provider (`env`) first, then the default.
 ///
 /// `env` maps an environment variable name to its value; production passes `std::env::var`.
+///
+/// ```rust
+/// use std::collections::BTreeMap;
+/// use tandem_host::factors::variables::expressions::{AppVariable, resolve_app_variables};
+///
+/// let vars = BTreeMap::from([
+///     ("agent_token".to_string(), AppVariable { default: None, required: true, secret: true }),
+///     ("top_k".to_string(), AppVariable { default: Some("3".into()), required: false, secret: false }),
+/// ]);
+/// let env = |name: &str| (name == "SPIN_VARIABLE_AGENT_TOKEN").then(|| "t0ken".to_string());
+/// let values = resolve_app_variables(&vars, &env).unwrap();
+/// assert_eq!(values["top_k"].expose(), "3"); // the default
+/// assert_eq!(values["agent_token"].expose(), "t0ken"); // the environment
+/// assert_eq!(format!("{:?}", values["agent_token"]), "<secret>"); // never logged
+/// // A required variable with no value stops the load.
+/// assert!(resolve_app_variables(&vars, &|_: &str| None).is_err());
+/// ```
 pub fn resolve_app_variables(
     vars: &BTreeMap<String, AppVariable>,
     env: &dyn Fn(&str) -> Option<String>,
