@@ -1,7 +1,7 @@
 //! HTTP glue shared by the Tandem components (spin-sdk 7, `wasi:http@0.3`).
 //!
 //! Components stay thin: they read a bounded body, decode it with
-//! [`tandem_core::problem::decode_json`], call the core, and render with [`json`] or
+//! [`tandem_core::foundation::problem::decode_json`], call the core, and render with [`json`] or
 //! [`problem`]. Keeping that here means every route reads bodies, limits sizes and renders
 //! errors identically.
 
@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{Method, Request, Response};
-use tandem_core::problem::{self, Problem};
+use tandem_core::foundation::problem::{self, Problem};
 
 /// Version of the Tandem service, reported by every health route.
 pub const SERVICE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -337,8 +337,8 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[doc(hidden)]
 pub mod __private {
-    pub use tandem_core::features::embedding_input;
-    pub use tandem_core::problem::Problem;
+    pub use tandem_core::foundation::features::embedding_input;
+    pub use tandem_core::foundation::problem::Problem;
 }
 
 /// Defines `fn to_wit_error(p: Problem) -> $types::Error`, the one mapping of problem statuses
@@ -378,7 +378,7 @@ macro_rules! wit_error_mapping {
 /// (`use bindings::tandem::service::encoder as wit_encoder;`, then
 /// `sentence_embedding_import!(wit_encoder, wit_types);`).
 ///
-/// [`EMBEDDING_MAX_CHARS`]: tandem_core::features::EMBEDDING_MAX_CHARS
+/// [`EMBEDDING_MAX_CHARS`]: tandem_core::foundation::features::EMBEDDING_MAX_CHARS
 #[macro_export]
 macro_rules! sentence_embedding_import {
     ($encoder:ident, $types:ident) => {

@@ -2,7 +2,7 @@
 //! unknown JSON field is), so a typo never silently widens a list or a report.
 
 use spin_sdk::http::Request;
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 
 /// Query parameters, percent-decoded, each at most once.
 pub struct Query(Vec<(String, String)>);

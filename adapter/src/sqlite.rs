@@ -3,7 +3,7 @@
 //! its tests live in `tandem-stores`; this file only moves values across the interface.
 
 use spin_sdk::sqlite::{self, Error as DbError};
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 use tandem_stores::db::{Row, Value, db_error};
 
 pub use tandem_stores::db::{Db, Migration, now_ms, text};

@@ -17,10 +17,9 @@
 #![allow(clippy::result_large_err)]
 
 use crate::faq::templates::{EntityPatterns, fill};
-use crate::handoff::Role;
+use crate::foundation::problem::Problem;
+use crate::foundation::vocab::{Lang, Role};
 use crate::kb::Localized;
-use crate::problem::Problem;
-use crate::text::detect_language;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -199,44 +198,13 @@ impl AssistRequest {
     }
 }
 
-/// The two reply languages. Mixed messages follow [`detect_language`] (Han share ≥ 30 % → zh).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    Zh,
-    En,
+/// How assist phrases its replies in a [`Lang`].
+trait LangText {
+    fn pick<'a>(self, zh: &'a str, en: &'a str) -> &'a str;
+    fn of_localized(self, localized: &Localized) -> Option<&str>;
 }
 
-impl Lang {
-    /// The language of a customer's message.
-    pub fn of(text: &str) -> Lang {
-        match detect_language(text) {
-            "zh" => Lang::Zh,
-            _ => Lang::En,
-        }
-    }
-
-    /// The language to answer a turn in: the message's, unless it has no words to tell by
-    /// (an order number, "👍", "?"), in which case the conversation keeps its language.
-    pub fn of_turn(message: &str, previous: Option<Lang>) -> Lang {
-        let has_words = message
-            .split_whitespace()
-            // Tokens with digits are identifiers (`TD2026112612345`), not words.
-            .filter(|w| !w.chars().any(|c| c.is_ascii_digit()))
-            .any(|w| w.chars().any(char::is_alphabetic));
-        match previous {
-            Some(lang) if !has_words => lang,
-            _ => Lang::of(message),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Lang::Zh => "zh",
-            Lang::En => "en",
-        }
-    }
-
+impl LangText for Lang {
     fn pick<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
         match self {
             Lang::Zh => zh,
@@ -253,7 +221,7 @@ impl Lang {
     }
 }
 
-/// One turn as stored (customer text masked with [`crate::pii::mask`]).
+/// One turn as stored (customer text masked with [`crate::foundation::pii::mask`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Turn {
     pub role: Role,
@@ -487,7 +455,10 @@ impl DeskHours {
     /// `now_secs` (Unix seconds).
     pub fn availability(self, now_secs: i64) -> (Option<bool>, Option<String>) {
         match self {
-            Self::Calendar => (None, Some(crate::calendar::format_rfc3339(now_secs, 0))),
+            Self::Calendar => (
+                None,
+                Some(crate::foundation::calendar::format_rfc3339(now_secs, 0)),
+            ),
             Self::Open => (Some(true), None),
             Self::Closed => (Some(false), None),
         }
@@ -690,7 +661,7 @@ impl Replies {
             .ticket_queue
             .and_then(|q| self.policy.queue_names.get(q))
             .and_then(|n| lang.of_localized(n));
-        if let Some(back) = h.back_at.map(crate::calendar::readable) {
+        if let Some(back) = h.back_at.map(crate::foundation::calendar::readable) {
             return match (lang, h.ticket_is_new) {
                 (Lang::Zh, true) => format!(
                     "现在是人工客服的休息时间，已为您创建工单 {id}。人工客服将于 {back} 上班，届时会在这里回复您。"
@@ -958,13 +929,13 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused() {
-        let p = crate::problem::decode_json::<AssistRequest>(
+        let p = crate::foundation::problem::decode_json::<AssistRequest>(
             br#"{"message": "hi", "customer": {"vip": true}}"#,
             MAX_BODY_BYTES,
         )
         .unwrap_err();
         assert_eq!(p.status, 422);
-        let p = crate::problem::decode_json::<AssistRequest>(
+        let p = crate::foundation::problem::decode_json::<AssistRequest>(
             br#"{"message": "hi", "text": "x"}"#,
             MAX_BODY_BYTES,
         )

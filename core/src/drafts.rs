@@ -10,12 +10,11 @@
 // A Problem is the error of a request handler, built at most once per request.
 #![allow(clippy::result_large_err)]
 
-use crate::handoff::Role;
-use crate::kb::{FaqEntry, KnowledgeBase, valid_id};
-use crate::problem::{InvalidParam, Problem};
+use crate::foundation::problem::{InvalidParam, Problem};
+use crate::foundation::vocab::Role;
+use crate::kb::{FaqChange, valid_id};
 use crate::ticket::TurnInput;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// A draft's question or answer, in bytes.
 pub const MAX_DRAFT_TEXT_BYTES: usize = 4096;
@@ -137,7 +136,7 @@ pub fn review(draft: &Draft, input: &ReviewInput, known: &KnownIds<'_>) -> Resul
             if v.is_empty() || v.len() > MAX_DRAFT_TEXT_BYTES {
                 bad.push(param(name, format!("1 to {MAX_DRAFT_TEXT_BYTES} bytes")));
             } else {
-                *target = crate::pii::mask(v);
+                *target = crate::foundation::pii::mask(v);
             }
         }
     }
@@ -210,30 +209,6 @@ fn param(name: &str, reason: impl Into<String>) -> InvalidParam {
     }
 }
 
-/// One KB change, a line of `GET /v1/knowledge/drafts/export` and an item of
-/// `kb/faq-accepted.yaml`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
-pub enum FaqChange {
-    /// A new entry: the draft's question and answer in its language.
-    AddEntry {
-        draft: String,
-        id: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        intent: Option<String>,
-        lang: String,
-        question: String,
-        answer: String,
-    },
-    /// The draft's question as one more paraphrase of an entry.
-    AddParaphrase {
-        draft: String,
-        faq: String,
-        lang: String,
-        text: String,
-    },
-}
-
 impl FaqChange {
     /// The change an accepted or merged draft makes; none for the others.
     pub fn of(d: &Draft) -> Option<FaqChange> {
@@ -255,72 +230,6 @@ impl FaqChange {
             _ => None,
         }
     }
-
-    pub fn draft(&self) -> &str {
-        match self {
-            FaqChange::AddEntry { draft, .. } | FaqChange::AddParaphrase { draft, .. } => draft,
-        }
-    }
-}
-
-/// Applies `changes` to `kb`'s FAQ, in order. Every change that cannot apply (an entry id
-/// taken, an intent or entry that does not exist) is an error naming its draft; nothing is
-/// applied then.
-pub fn apply(kb: &mut KnowledgeBase, changes: &[FaqChange]) -> Result<(), Vec<String>> {
-    let mut faq = kb.faq.clone();
-    let mut errors = Vec::new();
-    for change in changes {
-        match change {
-            FaqChange::AddEntry {
-                draft,
-                id,
-                intent,
-                lang,
-                question,
-                answer,
-            } => {
-                if faq.iter().any(|e| &e.id == id) {
-                    errors.push(format!("draft {draft}: FAQ entry {id} exists already"));
-                    continue;
-                }
-                if let Some(i) = intent
-                    && !kb.intents.iter().any(|x| &x.id == i)
-                {
-                    errors.push(format!("draft {draft}: unknown intent {i}"));
-                    continue;
-                }
-                faq.push(FaqEntry {
-                    id: id.clone(),
-                    intent: intent.clone(),
-                    tags: Vec::new(),
-                    enabled: true,
-                    valid_from: None,
-                    valid_to: None,
-                    question: BTreeMap::from([(lang.clone(), question.clone())]),
-                    paraphrases: BTreeMap::new(),
-                    answer: BTreeMap::from([(lang.clone(), answer.clone())]),
-                });
-            }
-            FaqChange::AddParaphrase {
-                draft,
-                faq: target,
-                lang,
-                text,
-            } => match faq.iter_mut().find(|e| &e.id == target) {
-                Some(e) => e
-                    .paraphrases
-                    .entry(lang.clone())
-                    .or_default()
-                    .push(text.clone()),
-                None => errors.push(format!("draft {draft}: no FAQ entry {target}")),
-            },
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    kb.faq = faq;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -6,14 +6,13 @@
 //! let c = runner.classify("我的订单到哪了", 3)?;
 //! ```
 
-use crate::features::{FeatureExtractor, FeatureSettings, SparseVector, Vocabulary};
-use crate::linear::TrainConfig;
-use crate::onnx_export::WeightFormat;
+use crate::foundation::features::{FeatureExtractor, FeatureSettings, Vocabulary};
+use crate::model::linear::TrainConfig;
+use crate::model::onnx_export::WeightFormat;
+use crate::model::tract::{Plan, load_plan, run_model};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use tract_onnx::prelude::*;
 
 /// Version of the manifest layout below.
 pub const MANIFEST_FORMAT: u32 = 1;
@@ -103,8 +102,6 @@ pub struct Classification {
     /// Top-k intents by probability, best first.
     pub ranking: Vec<Ranked>,
 }
-
-type Plan = Arc<TypedRunnableModel>;
 
 pub struct IntentRunner {
     manifest: IntentManifest,
@@ -215,60 +212,11 @@ pub fn classification(
     }
 }
 
-/// Loads an exported linear model into an optimised tract plan with a symbolic feature count.
-pub fn load_plan(onnx: &[u8]) -> anyhow::Result<Plan> {
-    let mut reader = onnx;
-    let mut model = tract_onnx::onnx()
-        .model_for_read(&mut reader)
-        .context("reading the ONNX model")?;
-    let n = model.symbols.sym("N");
-    model.set_input_fact(
-        0,
-        InferenceFact::dt_shape(i64::datum_type(), tvec![n.to_dim()]),
-    )?;
-    model.set_input_fact(
-        1,
-        InferenceFact::dt_shape(f32::datum_type(), tvec![n.to_dim()]),
-    )?;
-    let plan = model.into_optimized()?.into_runnable()?;
-    Ok(plan)
-}
-
-/// Runs the plan on one feature vector; returns (logits, probs).
-pub fn run_model(plan: &Plan, x: &SparseVector) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
-    // A text with no known feature still needs one row: index 0 with weight 0 adds nothing.
-    let (indices, values) = if x.indices.is_empty() {
-        (vec![0i64], vec![0f32])
-    } else {
-        (x.indices.clone(), x.values.clone())
-    };
-    let n = indices.len();
-    let inputs = tvec![
-        tract_ndarray::Array1::from_vec(indices)
-            .into_tensor()
-            .into_tvalue(),
-        tract_ndarray::Array1::from_vec(values)
-            .into_tensor()
-            .into_tvalue(),
-    ];
-    let out = plan
-        .run(inputs)
-        .with_context(|| format!("running the intent model on {n} features"))?;
-    let vec = |i: usize| -> anyhow::Result<Vec<f32>> {
-        Ok(out[i]
-            .to_plain_array_view::<f32>()?
-            .iter()
-            .copied()
-            .collect())
-    };
-    Ok((vec(1)?, vec(0)?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linear::LinearModel;
-    use crate::onnx_export::export;
+    use crate::model::linear::LinearModel;
+    use crate::model::onnx_export::export;
 
     fn tiny() -> (FeatureExtractor, LinearModel) {
         let texts = [
@@ -342,10 +290,10 @@ mod tests {
             OosScore::Energy,
             OosScore::Margin,
         ] {
-            let s = |z: &[f32]| kind.of(z, &crate::linear::softmax(z));
+            let s = |z: &[f32]| kind.of(z, &crate::model::linear::softmax(z));
             assert!(s(&sure) > s(&unsure), "{kind:?}");
         }
-        let p = crate::linear::softmax(&sure);
+        let p = crate::model::linear::softmax(&sure);
         assert!((OosScore::Energy.of(&sure, &p) - (4f32.exp() + 2.0).ln()).abs() < 1e-5);
         assert_eq!(OosScore::MaxLogit.of(&sure, &p), 4.0);
     }

@@ -1,35 +1,37 @@
-//! Tandem's pure core (no I/O; builds natively and for wasm32-wasip2).
+//! Tandem's pure core (no I/O; builds natively and for wasm32-wasip2), in layers. A module
+//! uses only its own layer and the layers below; `tests/layers.rs` reads every source file and
+//! fails on an import that points up, or on a cycle between modules.
 //!
-//! Intent pipeline: [`text`] normalisation → [`features`] (the one extractor shared by training
-//! and serving) → [`linear`] model, written by [`onnx_export`] and run by [`intent`] on tract.
-//! [`kb`] parses and validates the knowledge base; [`eval`] computes the metrics.
+//! 0. [`foundation`]: text normalisation, the feature extractor shared by training and serving,
+//!    PII masking, time and calendars, problem details, and the one conversation vocabulary
+//!    ([`foundation::vocab`]: `Lang`, `Role`, `Priority`, `SlaHours`).
+//! 1. [`model`]: the linear model, its ONNX export, and the one generic tract runner
+//!    ([`model::tract`]) every served model goes through.
+//! 2. [`kb`]: the knowledge base: parsing, validation, and the accepted-drafts file merged into
+//!    the FAQ.
+//! 3. Capabilities, each with its rules and tests: [`intent`], [`faq`], [`ticket`], [`handoff`]
+//!    (with its model and sentiment), [`feedback`] (with metrics and drill-down), [`webhook`],
+//!    [`gaps`], [`eval`]. They may use one another without forming a cycle.
+//! 4. Composites over several capabilities: [`assist`], [`drafts`], [`graph`].
+//!
+//! Intent pipeline: `foundation::text` normalisation → `foundation::features` → the
+//! `model::linear` model, written by `model::onnx_export` and run by [`intent`] on tract.
 
-pub mod problem;
+pub mod foundation;
+pub mod model;
 
-pub mod assist;
-pub mod calendar;
-pub mod drafts;
-pub mod drilldown;
+pub mod kb;
+
 pub mod eval;
 pub mod faq;
-pub mod features;
 pub mod feedback;
 pub mod gaps;
-pub mod graph;
 pub mod handoff;
 #[cfg(feature = "onnx")]
-pub mod handoff_model;
-#[cfg(feature = "onnx")]
 pub mod intent;
-pub mod kb;
-pub mod linear;
-pub mod metrics;
-#[cfg(feature = "onnx")]
-pub mod onnx_export;
-pub mod pii;
-#[cfg(feature = "onnx")]
-pub mod sentiment;
-pub mod text;
 pub mod ticket;
-pub mod time;
 pub mod webhook;
+
+pub mod assist;
+pub mod drafts;
+pub mod graph;

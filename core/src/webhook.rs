@@ -147,8 +147,8 @@ pub fn parse_subscription(
     body: &serde_json::Value,
     private: PrivateNetworks,
     partial: bool,
-) -> Result<PartialSubscription, crate::problem::Problem> {
-    use crate::problem::Problem;
+) -> Result<PartialSubscription, crate::foundation::problem::Problem> {
+    use crate::foundation::problem::Problem;
     let Some(obj) = body.as_object() else {
         return Err(Problem::unprocessable("the body must be a JSON object"));
     };

@@ -4,7 +4,7 @@
 //! `UPDATE_FEATURE_VECTORS=1 cargo test -p tandem-core --test feature_vectors`.
 
 use serde::{Deserialize, Serialize};
-use tandem_core::features::{FeatureExtractor, FeatureSettings, Vocabulary};
+use tandem_core::foundation::features::{FeatureExtractor, FeatureSettings, Vocabulary};
 
 #[derive(Serialize, Deserialize)]
 struct Vectors {

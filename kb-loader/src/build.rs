@@ -9,7 +9,7 @@ use serde_json::json;
 use std::path::PathBuf;
 use tandem_core::eval;
 use tandem_core::intent::{self, IntentManifest, MANIFEST_FORMAT, OosPolicy};
-use tandem_core::onnx_export;
+use tandem_core::model::{onnx_export, tract};
 
 #[derive(clap::Args)]
 pub struct BuildArgs {
@@ -164,7 +164,7 @@ fn held_out_report(
 /// Runs the exported graph with tract on a sample of the training texts (every intent's
 /// first example, then every 50th) and checks it agrees with the in-memory model.
 fn verify(full: &Trained, onnx: &[u8], set: &tandem_core::kb::TrainingSet) -> anyhow::Result<f32> {
-    let plan = intent::load_plan(onnx).context("re-loading the exported ONNX with tract")?;
+    let plan = tract::load_plan(onnx).context("re-loading the exported ONNX with tract")?;
     let mut sample: Vec<&str> = Vec::new();
     for label in 0..set.labels.len() {
         sample.extend(
@@ -180,7 +180,7 @@ fn verify(full: &Trained, onnx: &[u8], set: &tandem_core::kb::TrainingSet) -> an
     let mut max_diff = 0f32;
     for text in sample {
         let x = full.features_of(text);
-        let (_, got) = intent::run_model(&plan, &x)?;
+        let (_, got) = tract::run_model(&plan, &x)?;
         let want = full.model.predict_proba(&x);
         ensure!(
             got.len() == want.len(),

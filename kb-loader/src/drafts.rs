@@ -6,7 +6,7 @@
 
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
-use tandem_core::drafts::FaqChange;
+use tandem_core::kb::FaqChange;
 use tandem_core::kb::{ACCEPTED_DRAFTS_FILE, AcceptedDrafts};
 
 #[derive(clap::Args, Debug)]

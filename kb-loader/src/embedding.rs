@@ -6,7 +6,7 @@ use anyhow::Context;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
-use tandem_core::features::EMBEDDING_DIM;
+use tandem_core::foundation::features::EMBEDDING_DIM;
 use tandem_encoder::{Encoder, Pack};
 
 const _: () = assert!(tandem_encoder::DIM == EMBEDDING_DIM, "one embedding width");
@@ -57,7 +57,7 @@ impl Embedder {
     }
 
     fn embed(&self, text: &str) -> Arc<[f32]> {
-        let input = tandem_core::features::embedding_input(text);
+        let input = tandem_core::foundation::features::embedding_input(text);
         Arc::from(self.encoder.embed(input).as_slice())
     }
 

@@ -14,10 +14,9 @@ use tandem_core::faq::{
     FAQ_MANIFEST_FORMAT, FaqManifest, Fusion, FusionWeights, IndexedEntry, LangText, Question,
     Retriever, Signals, centroid, confidence, embed, rank,
 };
-use tandem_core::intent;
+use tandem_core::foundation::text::{detect_language, normalize};
 use tandem_core::kb::{Example, KnowledgeBase, Localized, TrainingSet};
-use tandem_core::onnx_export;
-use tandem_core::text::{detect_language, normalize};
+use tandem_core::model::{onnx_export, tract};
 
 /// Folds for held-out figures and tuning.
 pub const FOLDS: usize = 5;
@@ -650,12 +649,12 @@ pub fn build(
 /// Re-loads the exported encoder with tract and checks its vectors and probabilities match the
 /// in-memory ones on every indexed question.
 fn verify(index: &Index, onnx: &[u8]) -> anyhow::Result<f32> {
-    let plan = intent::load_plan(onnx).context("re-loading the exported FAQ encoder")?;
+    let plan = tract::load_plan(onnx).context("re-loading the exported FAQ encoder")?;
     let mut max_diff = 0f32;
     let questions = index.retriever.entries().iter().flat_map(|e| &e.questions);
     for q in questions.map(|q| q.text.as_str()).chain([""]) {
         let x = index.encoder.features_of(q);
-        let (logits, probabilities) = intent::run_model(&plan, &x)?;
+        let (logits, probabilities) = tract::run_model(&plan, &x)?;
         let (want_logits, want_probabilities) = index.encoder.scores(q);
         let pairs = [
             (embed(&logits), embed(&want_logits)),

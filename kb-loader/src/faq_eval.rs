@@ -5,8 +5,8 @@ use crate::faq::{self, Corpus, Index, Metrics, Query, Scored};
 use crate::pipeline::Recipe;
 use serde::Serialize;
 use tandem_core::faq::Fusion;
+use tandem_core::foundation::text::detect_language;
 use tandem_core::kb::TrainingSet;
-use tandem_core::text::detect_language;
 
 #[derive(Serialize)]
 struct Output {
@@ -44,13 +44,13 @@ pub fn kb(corpus: &Corpus, recipe: &Recipe, json: bool) -> anyhow::Result<()> {
 /// each draft's question asked of the FAQ built on the whole KB, before and after.
 pub fn drafts(
     before: &tandem_core::kb::KnowledgeBase,
-    changes: &[tandem_core::drafts::FaqChange],
+    changes: &[tandem_core::kb::FaqChange],
     recipe: &Recipe,
     json: bool,
 ) -> anyhow::Result<()> {
-    use tandem_core::drafts::FaqChange;
+    use tandem_core::kb::FaqChange;
     let mut after = before.clone();
-    tandem_core::drafts::apply(&mut after, changes)
+    tandem_core::kb::apply_changes(&mut after, changes)
         .map_err(|e| anyhow::anyhow!("the drafts do not apply:\n{}", e.join("\n")))?;
     let questions: Vec<(String, String)> = changes
         .iter()

@@ -13,12 +13,13 @@ use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
-use tandem_core::handoff::{self, Outcome, Policy, Role, SCORE_FEATURES, Turn};
-use tandem_core::handoff_model::{HANDOFF_FORMAT, HandoffEngine, HandoffManifest, score_input};
+use tandem_core::foundation::vocab::Role;
+use tandem_core::handoff::model::{HANDOFF_FORMAT, HandoffEngine, HandoffManifest, score_input};
+use tandem_core::handoff::sentiment::{self, SENTIMENT_FORMAT, SentimentManifest, SentimentRunner};
+use tandem_core::handoff::{self, Outcome, Policy, SCORE_FEATURES, Turn};
 use tandem_core::kb::{self, Example, KnowledgeBase, TrainingSet};
-use tandem_core::linear::{LinearModel, TrainConfig};
-use tandem_core::onnx_export::{self, WeightFormat};
-use tandem_core::sentiment::{self, SENTIMENT_FORMAT, SentimentManifest, SentimentRunner};
+use tandem_core::model::linear::{LinearModel, TrainConfig};
+use tandem_core::model::onnx_export::{self, WeightFormat};
 
 /// Score-model training: strong L2 (C = 1), because a handful of binary signals separate the
 /// labelled conversations perfectly and weak regularisation would push the weights to

@@ -18,10 +18,10 @@ mod source;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use tandem_core::features::FeatureSettings;
+use tandem_core::foundation::features::FeatureSettings;
 use tandem_core::intent::OosScore;
-use tandem_core::linear::TrainConfig;
-use tandem_core::onnx_export::WeightFormat;
+use tandem_core::model::linear::TrainConfig;
+use tandem_core::model::onnx_export::WeightFormat;
 
 #[derive(Parser)]
 #[command(

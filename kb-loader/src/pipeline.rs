@@ -4,11 +4,11 @@
 use crate::embedding::Embedder;
 use std::io::Write;
 use std::time::Instant;
-use tandem_core::features::{FeatureExtractor, FeatureSettings, SparseVector};
+use tandem_core::foundation::features::{FeatureExtractor, FeatureSettings, SparseVector};
 use tandem_core::intent::OosScore;
 use tandem_core::kb::TrainingSet;
-use tandem_core::linear::{LinearModel, TrainConfig};
-use tandem_core::onnx_export::WeightFormat;
+use tandem_core::model::linear::{LinearModel, TrainConfig};
+use tandem_core::model::onnx_export::WeightFormat;
 
 /// How to train: features, optimiser, and the stored weight format.
 #[derive(Clone, Debug)]
@@ -37,7 +37,7 @@ impl Trained {
     /// (logits, probabilities) of one text.
     pub fn scores(&self, text: &str) -> (Vec<f32>, Vec<f32>) {
         let logits = self.model.logits(&self.features_of(text));
-        let probs = tandem_core::linear::softmax(&logits);
+        let probs = tandem_core::model::linear::softmax(&logits);
         (logits, probs)
     }
 

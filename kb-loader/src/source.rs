@@ -115,7 +115,7 @@ pub fn apply_corrections(src: &mut Source, path: &Path) -> anyhow::Result<Vec<(S
     let mut report: std::collections::BTreeMap<String, [usize; 3]> = Default::default();
     for (line, text, category) in rows {
         applied.push((text.clone(), category.clone()));
-        let norm = tandem_core::text::normalize(&text);
+        let norm = tandem_core::foundation::text::normalize(&text);
         let label = if category == "oos" {
             None
         } else {
@@ -128,7 +128,7 @@ pub fn apply_corrections(src: &mut Source, path: &Path) -> anyhow::Result<Vec<(S
             .set
             .examples
             .iter()
-            .filter(|e| tandem_core::text::normalize(&e.text) == norm)
+            .filter(|e| tandem_core::foundation::text::normalize(&e.text) == norm)
             .map(|e| e.label)
             .collect();
         let entry = report.entry(category.clone()).or_default();
@@ -139,7 +139,7 @@ pub fn apply_corrections(src: &mut Source, path: &Path) -> anyhow::Result<Vec<(S
         entry[if before.is_empty() { 0 } else { 1 }] += 1;
         src.set
             .examples
-            .retain(|e| tandem_core::text::normalize(&e.text) != norm);
+            .retain(|e| tandem_core::foundation::text::normalize(&e.text) != norm);
         match label {
             None => src.set.oos.push(text),
             Some(label) => src.set.examples.push(kb::Example { text, label }),

@@ -9,7 +9,7 @@
 // A Problem is the error of a request handler, built at most once per request.
 #![allow(clippy::result_large_err)]
 
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 
 /// How often a write tries to take the write lock, each try waiting up to the host's busy
 /// timeout (5 s in `tandem`).

@@ -1,4 +1,4 @@
-//! The conversations behind a dashboard figure (`tandem_core::drilldown`), read from the
+//! The conversations behind a dashboard figure (`tandem_core::feedback::drilldown`), read from the
 //! feedback store's folded conversations in one range scan of the covering start index.
 
 // A Problem is the error of a request handler, built at most once per request.
@@ -6,10 +6,10 @@
 
 use crate::db::{Connection, Value};
 use crate::feedback::Store;
-use tandem_core::drilldown::Subset;
 use tandem_core::feedback::HandledBy;
-use tandem_core::metrics::{Conversation, GroupBy};
-use tandem_core::problem::Problem;
+use tandem_core::feedback::metrics::Subset;
+use tandem_core::feedback::metrics::{Conversation, GroupBy};
+use tandem_core::foundation::problem::Problem;
 
 /// Which conversations: a range, a subset, and optionally one group.
 pub struct Filter<'a> {
@@ -53,7 +53,7 @@ impl<C: Connection> Store<C> {
             };
             let in_group = filter
                 .group
-                .is_none_or(|(by, key)| tandem_core::drilldown::in_group(&c, by, key));
+                .is_none_or(|(by, key)| tandem_core::feedback::drilldown::in_group(&c, by, key));
             if in_group && filter.subset.matches(&c) {
                 total += 1;
                 if out.len() < limit {

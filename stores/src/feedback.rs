@@ -3,7 +3,7 @@
 //!
 //! Two tables. `feedback_events` is the append-only record, one row per client event id.
 //! `feedback_conversations` holds each conversation folded from its events (the rules of
-//! `tandem_core::metrics`), recomputed from that conversation's events in the same transaction
+//! `tandem_core::feedback::metrics`), recomputed from that conversation's events in the same transaction
 //! as every insert: stats then aggregate one row per conversation with an index on its start,
 //! instead of re-folding every event of the range on every request (100,000 events must answer
 //! in well under 200 ms).
@@ -18,9 +18,9 @@
 #![allow(clippy::result_large_err)]
 
 use crate::db::{Connection, Db, Migration, Row, Value};
+use tandem_core::feedback::metrics::{self, CorrectionCount, Counts, EventCounts, GroupBy, Stats};
 use tandem_core::feedback::{self, Event, HandledBy, Kind};
-use tandem_core::metrics::{self, CorrectionCount, Counts, EventCounts, GroupBy, Stats};
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 
 /// The store's name: its tables' prefix and its name in error messages.
 pub const NAME: &str = "feedback";
@@ -294,7 +294,7 @@ impl<C: Connection> Store<C> {
     }
 
     /// Recomputes one conversation's row from its events (the fold of
-    /// `tandem_core::metrics::conversations`, ordering by `(created_at, event_id)`) and returns
+    /// `tandem_core::feedback::metrics::conversations`, ordering by `(created_at, event_id)`) and returns
     /// what it wrote: resolved, intent, handled_by, agent_id, rating, contact_count.
     async fn refold(&self, conversation_id: &str) -> Result<Row, Problem> {
         let rows = self
@@ -382,7 +382,7 @@ impl<C: Connection> Store<C> {
     }
 
     /// Stats over conversations started in `[from, to)`; the same numbers as
-    /// `tandem_core::metrics::stats` over the same events, aggregated in SQL.
+    /// `tandem_core::feedback::metrics::stats` over the same events, aggregated in SQL.
     pub async fn stats(&self, from: i64, to: i64, by: Option<GroupBy>) -> Result<Stats, Problem> {
         let key = match by {
             None => "NULL",

@@ -6,8 +6,8 @@
 
 use crate::db::{Connection, Row};
 use crate::feedback::Store;
+use tandem_core::foundation::problem::Problem;
 use tandem_core::graph::live::{IntentOutcomes, LiveCounts, PairCount};
-use tandem_core::problem::Problem;
 
 // `INDEXED BY`: each count has a partial covering index (feedback migration 3), but without
 // `ANALYZE` statistics SQLite prefers the (kind, created_at) index and then reads every row of

@@ -15,7 +15,8 @@
 
 use crate::db::{Connection, Db, Migration, Row, Value};
 use std::collections::BTreeMap;
-use tandem_core::drafts::{Draft, DraftStatus, FaqChange};
+use tandem_core::drafts::{Draft, DraftStatus};
+use tandem_core::kb::FaqChange;
 
 const ALL_STATUSES: [DraftStatus; 4] = [
     DraftStatus::Draft,
@@ -24,8 +25,8 @@ const ALL_STATUSES: [DraftStatus; 4] = [
     DraftStatus::Rejected,
 ];
 use tandem_core::feedback::format_time;
+use tandem_core::foundation::problem::Problem;
 use tandem_core::gaps::Question;
-use tandem_core::problem::Problem;
 
 pub const NAME: &str = "knowledge";
 
@@ -132,7 +133,7 @@ pub async fn draft_from_reply<C: Connection>(db: &Db<C>, reply: &Reply<'_>) -> R
             None => return Ok(()),
         },
     };
-    let lang = tandem_core::text::detect_language(&question);
+    let lang = tandem_core::foundation::text::detect_language(&question);
     db.exec(
         "INSERT INTO knowledge_drafts (id, ticket_id, status, question, answer, lang, question_id, \
          created_at, updated_at, version) VALUES (?, ?, 'draft', ?, ?, ?, ?, ?, ?, 1)",

@@ -23,10 +23,11 @@ pub use db::{Connection, Db, Migration, Row, Value};
 
 /// `N` bytes from `wasi:random` (the OS natively): ids and secrets.
 #[allow(clippy::result_large_err)]
-pub(crate) fn random<const N: usize>() -> Result<[u8; N], tandem_core::problem::Problem> {
+pub(crate) fn random<const N: usize>() -> Result<[u8; N], tandem_core::foundation::problem::Problem>
+{
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|e| {
-        tandem_core::problem::Problem::internal(format!("no randomness available: {e}"))
+        tandem_core::foundation::problem::Problem::internal(format!("no randomness available: {e}"))
     })?;
     Ok(bytes)
 }

@@ -12,7 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 use crate::db::{Connection, Db, Migration, Row, Value, now_ms, text};
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 
 /// The store's name: its tables' prefix and its name in error messages.
 pub const NAME: &str = "outbox";

@@ -48,9 +48,9 @@ pub fn encoder() -> &'static tandem_encoder::Encoder {
 }
 
 /// The sentence embedding the components compute for `text` (its first characters, as
-/// `tandem_core::features::embedding_input` cuts them), natively.
+/// `tandem_core::foundation::features::embedding_input` cuts them), natively.
 pub fn sentence_embedding(text: &str) -> Vec<f32> {
-    let input = tandem_core::features::embedding_input(text);
+    let input = tandem_core::foundation::features::embedding_input(text);
     encoder().embed(input).to_vec()
 }
 

@@ -686,7 +686,9 @@ fn assist_reads_the_queues_calendar_and_says_when_a_person_is_back() {
         }
         assert_eq!(hours["open"], open, "{t}");
         assert_eq!(t["reply"]["lang"], lang);
-        let read_at = tandem_core::calendar::parse_rfc3339(hours["at"].as_str().unwrap()).unwrap();
+        let read_at =
+            tandem_core::foundation::calendar::parse_rfc3339(hours["at"].as_str().unwrap())
+                .unwrap();
         assert!((before..=after).contains(&read_at), "{t}");
         if open {
             assert_eq!(t["handoff"]["decision"], "human", "{t}");
@@ -699,7 +701,8 @@ fn assist_reads_the_queues_calendar_and_says_when_a_person_is_back() {
             assert_eq!(reasons.last().unwrap()["code"], "outside_business_hours");
             let said = text(&t);
             assert!(
-                said.contains(back) && said.contains(&tandem_core::calendar::readable(&next)),
+                said.contains(back)
+                    && said.contains(&tandem_core::foundation::calendar::readable(&next)),
                 "{said}"
             );
             assert!(said.contains(t["ticket"]["id"].as_str().unwrap()), "{said}");

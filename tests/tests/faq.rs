@@ -280,7 +280,7 @@ fn wasm_component_matches_native_core() {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64;
-        tandem_core::time::iso_date(secs)
+        tandem_core::foundation::time::iso_date(secs)
     };
     for q in [
         "怎么申请退货？",

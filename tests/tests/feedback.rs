@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
+use tandem_core::feedback::metrics::{self, GroupBy};
 use tandem_core::feedback::{EventInput, format_time, validate};
-use tandem_core::metrics::{self, GroupBy};
 use tandem_tests::manifest::{Component, Manifest, Var};
 use tandem_tests::{
     Body, Host, HostOptions, HttpResponse, any_origin, assert_cors_preflight,

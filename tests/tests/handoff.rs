@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 use tandem_core::handoff::NEGATIVITY_WINDOW;
-use tandem_core::handoff_model::HandoffEngine;
-use tandem_core::sentiment::SentimentRunner;
+use tandem_core::handoff::model::HandoffEngine;
+use tandem_core::handoff::sentiment::SentimentRunner;
 use tandem_tests::manifest::{Component, Manifest};
 use tandem_tests::{
     Host, HostOptions, assert_problem, component, sentence_embedding, target_dir, workspace_root,
@@ -23,7 +23,7 @@ fn sentiment() -> SentimentRunner {
 
 /// Analyses natively as the handoff component does: with the text's sentence embedding when
 /// the model is of the semantic tier.
-fn analyze(s: &SentimentRunner, text: &str) -> tandem_core::sentiment::Sentiment {
+fn analyze(s: &SentimentRunner, text: &str) -> tandem_core::handoff::sentiment::Sentiment {
     let embedding = s.uses_embedding().then(|| sentence_embedding(text));
     s.analyze_embedded(text, embedding.as_deref()).unwrap()
 }
@@ -460,7 +460,8 @@ fn calendars_decide_by_the_queues_hours() {
     );
     let h = hours(&out);
     assert_eq!(h["source"], "calendar", "{out}");
-    let read_at = tandem_core::calendar::parse_rfc3339(h["at"].as_str().unwrap()).unwrap();
+    let read_at =
+        tandem_core::foundation::calendar::parse_rfc3339(h["at"].as_str().unwrap()).unwrap();
     assert!((read_at - now).abs() < 300, "{out}");
     let open = h["open"].as_bool().unwrap();
     assert_eq!(

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 use tandem_core::feedback::parse_time;
-use tandem_core::pii;
+use tandem_core::foundation::pii;
 use tandem_tests::assert_problem;
 use tandem_tests::tickets::{App, new_ticket, sorted, version_of};
 

@@ -6,7 +6,7 @@
 //! helpers are `tandem_tests::tickets`).
 
 use serde_json::json;
-use tandem_core::pii::{self, PiiKind};
+use tandem_core::foundation::pii::{self, PiiKind};
 use tandem_tests::tickets::{App, contains_bytes, id_of, new_ticket, rows, ticket_tables};
 
 // ---------------------------------------------------------------------------------------------

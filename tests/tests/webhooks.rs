@@ -737,7 +737,8 @@ fn the_schedule_escalates_overdue_tickets_and_frees_silent_assignees() {
     )
     .unwrap();
     let office = policy.sla_calendars["complaints"].compile().unwrap();
-    let secs = |f: &str| tandem_core::calendar::parse_rfc3339(c[f].as_str().unwrap()).unwrap();
+    let secs =
+        |f: &str| tandem_core::foundation::calendar::parse_rfc3339(c[f].as_str().unwrap()).unwrap();
     let priority = serde_json::from_value(c["priority"].clone()).unwrap();
     let hours = i64::from(policy.sla_hours.for_priority(priority));
     let expected = office

@@ -4,9 +4,11 @@
 //! `cargo run --release -p tandem-bench --bin core-timing`.
 use std::time::Instant;
 use tandem_core::faq::runner::{AskRequest, FaqRunner, Mode};
-use tandem_core::handoff::{Availability, Role, Turn};
-use tandem_core::handoff_model::HandoffEngine;
-use tandem_core::intent::{IntentRunner, load_plan, run_model};
+use tandem_core::foundation::vocab::Role;
+use tandem_core::handoff::model::HandoffEngine;
+use tandem_core::handoff::{Availability, Turn};
+use tandem_core::intent::IntentRunner;
+use tandem_core::model::tract::{load_plan, run_model};
 
 /// Microseconds per call: the best of 10 rounds, as other processes on a small machine only
 /// ever add time.
@@ -62,7 +64,7 @@ fn main() -> anyhow::Result<()> {
         // The models below are of the semantic tier: they take the text's embedding, computed
         // once here (the components get it from the encoder import; timed above).
         let embedding = encoder
-            .embed(tandem_core::features::embedding_input(text))
+            .embed(tandem_core::foundation::features::embedding_input(text))
             .to_vec();
         let e = Some(embedding.as_slice());
         time("  intent classify (both)", || {
@@ -102,7 +104,7 @@ fn main() -> anyhow::Result<()> {
     // encoder import: these timings include the encoder.
     let mut embed = |t: &str| -> anyhow::Result<Vec<f32>> {
         Ok(encoder
-            .embed(tandem_core::features::embedding_input(t))
+            .embed(tandem_core::foundation::features::embedding_input(t))
             .to_vec())
     };
     println!("handoff, bench/handoff.sh's conversation (each customer turn embedded):");

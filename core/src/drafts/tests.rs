@@ -1,5 +1,5 @@
 use super::*;
-use crate::kb::{Intent, KbMeta};
+use crate::kb::{FaqEntry, Intent, KbMeta, KnowledgeBase, apply_changes};
 
 fn turn(role: Role, text: &str, answered: Option<bool>) -> TurnInput {
     TurnInput {
@@ -208,7 +208,7 @@ fn changes_apply_all_or_nothing() {
         text: "七天内还能退吗".into(),
     };
     let mut k = kb();
-    apply(&mut k, &[add.clone(), para.clone()]).unwrap();
+    apply_changes(&mut k, &[add.clone(), para.clone()]).unwrap();
     assert_eq!(k.faq.len(), 2);
     assert_eq!(k.faq[1].answer["en"], "Not at the moment.");
     assert_eq!(
@@ -224,7 +224,7 @@ fn changes_apply_all_or_nothing() {
         lang: "zh".into(),
         text: "x".into(),
     };
-    let errors = apply(&mut k, &[para, again, nowhere]).unwrap_err();
+    let errors = apply_changes(&mut k, &[para, again, nowhere]).unwrap_err();
     assert_eq!(
         errors,
         [

@@ -1,7 +1,7 @@
 //! Okapi BM25 over the feature extractor's terms (word and character n-grams, so Chinese needs
 //! no segmenter), with scores normalised per query for use as a `[0, 1]` signal.
 
-use crate::features::TermFrequencies;
+use crate::foundation::features::TermFrequencies;
 
 #[derive(Clone, Debug)]
 pub struct Bm25 {

@@ -24,7 +24,7 @@ pub mod bm25;
 pub mod runner;
 pub mod templates;
 
-use crate::features::{FeatureExtractor, TermFrequencies};
+use crate::foundation::features::{FeatureExtractor, TermFrequencies};
 use crate::kb::Localized;
 use serde::{Deserialize, Serialize};
 
@@ -277,7 +277,7 @@ impl Retriever {
                     .map_or(0.0, |p| p.clamp(0.0, 1.0).sqrt()),
                 lexical: best[e].0.max(0.0),
                 semantic: sentence
-                    .filter(|_| entry.sentence.len() == crate::features::EMBEDDING_DIM)
+                    .filter(|_| entry.sentence.len() == crate::foundation::features::EMBEDDING_DIM)
                     .map_or(0.0, |s| dot(s, &entry.sentence).clamp(0.0, 1.0)),
                 matched: best[e].1,
             })
@@ -323,7 +323,7 @@ pub fn rank(signals: &[Signals], weights: FusionWeights) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::FeatureSettings;
+    use crate::foundation::features::FeatureSettings;
 
     fn entry(id: &str, questions: &[(&str, &str)]) -> IndexedEntry {
         IndexedEntry {
@@ -461,7 +461,7 @@ mod tests {
 
     #[test]
     fn the_semantic_signal_ranks_by_sentence_embedding_when_weighted() {
-        use crate::features::EMBEDDING_DIM;
+        use crate::foundation::features::EMBEDDING_DIM;
         let fx = FeatureExtractor::fit(FeatureSettings::default(), &["refund", "parcel"]);
         let axis = |i: usize| -> Vec<f32> {
             let mut v = vec![0.0; EMBEDDING_DIM];

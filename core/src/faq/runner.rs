@@ -3,11 +3,11 @@
 
 use super::templates::{EntityPatterns, fill};
 use super::{Fusion, Hit, IndexedEntry, Question, Retriever, confidence, rank};
-use crate::features::{FeatureExtractor, FeatureSettings, TermFrequencies, Vocabulary};
-use crate::intent::{load_plan, run_model};
+use crate::foundation::features::{FeatureExtractor, FeatureSettings, TermFrequencies, Vocabulary};
+use crate::foundation::text::detect_language;
 use crate::kb::Localized;
-use crate::linear::TrainConfig;
-use crate::text::detect_language;
+use crate::model::linear::TrainConfig;
+use crate::model::tract::{load_plan, run_model};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -35,7 +35,7 @@ pub struct FaqManifest {
     #[serde(default)]
     pub entities: BTreeMap<String, String>,
     /// `int8` or `f32` (as in the intent manifest).
-    pub weights: crate::onnx_export::WeightFormat,
+    pub weights: crate::model::onnx_export::WeightFormat,
     pub train: TrainConfig,
     /// Figures measured at build time on held-out paraphrases.
     #[serde(default)]

@@ -1,7 +1,7 @@
 //! Agents and the choice of agent for a new ticket.
 
 use super::{MAX_ID_BYTES, TicketPolicy, invalid};
-use crate::problem::Problem;
+use crate::foundation::problem::Problem;
 use serde::{Deserialize, Serialize};
 
 pub const MAX_CAPACITY: u32 = 100;

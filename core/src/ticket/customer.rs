@@ -7,7 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 use super::{Customer, MAX_FIELD_BYTES, MAX_ID_BYTES, invalid};
-use crate::problem::Problem;
+use crate::foundation::problem::Problem;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -136,7 +136,7 @@ impl CustomerRecord {
             }
             if o.placed_at
                 .as_ref()
-                .is_some_and(|t| crate::calendar::parse_rfc3339(t).is_none())
+                .is_some_and(|t| crate::foundation::calendar::parse_rfc3339(t).is_none())
             {
                 bad.push((
                     format!("recent_orders[{i}].placed_at"),

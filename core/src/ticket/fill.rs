@@ -3,10 +3,11 @@
 
 use super::{CreateInput, TicketPolicy, TurnInput};
 use crate::faq::templates::EntityPatterns;
-use crate::handoff::{Role, contains_phrase};
-use crate::kb::Priority;
-use crate::pii;
-use crate::text::{detect_language, normalize};
+use crate::foundation::pii;
+use crate::foundation::text::contains_phrase;
+use crate::foundation::text::{detect_language, normalize};
+use crate::foundation::vocab::Priority;
+use crate::foundation::vocab::Role;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -52,7 +53,7 @@ pub struct Draft {
     pub entities: Vec<Entity>,
     pub sla_hours: u32,
     /// The queue's business hours when its SLA clock pauses outside them.
-    pub sla_calendar: Option<crate::calendar::Hours>,
+    pub sla_calendar: Option<crate::foundation::calendar::Hours>,
 }
 
 impl Draft {
@@ -72,7 +73,7 @@ impl Draft {
 pub struct TicketRules {
     pub policy: TicketPolicy,
     /// Queue id → compiled hours, for the queues whose SLA pauses outside them.
-    sla_hours: BTreeMap<String, crate::calendar::Hours>,
+    sla_hours: BTreeMap<String, crate::foundation::calendar::Hours>,
     entities: EntityPatterns,
     amount: Regex,
     date: Regex,

@@ -1,8 +1,8 @@
 //! The ticket lifecycle and the `PATCH` body that moves a ticket through it.
 
 use super::{MAX_ID_BYTES, MAX_TEXT_BYTES, TicketPolicy, invalid};
-use crate::kb::Priority;
-use crate::problem::Problem;
+use crate::foundation::problem::Problem;
+use crate::foundation::vocab::Priority;
 use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

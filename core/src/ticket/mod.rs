@@ -17,11 +17,11 @@ pub use assign::{AgentInput, AgentLoad, AgentStatus, pick_agent};
 pub use customer::CustomerRecord;
 pub use fill::{Classified, Draft, Entity, Reason, TicketRules};
 pub use lifecycle::{PatchInput, Status};
-pub use policy::{SlaHours, TicketPolicy};
+pub use policy::TicketPolicy;
 
-use crate::handoff::Role;
-use crate::kb::Priority;
-use crate::problem::Problem;
+use crate::foundation::problem::Problem;
+use crate::foundation::vocab::Priority;
+use crate::foundation::vocab::Role;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

@@ -2,8 +2,9 @@
 //! `models/ticket.json`: queues, the intent → queue and priority hints, the entity patterns, the
 //! sensitive-topic phrases that raise priority, and the SLA per priority.
 
-use crate::kb::{self, KnowledgeBase, Priority};
-use crate::text::normalize;
+use crate::foundation::text::normalize;
+use crate::foundation::vocab::{Priority, SlaHours};
+use crate::kb::{self, KnowledgeBase};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,37 +20,6 @@ const TOPIC_PRIORITY: &[(&str, Priority)] = &[
     ("complaint", Priority::High),
     ("privacy", Priority::High),
 ];
-
-/// Hours from creation to the SLA due time, per priority.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SlaHours {
-    pub low: u32,
-    pub normal: u32,
-    pub high: u32,
-    pub urgent: u32,
-}
-
-impl Default for SlaHours {
-    fn default() -> Self {
-        Self {
-            low: 72,
-            normal: 24,
-            high: 4,
-            urgent: 1,
-        }
-    }
-}
-
-impl SlaHours {
-    pub fn for_priority(&self, p: Priority) -> u32 {
-        match p {
-            Priority::Low => self.low,
-            Priority::Normal => self.normal,
-            Priority::High => self.high,
-            Priority::Urgent => self.urgent,
-        }
-    }
-}
 
 /// Routing and priority hints of one intent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -84,7 +54,7 @@ pub struct TicketPolicy {
     pub sla_hours: SlaHours,
     /// Queue id → the calendar its SLA clock runs on (queues with `sla_pauses_outside_hours`).
     #[serde(default)]
-    pub sla_calendars: BTreeMap<String, crate::calendar::Calendar>,
+    pub sla_calendars: BTreeMap<String, crate::foundation::calendar::Calendar>,
 }
 
 impl TicketPolicy {

@@ -3,8 +3,9 @@
 
 use crate::{wit_handoff, wit_ticket, wit_types};
 use tandem_core::assist::{Decision, Turn};
-use tandem_core::handoff::{BusinessHours, Role};
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
+use tandem_core::foundation::vocab::Role;
+use tandem_core::handoff::BusinessHours;
 
 /// A failure of a plugged-in service. Input it refuses is ours to have checked first, so
 /// every error here is a 500 naming the service (never the customer's fault).

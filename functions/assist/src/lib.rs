@@ -98,7 +98,7 @@ impl bindings::Guest for Component {
         let r = replies();
         let _ = r.compose(
             "warm up 预热 TD2026112612345",
-            assist::Lang::Zh,
+            tandem_core::foundation::vocab::Lang::Zh,
             &IntentView {
                 intent: String::new(),
                 confidence: 0.0,

@@ -6,7 +6,7 @@ use crate::conv::{service_error, turns_to_wit};
 use crate::{wit_encoder, wit_feedback, wit_ticket};
 use tandem_adapter::sqlite::Spin;
 use tandem_core::assist::{self, Conversation, Turn};
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 use tandem_stores::knowledge;
 
 /// Opens the conversation's ticket through the ticket interface (transcript included).
@@ -76,12 +76,12 @@ pub(crate) async fn record_gap(
     conversation_id: &str,
     turn: u32,
     message: &str,
-    lang: assist::Lang,
+    lang: tandem_core::foundation::vocab::Lang,
     intent: Option<&str>,
     handed_off: bool,
     now: i64,
 ) {
-    let text = assist::clip(&tandem_core::pii::mask(message));
+    let text = assist::clip(&tandem_core::foundation::pii::mask(message));
     let result: Result<(), String> = async {
         let embedding = wit_encoder::embed(std::slice::from_ref(&text))
             .map_err(|e| format!("{e:?}"))?

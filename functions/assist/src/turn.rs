@@ -11,8 +11,8 @@ use tandem_core::assist::{
     self, AssistRequest, Conversation, Decision, DeskHours, HandoffView, IntentView, Lookup,
     Replies, TicketRef, Turn,
 };
-use tandem_core::handoff::Role;
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
+use tandem_core::foundation::vocab::Role;
 
 /// The key-value store holding conversations (`key_value_stores = ["default"]`).
 const STORE: &str = "default";
@@ -164,7 +164,7 @@ pub(crate) async fn turn(body: AssistRequest) -> Result<AssistResponse, Problem>
     // scope, so it never counts as an always-human intent): handoff does not classify again.
     let mut customer_turn = Turn {
         role: Role::Customer,
-        text: assist::clip(&tandem_core::pii::mask(message)),
+        text: assist::clip(&tandem_core::foundation::pii::mask(message)),
         intent: Some(c.intent.clone()),
         confidence: Some(c.confidence),
         answered: None,
@@ -177,7 +177,7 @@ pub(crate) async fn turn(body: AssistRequest) -> Result<AssistResponse, Problem>
     let created = hand_off(&mut conv, &transcript, turn_number, decision, c).await?;
 
     let best = understood.faq.best.as_ref();
-    let lang = assist::Lang::of_turn(message, conv.lang);
+    let lang = tandem_core::foundation::vocab::Lang::of_turn(message, conv.lang);
     let closed = d.business_hours.as_ref().filter(|h| !h.open);
     let reply = replies().compose(
         message,

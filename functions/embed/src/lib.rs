@@ -13,7 +13,7 @@ mod http;
 mod wit_export;
 
 use std::sync::{Mutex, OnceLock};
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 use tandem_encoder::{Embedding, Encoder, Pack};
 
 tandem_adapter::snapshot_allocator!();

@@ -15,7 +15,7 @@ use spin_sdk::http_service;
 use std::sync::OnceLock;
 use tandem_adapter as adapter;
 use tandem_core::faq::runner::{Answer, AskRequest, FaqRunner, Mode, ReplyTemplate, Suggestion};
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 
 tandem_adapter::snapshot_allocator!();
 
@@ -129,7 +129,7 @@ fn today() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    tandem_core::time::iso_date(secs)
+    tandem_core::foundation::time::iso_date(secs)
 }
 
 /// Validates and answers; shared by the HTTP route and the WIT export.
@@ -251,7 +251,7 @@ impl bindings::Guest for Component {
         // Build the index and run the encoder once so tract's lazy state is in the snapshot.
         // The sentence-encoder import traps until the build plugs it in: a zero embedding
         // stands in.
-        let zero = [0.0; tandem_core::features::EMBEDDING_DIM];
+        let zero = [0.0; tandem_core::foundation::features::EMBEDDING_DIM];
         let _ = runner().search_embedded("warm up 预热", Some(&zero), None);
         // Last: what a request allocates from here on goes above the snapshot's heap.
         freeze_snapshot_heap();

@@ -1,15 +1,16 @@
 //! `GET /v1/feedback/conversations`: the conversations behind a dashboard figure
-//! (`tandem_core::drilldown`), as JSON, JSON Lines or CSV, one row per conversation.
+//! (`tandem_core::feedback::drilldown`), as JSON, JSON Lines or CSV, one row per conversation.
 
 // A Problem is the error of a request handler, built at most once per request.
 #![allow(clippy::result_large_err)]
 
 use tandem_adapter as adapter;
 use tandem_adapter::query::Query;
-use tandem_core::drilldown::{CSV_HEADER, Row, Subset};
+use tandem_core::feedback::drilldown::{CSV_HEADER, Row};
+use tandem_core::feedback::metrics::GroupBy;
+use tandem_core::feedback::metrics::Subset;
 use tandem_core::feedback::parse_range;
-use tandem_core::metrics::GroupBy;
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 use tandem_stores::drilldown::Filter;
 
 pub const PARAMETERS: &[&str] = &["from", "to", "subset", "group_by", "key", "format", "limit"];

@@ -16,10 +16,10 @@ use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
 use std::sync::OnceLock;
 use tandem_adapter as adapter;
+use tandem_core::feedback::metrics::{GroupBy, Stats};
 use tandem_core::feedback::{self, EventInput};
-use tandem_core::metrics::{GroupBy, Stats};
-use tandem_core::problem::Problem;
-use tandem_core::sentiment::SentimentRunner;
+use tandem_core::foundation::problem::Problem;
+use tandem_core::handoff::sentiment::SentimentRunner;
 
 tandem_adapter::snapshot_allocator!();
 
@@ -211,7 +211,7 @@ impl bindings::Guest for Component {
         // Run the model once so tract's lazily built state is part of the snapshot too. The
         // encoder import traps until composed: the warm-up takes a zero embedding.
         if let Some(runner) = sentiment_runner() {
-            let zero = [0.0; tandem_core::features::EMBEDDING_DIM];
+            let zero = [0.0; tandem_core::foundation::features::EMBEDDING_DIM];
             let _ = runner.analyze_embedded("warm up 预热", Some(&zero));
         }
         // Last: what a request allocates from here on goes above the snapshot's heap.
@@ -221,7 +221,7 @@ impl bindings::Guest for Component {
 
 tandem_adapter::wit_error_mapping!(wit_types);
 
-fn wit_counts(c: &tandem_core::metrics::Counts) -> wit::Counts {
+fn wit_counts(c: &tandem_core::feedback::metrics::Counts) -> wit::Counts {
     wit::Counts {
         conversations: c.conversations,
         with_outcome: c.with_outcome,
@@ -235,7 +235,7 @@ fn wit_counts(c: &tandem_core::metrics::Counts) -> wit::Counts {
     }
 }
 
-fn wit_metrics(m: &tandem_core::metrics::Metrics) -> wit::Metrics {
+fn wit_metrics(m: &tandem_core::feedback::metrics::Metrics) -> wit::Metrics {
     wit::Metrics {
         csat: m.csat,
         average_rating: m.average_rating,

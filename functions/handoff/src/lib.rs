@@ -19,13 +19,13 @@ use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
 use std::sync::OnceLock;
 use tandem_adapter as adapter;
-use tandem_core::calendar;
+use tandem_core::foundation::calendar;
+use tandem_core::foundation::problem::Problem;
+use tandem_core::foundation::vocab::{Priority, Role};
+use tandem_core::handoff::model::HandoffEngine;
 use tandem_core::handoff::{
-    self, Availability, BusinessHours, MAX_TURN_TEXT_BYTES, MAX_TURNS, Outcome, Role, Signals, Turn,
+    self, Availability, BusinessHours, MAX_TURN_TEXT_BYTES, MAX_TURNS, Outcome, Signals, Turn,
 };
-use tandem_core::handoff_model::HandoffEngine;
-use tandem_core::kb::Priority;
-use tandem_core::problem::Problem;
 
 tandem_adapter::snapshot_allocator!();
 
@@ -380,7 +380,7 @@ impl bindings::Guest for Component {
             ..Default::default()
         }];
         let _ = engine().decide(None, &turns, Availability::default(), &mut |_| {
-            Ok(vec![0.0; tandem_core::features::EMBEDDING_DIM])
+            Ok(vec![0.0; tandem_core::foundation::features::EMBEDDING_DIM])
         });
         // Last: what a request allocates from here on goes above the snapshot's heap.
         freeze_snapshot_heap();

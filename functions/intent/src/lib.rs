@@ -15,8 +15,8 @@ use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
 use std::sync::OnceLock;
 use tandem_adapter as adapter;
+use tandem_core::foundation::problem::Problem;
 use tandem_core::intent::{Classification, IntentRunner};
-use tandem_core::problem::Problem;
 
 tandem_adapter::snapshot_allocator!();
 
@@ -145,7 +145,7 @@ impl bindings::Guest for Component {
         let runner = runner();
         // Run the plan once so tract's lazily built state is part of the snapshot too. The
         // encoder import traps until the build plugs it in: a zero embedding stands in.
-        let zero = [0.0; tandem_core::features::EMBEDDING_DIM];
+        let zero = [0.0; tandem_core::foundation::features::EMBEDDING_DIM];
         let _ = runner.classify_embedded("warm up 预热", Some(&zero), 1);
         // Last: what a request allocates from here on goes above the snapshot's heap.
         freeze_snapshot_heap();

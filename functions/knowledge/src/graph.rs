@@ -5,8 +5,8 @@
 use crate::compiled;
 use tandem_adapter::query::Query;
 use tandem_adapter::sqlite::Spin;
+use tandem_core::foundation::problem::Problem;
 use tandem_core::graph::{GraphIndex, NodeKind, live};
-use tandem_core::problem::Problem;
 
 /// A node id (`kind:key`; keys are KB ids of at most 64 characters) is never longer.
 const MAX_NODE_ID_BYTES: usize = 80;

@@ -7,11 +7,12 @@ use crate::compiled;
 use std::collections::BTreeSet;
 use tandem_adapter::query::Query;
 use tandem_adapter::sqlite::{Spin, now_ms};
-use tandem_core::drafts::{self, DraftStatus, FaqChange, KnownIds, ReviewInput};
+use tandem_core::drafts::{self, DraftStatus, KnownIds, ReviewInput};
 use tandem_core::feedback::{format_time, parse_range};
+use tandem_core::foundation::problem::Problem;
 use tandem_core::gaps;
 use tandem_core::graph::NodeKind;
-use tandem_core::problem::Problem;
+use tandem_core::kb::FaqChange;
 use tandem_stores::knowledge::Store;
 
 pub const EXPORT: &str = "/v1/knowledge/drafts/export";

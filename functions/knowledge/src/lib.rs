@@ -16,8 +16,8 @@ use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
 use std::sync::OnceLock;
 use tandem_adapter as adapter;
+use tandem_core::foundation::problem::Problem;
 use tandem_core::graph::Graph;
-use tandem_core::problem::Problem;
 
 tandem_adapter::snapshot_allocator!();
 

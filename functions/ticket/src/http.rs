@@ -4,8 +4,8 @@ use crate::store::{self, ListQuery};
 use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
 use tandem_adapter::{self as adapter, HttpResponse};
-use tandem_core::kb::Priority;
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
+use tandem_core::foundation::vocab::Priority;
 use tandem_core::ticket::{self, AgentInput, CreateInput, PatchInput, Status};
 
 #[http_service]

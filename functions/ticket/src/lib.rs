@@ -14,7 +14,7 @@ mod store;
 
 use std::sync::OnceLock;
 use store::Created;
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 use tandem_core::ticket::{Classified, CreateInput, TicketPolicy, TicketRules};
 
 tandem_adapter::snapshot_allocator!();
@@ -60,7 +60,7 @@ fn classify(input: &CreateInput) -> Result<Option<Classified>, Problem> {
     let mut turns: Vec<&str> = input
         .transcript
         .iter()
-        .filter(|t| t.role == tandem_core::handoff::Role::Customer)
+        .filter(|t| t.role == tandem_core::foundation::vocab::Role::Customer)
         .map(|t| t.text.as_str())
         .collect();
     turns = turns.split_off(turns.len().saturating_sub(3));

@@ -5,7 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 use tandem_adapter::sqlite::Spin;
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 use tandem_stores::ticket;
 
 pub use tandem_stores::ticket::{Created, ListQuery, replay};

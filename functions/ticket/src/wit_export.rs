@@ -5,8 +5,8 @@
 use crate::bindings::exports::tandem::service::ticket as wit;
 use crate::bindings::tandem::service::types as wit_types;
 use crate::store;
-use tandem_core::handoff::Role;
-use tandem_core::kb::Priority;
+use tandem_core::foundation::vocab::Priority;
+use tandem_core::foundation::vocab::Role;
 use tandem_core::ticket::{self, CreateInput, Customer, Status, TurnInput};
 
 tandem_adapter::wit_error_mapping!(wit_types);

@@ -21,7 +21,7 @@ use http_body_util::Full;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_service;
 use tandem_adapter as adapter;
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 
 /// One compiled-in file.
 pub struct Asset {

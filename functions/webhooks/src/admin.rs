@@ -1,6 +1,6 @@
 //! Subscriptions, events, deliveries: the admin side of the outbox.
 
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 use tandem_core::webhook::{self, PrivateNetworks, SubscriptionInput};
 
 use tandem_adapter::query::Query;

@@ -11,7 +11,7 @@ use http_body_util::Full;
 use spin_sdk::http::{self, Method};
 use std::collections::BTreeMap;
 use tandem_adapter::query::Query;
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 use tandem_core::webhook;
 use tandem_stores::outbox::{Claimed, Outcome};
 

@@ -17,7 +17,7 @@ use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
 use tandem_adapter as adapter;
 use tandem_adapter::sqlite::Spin;
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 use tandem_stores::outbox;
 
 type Store = outbox::Store<Spin>;

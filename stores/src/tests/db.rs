@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{int, memory, schema_objects, sql};
 use crate::db::{BEGIN_ATTEMPTS, Connection, Db, Migration, Row, Value, db_error};
 use crate::native::{Native, block_on};
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 
 const TWO: &[Migration] = &[
     (

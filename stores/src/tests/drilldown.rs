@@ -5,8 +5,8 @@ use super::feedback::{DAY, history, open, record_all};
 use super::memory;
 use crate::drilldown::Filter;
 use crate::native::block_on;
-use tandem_core::drilldown::Subset;
-use tandem_core::metrics::GroupBy;
+use tandem_core::feedback::metrics::GroupBy;
+use tandem_core::feedback::metrics::Subset;
 
 #[test]
 fn every_figure_drills_down_to_the_conversations_it_counts() {

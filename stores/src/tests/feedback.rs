@@ -8,8 +8,8 @@ use super::{int, memory, schema_objects, sql};
 use crate::db::{Db, Value};
 use crate::feedback::{MIGRATIONS, NAME, Store};
 use crate::native::{Native, block_on};
+use tandem_core::feedback::metrics::{self, GroupBy};
 use tandem_core::feedback::{Event, HandledBy, Kind};
-use tandem_core::metrics::{self, GroupBy};
 
 pub(super) type S<'a> = Store<&'a Native>;
 

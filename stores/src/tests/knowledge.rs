@@ -74,7 +74,8 @@ fn questions_are_stored_once_marked_and_read_back_by_range() {
 
 #[test]
 fn a_reply_to_an_unanswered_question_is_one_draft_reviewed_and_exported() {
-    use tandem_core::drafts::{DraftStatus, FaqChange, KnownIds, ReviewInput, review};
+    use tandem_core::drafts::{DraftStatus, KnownIds, ReviewInput, review};
+    use tandem_core::kb::FaqChange;
     let conn = memory();
     let tickets = super::ticket::open(&conn);
     let knowledge = block_on(Store::open(&conn)).unwrap();
@@ -167,7 +168,11 @@ fn a_reply_when_the_bot_answered_everything_is_no_draft() {
     input.category = Some("refund_status".into());
     let created = block_on(tickets.create(
         &input,
-        &super::ticket::draft(&input, "orders", tandem_core::kb::Priority::Normal),
+        &super::ticket::draft(
+            &input,
+            "orders",
+            tandem_core::foundation::vocab::Priority::Normal,
+        ),
         None,
         false,
     ))
@@ -178,7 +183,7 @@ fn a_reply_when_the_bot_answered_everything_is_no_draft() {
 
 #[test]
 fn an_assist_ticket_of_a_site_customer_finds_its_conversation_by_key() {
-    use tandem_core::kb::Priority;
+    use tandem_core::foundation::vocab::Priority;
     let conn = memory();
     let tickets = super::ticket::open(&conn);
     let knowledge = block_on(Store::open(&conn)).unwrap();

@@ -259,7 +259,11 @@ fn the_sweep_escalates_overdue_tickets_once_and_frees_silent_owners() {
     let t = block_on(s.get(&overdue.id)).unwrap().unwrap();
     assert_eq!(
         (t.queue.as_str(), t.priority, t.assignee.as_deref()),
-        ("vip", tandem_core::kb::Priority::Urgent, None)
+        (
+            "vip",
+            tandem_core::foundation::vocab::Priority::Urgent,
+            None
+        )
     );
     assert!(t.escalated_at.is_some());
     assert_eq!(t.version, overdue.version + 1);

@@ -7,7 +7,7 @@ use super::{int, memory, schema_objects, sql};
 use crate::db::Value;
 use crate::native::{Native, block_on};
 use crate::ticket::{ListQuery, MIGRATIONS, Store};
-use tandem_core::kb::Priority;
+use tandem_core::foundation::vocab::Priority;
 use tandem_core::ticket::{
     AgentInput, AgentStatus, CreateInput, Draft, PatchInput, Status, TicketPolicy,
 };

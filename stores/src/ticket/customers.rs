@@ -8,7 +8,7 @@ use super::{Store, TICKET_COLUMNS};
 use crate::db::{Connection, Db, Value, now_ms, text};
 use crate::ticket::rows::ticket_from_row;
 use tandem_core::feedback::format_time;
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 use tandem_core::ticket::CustomerRecord;
 
 /// Most tickets `GET /v1/customers/{id}` lists, newest first.

@@ -10,8 +10,8 @@
 
 use crate::db::{Connection, Db, Row, Value, now_ms, text};
 use crate::random;
-use tandem_core::kb::Priority;
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
+use tandem_core::foundation::vocab::Priority;
 use tandem_core::ticket::{
     self, AgentInput, AgentLoad, AgentStatus, CreateInput, Draft, PatchInput, Status, Ticket,
     TicketPolicy,
@@ -443,7 +443,7 @@ impl<C: Connection> Store<C> {
                         .await?;
                 }
                 if let Some(note) = &patch.note {
-                    let masked = tandem_core::pii::mask(note);
+                    let masked = tandem_core::foundation::pii::mask(note);
                     event(db, Some(id), None, "note", Some(actor), None, None, Some(&masked), now).await?;
                     responded(db, id, Some(actor), now).await?;
                 }
@@ -478,7 +478,7 @@ impl<C: Connection> Store<C> {
                 let Some(ticket) = Store::peek(db).get(id).await? else {
                     return Err(Problem::not_found(format!("no ticket {id}")));
                 };
-                let masked = tandem_core::pii::mask(note);
+                let masked = tandem_core::foundation::pii::mask(note);
                 // A reply to a question the bot could not answer is a FAQ draft (same
                 // transaction: no note without its draft). Its conversation: the one
                 // `/v1/assist` filed the ticket for, else the customer id.

@@ -3,7 +3,7 @@
 use super::corrupt;
 use crate::db::Row;
 use tandem_core::feedback::format_time;
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 use tandem_core::ticket::{AgentLoad, AgentStatus, Customer, Status, Ticket};
 
 pub fn event_json(r: &Row) -> serde_json::Value {

@@ -6,7 +6,7 @@
 
 use super::Store;
 use crate::db::{Connection, Value};
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
 
 impl<C: Connection> Store<C> {
     /// One row per ticket created in `[from, to)` (ms), at most `limit`, for the SLA figures.

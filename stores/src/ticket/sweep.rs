@@ -13,8 +13,9 @@ use super::{Store, TICKET_COLUMNS, event, priority_str};
 use crate::db::{Connection, Db, Value, text};
 use crate::outbox;
 use crate::ticket::rows::ticket_from_row;
-use tandem_core::kb::{Priority, Queue};
-use tandem_core::problem::Problem;
+use tandem_core::foundation::problem::Problem;
+use tandem_core::foundation::vocab::Priority;
+use tandem_core::kb::Queue;
 use tandem_core::ticket::Ticket;
 
 /// Most tickets one run changes of each kind; the next run takes the rest.

@@ -72,7 +72,7 @@ fn rules() -> TicketRules {
 
 #[test]
 fn an_sla_that_pauses_counts_only_open_hours() {
-    let at = |s: &str| crate::calendar::parse_rfc3339(s).unwrap() * 1000;
+    let at = |s: &str| crate::foundation::calendar::parse_rfc3339(s).unwrap() * 1000;
     let mut req = input(&["I want my money back for order TD2026112612345."]);
     req.category = Some("refund".into());
     let d = rules().fill(&req, None, 0);

@@ -9,7 +9,7 @@
 //!
 //! Only the rows of the features present are gathered, so an int8 model stays int8 in memory.
 
-use crate::linear::LinearModel;
+use crate::model::linear::LinearModel;
 use serde::{Deserialize, Serialize};
 use tract_onnx::pb::{
     self, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,

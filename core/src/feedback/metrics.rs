@@ -30,7 +30,7 @@
 //! whose denominator is zero is `null` (undefined), never 0. Counts of events and the top
 //! corrections use each event's own `created_at`.
 
-use crate::feedback::{Event, HandledBy, Kind};
+use super::{Event, HandledBy, Kind};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -123,11 +123,69 @@ pub struct Counts {
     pub rating_sum: u64,
 }
 
+/// Which conversations of a range: every figure's numerator or denominator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subset {
+    All,
+    WithOutcome,
+    Resolved,
+    ResolvedFirstContact,
+    SelfServed,
+    HandedOff,
+    Rated,
+    Satisfied,
+}
+
+impl Subset {
+    pub const ALL: [Subset; 8] = [
+        Subset::All,
+        Subset::WithOutcome,
+        Subset::Resolved,
+        Subset::ResolvedFirstContact,
+        Subset::SelfServed,
+        Subset::HandedOff,
+        Subset::Rated,
+        Subset::Satisfied,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subset::All => "all",
+            Subset::WithOutcome => "with_outcome",
+            Subset::Resolved => "resolved",
+            Subset::ResolvedFirstContact => "resolved_first_contact",
+            Subset::SelfServed => "self_served",
+            Subset::HandedOff => "handed_off",
+            Subset::Rated => "rated",
+            Subset::Satisfied => "satisfied",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Subset> {
+        Subset::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Whether `c` is one of this subset's conversations (the README's metric definitions).
+    pub fn matches(self, c: &Conversation) -> bool {
+        let resolved = c.resolved == Some(true);
+        match self {
+            Subset::All => true,
+            Subset::WithOutcome => c.resolved.is_some(),
+            Subset::Resolved => resolved,
+            Subset::ResolvedFirstContact => resolved && c.contact_count == Some(1),
+            Subset::SelfServed => resolved && c.handled_by == Some(HandledBy::Bot),
+            Subset::HandedOff => matches!(c.handled_by, Some(HandledBy::Human | HandledBy::Both)),
+            Subset::Rated => c.rating.is_some(),
+            Subset::Satisfied => c.rating.is_some_and(|r| r >= 4),
+        }
+    }
+}
+
 impl Counts {
-    /// Counts `c` in every figure whose subset it belongs to (`crate::drilldown::Subset`: the
-    /// drill-down lists the same conversations).
+    /// Counts `c` in every figure whose subset it belongs to ([`Subset`]: the drill-down lists
+    /// the same conversations).
     pub fn add(&mut self, c: &Conversation) {
-        use crate::drilldown::Subset;
         let n = |s: Subset| u64::from(s.matches(c));
         self.conversations += n(Subset::All);
         self.with_outcome += n(Subset::WithOutcome);
@@ -178,7 +236,7 @@ pub struct Metrics {
 pub fn group_key(c: &Conversation, by: GroupBy) -> Option<String> {
     match by {
         GroupBy::Intent => c.intent.clone(),
-        GroupBy::Day => Some(crate::feedback::format_day(c.started_at_ms)),
+        GroupBy::Day => Some(super::format_day(c.started_at_ms)),
         GroupBy::Channel => c.channel.clone(),
         GroupBy::Agent => c.agent_id.clone(),
     }

@@ -11,10 +11,10 @@
 //! word bigrams and Han character n-grams of the shared extractor see "不是很" next to "生气"
 //! and "not happy" as one feature, and the KB labels negated phrases both ways.
 
-use crate::features::{FeatureExtractor, FeatureSettings, Vocabulary};
-use crate::intent::{load_plan, run_model};
-use crate::linear::TrainConfig;
-use crate::onnx_export::WeightFormat;
+use crate::foundation::features::{FeatureExtractor, FeatureSettings, Vocabulary};
+use crate::model::linear::TrainConfig;
+use crate::model::onnx_export::WeightFormat;
+use crate::model::tract::{load_plan, run_model};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

@@ -8,7 +8,7 @@
 //! module, and the sample business (China) has no DST. A shift may not cross midnight
 //! (`22:00-02:00` is refused): write `22:00-24:00` on one day and `00:00-02:00` on the next.
 
-use crate::time::{civil_from_days, days_from_civil};
+use crate::foundation::time::{civil_from_days, days_from_civil};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 

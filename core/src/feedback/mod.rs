@@ -1,16 +1,19 @@
 //! Feedback events: what a client may send, how it is checked, and the times it carries.
 //!
 //! The feedback component stores what [`validate`] returns; keeping the rules here means the
-//! component, the metrics reference in [`crate::metrics`] and the tests all agree on what an
-//! event is. Personal data in `comment` and `text` is masked with [`crate::pii`] before storage.
+//! component, the metrics reference in [`crate::feedback::metrics`] and the tests all agree on what an
+//! event is. Personal data in `comment` and `text` is masked with [`crate::foundation::pii`] before storage.
 
 // A Problem is the error of a request handler, built at most once per request.
 #![allow(clippy::result_large_err)]
 
-use crate::problem::Problem;
-use crate::time::{civil_from_days, days_from_civil};
+use crate::foundation::problem::Problem;
+use crate::foundation::time::{civil_from_days, days_from_civil};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+pub mod drilldown;
+pub mod metrics;
 
 /// Longest `comment` or `text`, in bytes after trimming. Longer is 413, not truncated.
 pub const MAX_TEXT_BYTES: usize = 4096;
@@ -151,8 +154,8 @@ pub struct Event {
 impl Event {
     /// The event with personal data masked in its free texts.
     pub fn masked(mut self) -> Event {
-        self.comment = self.comment.map(|c| crate::pii::mask(&c));
-        self.text = self.text.map(|t| crate::pii::mask(&t));
+        self.comment = self.comment.map(|c| crate::foundation::pii::mask(&c));
+        self.text = self.text.map(|t| crate::foundation::pii::mask(&t));
         self
     }
 }
@@ -164,10 +167,11 @@ fn check_id(p: &mut Problem, name: &str, value: &str) {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@'));
     if !ok {
-        p.invalid_params.push(crate::problem::InvalidParam {
-            name: name.into(),
-            reason: format!("1..={MAX_ID_BYTES} characters from A-Z a-z 0-9 - _ . : @"),
-        });
+        p.invalid_params
+            .push(crate::foundation::problem::InvalidParam {
+                name: name.into(),
+                reason: format!("1..={MAX_ID_BYTES} characters from A-Z a-z 0-9 - _ . : @"),
+            });
     }
 }
 
@@ -181,10 +185,11 @@ pub fn is_kb_id(value: &str) -> bool {
 }
 
 fn reject(p: &mut Problem, name: &str, reason: impl Into<String>) {
-    p.invalid_params.push(crate::problem::InvalidParam {
-        name: name.into(),
-        reason: reason.into(),
-    });
+    p.invalid_params
+        .push(crate::foundation::problem::InvalidParam {
+            name: name.into(),
+            reason: reason.into(),
+        });
 }
 
 /// An integer field: `None` when absent, rejected (and `None`) when not an integer.
@@ -516,7 +521,7 @@ pub fn format_day(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::problem::decode_json;
+    use crate::foundation::problem::decode_json;
 
     const NOW: i64 = 1_795_000_000_000; // 2026-11-18
 

@@ -1,70 +1,12 @@
 //! Drill-down: the conversations behind a figure (docs/web.md, "Dashboard"). Each figure of
-//! [`crate::metrics::Counts`] is a [`Subset`] of the range's conversations, defined here once:
+//! [`Counts`](super::metrics::Counts) is a [`Subset`] of the range's conversations, defined once
+//! in `metrics`:
 //! `Counts::add` counts with the same predicates, so a drill-down lists exactly the
 //! conversations a tile counts. Rows render as JSON, JSON Lines or CSV, one per conversation.
 
-use crate::feedback::{HandledBy, format_time};
-use crate::metrics::{Conversation, GroupBy, group_key};
+use super::metrics::{Conversation, GroupBy, group_key};
+use super::{HandledBy, format_time};
 use serde::Serialize;
-
-/// Which conversations of a range: every figure's numerator or denominator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Subset {
-    All,
-    WithOutcome,
-    Resolved,
-    ResolvedFirstContact,
-    SelfServed,
-    HandedOff,
-    Rated,
-    Satisfied,
-}
-
-impl Subset {
-    pub const ALL: [Subset; 8] = [
-        Subset::All,
-        Subset::WithOutcome,
-        Subset::Resolved,
-        Subset::ResolvedFirstContact,
-        Subset::SelfServed,
-        Subset::HandedOff,
-        Subset::Rated,
-        Subset::Satisfied,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Subset::All => "all",
-            Subset::WithOutcome => "with_outcome",
-            Subset::Resolved => "resolved",
-            Subset::ResolvedFirstContact => "resolved_first_contact",
-            Subset::SelfServed => "self_served",
-            Subset::HandedOff => "handed_off",
-            Subset::Rated => "rated",
-            Subset::Satisfied => "satisfied",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Subset> {
-        Subset::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-
-    /// Whether `c` is one of this subset's conversations (the README's metric definitions).
-    pub fn matches(self, c: &Conversation) -> bool {
-        let resolved = c.resolved == Some(true);
-        match self {
-            Subset::All => true,
-            Subset::WithOutcome => c.resolved.is_some(),
-            Subset::Resolved => resolved,
-            Subset::ResolvedFirstContact => resolved && c.contact_count == Some(1),
-            Subset::SelfServed => resolved && c.handled_by == Some(HandledBy::Bot),
-            Subset::HandedOff => matches!(c.handled_by, Some(HandledBy::Human | HandledBy::Both)),
-            Subset::Rated => c.rating.is_some(),
-            Subset::Satisfied => c.rating.is_some_and(|r| r >= 4),
-        }
-    }
-}
 
 /// A group's conversations: `key` of `by` (as `stats?group_by=` names groups), `None` = the
 /// conversations without one.
@@ -141,7 +83,7 @@ fn csv_field(f: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Counts;
+    use crate::feedback::metrics::{Counts, Subset};
 
     fn conv(
         id: &str,

@@ -5,7 +5,7 @@
 //! own thread into its own buffer, and the buffers are added in chunk order — the same bytes
 //! on every run whatever the thread timing.
 
-use crate::features::SparseVector;
+use crate::foundation::features::SparseVector;
 use serde::{Deserialize, Serialize};
 
 /// Training knobs; stored in the manifest so a model says how it was made.

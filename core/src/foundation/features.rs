@@ -10,7 +10,7 @@
 //!
 //! Mixed text (`我的 order 还没到`) simply yields features of both kinds.
 
-use crate::text::{is_han, normalize};
+use crate::foundation::text::{is_han, normalize};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};

@@ -2,11 +2,11 @@
 //! (`models/handoff.{onnx,json}`) plus the sentiment model (`models/sentiment.{onnx,json}`),
 //! all written by `kb-loader build`. The logic itself is in [`crate::handoff`].
 
-use crate::features::SparseVector;
+use crate::foundation::features::SparseVector;
+use crate::handoff::sentiment::SentimentRunner;
 use crate::handoff::{self, Decision, Policy, SCORE_FEATURES, Signals, Turn};
-use crate::intent::{load_plan, run_model};
-use crate::linear::TrainConfig;
-use crate::sentiment::SentimentRunner;
+use crate::model::linear::TrainConfig;
+use crate::model::tract::{load_plan, run_model};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
