@@ -208,185 +208,39 @@ fn integer(p: &mut Problem, name: &str, value: &Option<serde_json::Value>) -> Op
 /// event would otherwise silently not count). Oversize texts are 413; everything else 422, with
 /// all offending fields listed.
 pub fn validate(input: &EventInput, now_ms: i64) -> Result<Event, Problem> {
-    // Size first: a 413 says "send less", whatever else is wrong.
     let comment = input.comment.as_deref().map(str::trim);
     let text = input.text.as_deref().map(str::trim);
-    for (name, value) in [("comment", comment), ("text", text)] {
-        if let Some(v) = value
-            && v.len() > MAX_TEXT_BYTES
-        {
-            return Err(Problem::payload_too_large(format!(
-                "{name} is {} bytes; the limit is {MAX_TEXT_BYTES}",
-                v.len()
-            ))
-            .with_param(name, format!("at most {MAX_TEXT_BYTES} bytes")));
-        }
-    }
+    // Size first: a 413 says "send less", whatever else is wrong.
+    check_sizes(&[("comment", comment), ("text", text)])?;
 
     let mut p = Problem::unprocessable("the feedback event is not valid");
-    check_id(&mut p, "event_id", &input.event_id);
-    check_id(&mut p, "conversation_id", &input.conversation_id);
-    if let Some(t) = &input.turn_id {
-        check_id(&mut p, "turn_id", t);
-    }
-    if let Some(a) = &input.agent_id {
-        check_id(&mut p, "agent_id", a);
-    }
-    for (name, value) in [
-        ("intent_predicted", &input.intent_predicted),
-        ("intent_corrected", &input.intent_corrected),
-        ("faq_predicted", &input.faq_predicted),
-        ("faq_corrected", &input.faq_corrected),
-        ("channel", &input.channel),
-    ] {
-        if let Some(v) = value
-            && !is_kb_id(v)
-        {
-            reject(&mut p, name, "an id of 1..=64 characters from a-z 0-9 _");
-        }
-    }
+    check_ids(&mut p, input);
     for (name, value) in [("comment", comment), ("text", text)] {
         if value == Some("") {
             reject(&mut p, name, "must not be empty; leave it out instead");
         }
     }
-
-    let rating = match integer(&mut p, "rating", &input.rating) {
-        Some(r @ 1..=5) => Some(r as u8),
-        Some(r) => {
-            reject(&mut p, "rating", format!("{r} is not between 1 and 5"));
-            None
-        }
-        None => None,
-    };
-    let contact_count = match integer(&mut p, "contact_count", &input.contact_count) {
-        Some(c) if (1..=i64::from(MAX_CONTACTS)).contains(&c) => Some(c as u32),
-        Some(c) => {
-            reject(
-                &mut p,
-                "contact_count",
-                format!("{c} is not between 1 and {MAX_CONTACTS}"),
-            );
-            None
-        }
-        None => None,
-    };
-
-    // Which fields each kind requires and allows.
-    let kind = input.kind;
-    let present = |v: bool, name: &str, p: &mut Problem, belongs: Kind| {
-        if v && kind != belongs {
-            reject(
-                p,
-                name,
-                format!("only allowed on kind \"{}\"", belongs.as_str()),
-            );
-        }
-    };
-    present(input.rating.is_some(), "rating", &mut p, Kind::Rating);
-    present(input.resolved.is_some(), "resolved", &mut p, Kind::Outcome);
-    present(
-        input.handled_by.is_some(),
-        "handled_by",
+    let rating = bounded(&mut p, "rating", &input.rating, 1, 5).map(|r| r as u8);
+    let contact_count = bounded(
         &mut p,
-        Kind::Outcome,
-    );
-    present(
-        input.contact_count.is_some(),
         "contact_count",
-        &mut p,
-        Kind::Outcome,
-    );
-    present(
-        input.intent_corrected.is_some(),
-        "intent_corrected",
-        &mut p,
-        Kind::Correction,
-    );
-    present(
-        input.faq_corrected.is_some(),
-        "faq_corrected",
-        &mut p,
-        Kind::Correction,
-    );
-    // The utterance a correction is about; the agent who handled (outcome) or corrected it.
-    present(input.text.is_some(), "text", &mut p, Kind::Correction);
-    if input.agent_id.is_some() && !matches!(kind, Kind::Outcome | Kind::Correction) {
-        reject(
-            &mut p,
-            "agent_id",
-            "only allowed on kinds \"outcome\" and \"correction\"",
-        );
-    }
-    match kind {
-        Kind::Rating if input.rating.is_none() => reject(&mut p, "rating", "required for a rating"),
-        Kind::Outcome => {
-            if input.resolved.is_none() {
-                reject(&mut p, "resolved", "required for an outcome");
-            }
-            match input.handled_by {
-                None => reject(&mut p, "handled_by", "required for an outcome"),
-                Some(HandledBy::Bot) if input.agent_id.is_some() => reject(
-                    &mut p,
-                    "agent_id",
-                    "a conversation the bot handled alone has no agent",
-                ),
-                _ => {}
-            }
-        }
-        Kind::Correction => {
-            if input.intent_corrected.is_none() && input.faq_corrected.is_none() {
-                reject(
-                    &mut p,
-                    "intent_corrected",
-                    "a correction needs intent_corrected or faq_corrected",
-                );
-            }
-            if input.intent_corrected.is_some() && text.is_none() {
-                reject(
-                    &mut p,
-                    "text",
-                    "an intent correction needs the customer's text it corrects",
-                );
-            }
-        }
-        Kind::Comment if comment.is_none() => reject(&mut p, "comment", "required for a comment"),
-        _ => {}
-    }
-
-    let created_at_ms = match &input.created_at {
-        None => now_ms,
-        Some(s) => match parse_time(s) {
-            Some(ms) if ms <= now_ms + 5 * 60_000 => ms,
-            Some(_) => {
-                reject(&mut p, "created_at", "lies in the future");
-                now_ms
-            }
-            None => {
-                reject(
-                    &mut p,
-                    "created_at",
-                    "an RFC 3339 time between 2000 and 2099 (2026-11-26T09:30:00Z)",
-                );
-                now_ms
-            }
-        },
-    };
+        &input.contact_count,
+        1,
+        i64::from(MAX_CONTACTS),
+    )
+    .map(|c| c as u32);
+    check_kind_fields(&mut p, input, text, comment);
+    let created_at_ms = created_at(&mut p, input.created_at.as_deref(), now_ms);
 
     if !p.invalid_params.is_empty() {
         let names: Vec<String> = p.invalid_params.iter().map(|i| i.name.clone()).collect();
         return Err(p.with_detail(format!("invalid fields: {}", names.join(", "))));
     }
-    let canonical = serde_json::to_vec(input).expect("an input always serialises");
-    let fingerprint = Sha256::digest(&canonical)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
     Ok(Event {
         event_id: input.event_id.clone(),
         conversation_id: input.conversation_id.clone(),
         turn_id: input.turn_id.clone(),
-        kind,
+        kind: input.kind,
         rating,
         resolved: input.resolved,
         handled_by: input.handled_by,
@@ -400,8 +254,178 @@ pub fn validate(input: &EventInput, now_ms: i64) -> Result<Event, Problem> {
         comment: comment.map(str::to_string),
         channel: input.channel.clone(),
         created_at_ms,
-        fingerprint,
+        fingerprint: fingerprint(input),
     })
+}
+
+/// 413 for the first free text over [`MAX_TEXT_BYTES`].
+fn check_sizes(texts: &[(&str, Option<&str>)]) -> Result<(), Problem> {
+    for &(name, value) in texts {
+        if let Some(v) = value
+            && v.len() > MAX_TEXT_BYTES
+        {
+            return Err(Problem::payload_too_large(format!(
+                "{name} is {} bytes; the limit is {MAX_TEXT_BYTES}",
+                v.len()
+            ))
+            .with_param(name, format!("at most {MAX_TEXT_BYTES} bytes")));
+        }
+    }
+    Ok(())
+}
+
+/// The event's own ids and the KB ids it names.
+fn check_ids(p: &mut Problem, input: &EventInput) {
+    check_id(p, "event_id", &input.event_id);
+    check_id(p, "conversation_id", &input.conversation_id);
+    if let Some(t) = &input.turn_id {
+        check_id(p, "turn_id", t);
+    }
+    if let Some(a) = &input.agent_id {
+        check_id(p, "agent_id", a);
+    }
+    for (name, value) in [
+        ("intent_predicted", &input.intent_predicted),
+        ("intent_corrected", &input.intent_corrected),
+        ("faq_predicted", &input.faq_predicted),
+        ("faq_corrected", &input.faq_corrected),
+        ("channel", &input.channel),
+    ] {
+        if let Some(v) = value
+            && !is_kb_id(v)
+        {
+            reject(p, name, "an id of 1..=64 characters from a-z 0-9 _");
+        }
+    }
+}
+
+/// An integer field within `lo..=hi`: `None` when absent, rejected (and `None`) otherwise.
+fn bounded(
+    p: &mut Problem,
+    name: &str,
+    value: &Option<serde_json::Value>,
+    lo: i64,
+    hi: i64,
+) -> Option<i64> {
+    match integer(p, name, value)? {
+        n if (lo..=hi).contains(&n) => Some(n),
+        n => {
+            reject(p, name, format!("{n} is not between {lo} and {hi}"));
+            None
+        }
+    }
+}
+
+/// Which fields each kind requires and allows.
+fn check_kind_fields(
+    p: &mut Problem,
+    input: &EventInput,
+    text: Option<&str>,
+    comment: Option<&str>,
+) {
+    let kind = input.kind;
+    // The utterance a correction is about belongs to corrections only.
+    for (present, name, belongs) in [
+        (input.rating.is_some(), "rating", Kind::Rating),
+        (input.resolved.is_some(), "resolved", Kind::Outcome),
+        (input.handled_by.is_some(), "handled_by", Kind::Outcome),
+        (
+            input.contact_count.is_some(),
+            "contact_count",
+            Kind::Outcome,
+        ),
+        (
+            input.intent_corrected.is_some(),
+            "intent_corrected",
+            Kind::Correction,
+        ),
+        (
+            input.faq_corrected.is_some(),
+            "faq_corrected",
+            Kind::Correction,
+        ),
+        (input.text.is_some(), "text", Kind::Correction),
+    ] {
+        if present && kind != belongs {
+            reject(
+                p,
+                name,
+                format!("only allowed on kind \"{}\"", belongs.as_str()),
+            );
+        }
+    }
+    // The agent who handled (outcome) or corrected it.
+    if input.agent_id.is_some() && !matches!(kind, Kind::Outcome | Kind::Correction) {
+        reject(
+            p,
+            "agent_id",
+            "only allowed on kinds \"outcome\" and \"correction\"",
+        );
+    }
+    match kind {
+        Kind::Rating if input.rating.is_none() => reject(p, "rating", "required for a rating"),
+        Kind::Outcome => {
+            if input.resolved.is_none() {
+                reject(p, "resolved", "required for an outcome");
+            }
+            match input.handled_by {
+                None => reject(p, "handled_by", "required for an outcome"),
+                Some(HandledBy::Bot) if input.agent_id.is_some() => reject(
+                    p,
+                    "agent_id",
+                    "a conversation the bot handled alone has no agent",
+                ),
+                _ => {}
+            }
+        }
+        Kind::Correction => {
+            if input.intent_corrected.is_none() && input.faq_corrected.is_none() {
+                reject(
+                    p,
+                    "intent_corrected",
+                    "a correction needs intent_corrected or faq_corrected",
+                );
+            }
+            if input.intent_corrected.is_some() && text.is_none() {
+                reject(
+                    p,
+                    "text",
+                    "an intent correction needs the customer's text it corrects",
+                );
+            }
+        }
+        Kind::Comment if comment.is_none() => reject(p, "comment", "required for a comment"),
+        _ => {}
+    }
+}
+
+/// The event's time: the client's (not more than 5 minutes ahead of ours), else now.
+fn created_at(p: &mut Problem, sent: Option<&str>, now_ms: i64) -> i64 {
+    let Some(s) = sent else { return now_ms };
+    match parse_time(s) {
+        Some(ms) if ms <= now_ms + 5 * 60_000 => ms,
+        Some(_) => {
+            reject(p, "created_at", "lies in the future");
+            now_ms
+        }
+        None => {
+            reject(
+                p,
+                "created_at",
+                "an RFC 3339 time between 2000 and 2099 (2026-11-26T09:30:00Z)",
+            );
+            now_ms
+        }
+    }
+}
+
+/// Hex SHA-256 of the request as sent: a replay with the same id must carry the same event.
+fn fingerprint(input: &EventInput) -> String {
+    let canonical = serde_json::to_vec(input).expect("an input always serialises");
+    Sha256::digest(&canonical)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn days_in_month(y: i64, m: i64) -> i64 {

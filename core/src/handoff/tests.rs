@@ -1,5 +1,8 @@
 use super::*;
+use crate::foundation::calendar::Calendar;
+use crate::foundation::vocab::Priority;
 use crate::kb::{HandoffRule, RuleCondition};
+use std::collections::{BTreeMap, BTreeSet};
 
 fn rule(id: &str, when: RuleCondition, queue: Option<&str>, prio: Option<Priority>) -> HandoffRule {
     HandoffRule {
