@@ -3,7 +3,7 @@
 
 use super::{Edge, EdgeKind, GRAPH_FORMAT, Graph, Node, NodeKind, Origin};
 use crate::faq::templates::{EntityPatterns, fill};
-use crate::kb::{KnowledgeBase, Localized};
+use crate::kb::{FaqEntry, Handoff, Intent, KnowledgeBase, Localized};
 use crate::ticket::fill::truncate_chars;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,125 +30,16 @@ pub fn compile(
 ) -> anyhow::Result<Graph> {
     let mut g = Builder::default();
     let entities = EntityPatterns::compile(&kb.meta.entities)?;
-    for name in kb.meta.entities.keys() {
-        g.node(NodeKind::Entity, name, plain(name));
-    }
-    for name in kb.meta.calendars.keys() {
-        g.node(NodeKind::Calendar, name, plain(name));
-    }
-    for q in &kb.meta.queues {
-        g.node(NodeKind::Queue, &q.id, or_key(&q.name, &q.id));
-        if let Some(hours) = &q.hours {
-            g.edge(
-                NodeKind::Queue.id(&q.id),
-                NodeKind::Calendar.id(hours),
-                EdgeKind::StaffedBy,
-                1.0,
-            );
-        }
-    }
+    g.meta(kb);
     for intent in &kb.intents {
-        let id = NodeKind::Intent.id(&intent.id);
-        g.node(
-            NodeKind::Intent,
-            &intent.id,
-            or_key(&intent.name, &intent.id),
-        );
-        if let Some(queue) = &intent.queue {
-            g.edge(
-                id.clone(),
-                NodeKind::Queue.id(queue),
-                EdgeKind::RoutesTo,
-                1.0,
-            );
-        }
-        if !intent.templates.is_empty() {
-            let label = intent
-                .templates
-                .iter()
-                .map(|(lang, t)| (lang.clone(), truncate_chars(t, TEMPLATE_LABEL_CHARS)))
-                .collect();
-            g.node(NodeKind::Template, &intent.id, label);
-            let template = NodeKind::Template.id(&intent.id);
-            g.edge(id.clone(), template.clone(), EdgeKind::UsesTemplate, 1.0);
-            // The placeholders the filler would leave open with no values known.
-            let used: BTreeSet<String> = intent
-                .templates
-                .values()
-                .flat_map(|t| fill(t, &BTreeMap::new()).missing)
-                .collect();
-            for name in used.iter().filter(|n| kb.meta.entities.contains_key(*n)) {
-                g.edge(
-                    template.clone(),
-                    NodeKind::Entity.id(name),
-                    EdgeKind::Fills,
-                    1.0,
-                );
-            }
-        }
-        let examples: Vec<&String> = intent.examples.values().flatten().collect();
-        let mut mentioned = BTreeMap::<&str, usize>::new();
-        for example in &examples {
-            let names: BTreeSet<&str> = entities.find_all(example).map(|(n, _)| n).collect();
-            for name in names {
-                *mentioned.entry(name).or_default() += 1;
-            }
-        }
-        for (name, n) in mentioned {
-            let share = n as f64 / examples.len() as f64;
-            g.edge(
-                id.clone(),
-                NodeKind::Entity.id(name),
-                EdgeKind::Mentions,
-                share,
-            );
-        }
+        g.intent(kb, intent, &entities);
     }
     // A disabled entry is not served, so it answers nothing.
     for entry in kb.faq.iter().filter(|e| e.enabled) {
-        let id = NodeKind::Faq.id(&entry.id);
-        g.node(NodeKind::Faq, &entry.id, or_key(&entry.question, &entry.id));
-        if let Some(intent) = &entry.intent {
-            g.edge(
-                id.clone(),
-                NodeKind::Intent.id(intent),
-                EdgeKind::Answers,
-                1.0,
-            );
-        }
-        for tag in &entry.tags {
-            g.node(NodeKind::Tag, tag, plain(tag));
-            g.edge(id.clone(), NodeKind::Tag.id(tag), EdgeKind::About, 1.0);
-        }
+        g.faq(entry);
     }
     if let Some(handoff) = &kb.handoff {
-        for topic in handoff.sensitive_topics.keys() {
-            g.node(NodeKind::Topic, topic, plain(topic));
-        }
-        for rule in &handoff.rules {
-            let id = NodeKind::Rule.id(&rule.id);
-            g.node(NodeKind::Rule, &rule.id, or_key(&rule.reason, &rule.id));
-            if let Some(queue) = &rule.queue {
-                g.edge(
-                    id.clone(),
-                    NodeKind::Queue.id(queue),
-                    EdgeKind::RoutesTo,
-                    1.0,
-                );
-            }
-            if let Some(intent) = &rule.when.intent {
-                g.edge(
-                    id.clone(),
-                    NodeKind::Intent.id(intent),
-                    EdgeKind::About,
-                    1.0,
-                );
-            }
-            // `any` fires on every topic: an edge to each would say nothing.
-            if let Some(topic) = rule.when.sensitive_topic.as_deref().filter(|t| *t != "any") {
-                g.edge(id.clone(), NodeKind::Topic.id(topic), EdgeKind::About, 1.0);
-            }
-        }
+        g.handoff(handoff);
     }
     for kind in [NodeKind::Intent, NodeKind::Faq] {
         for (a, b, cosine) in similar(centroids, kind) {
@@ -167,6 +58,147 @@ pub fn compile(
         nodes: g.nodes,
         edges: g.edges,
     })
+}
+
+/// The parts of `kb.yaml`: entities, calendars, queues and who staffs them.
+impl Builder {
+    fn meta(&mut self, kb: &KnowledgeBase) {
+        for name in kb.meta.entities.keys() {
+            self.node(NodeKind::Entity, name, plain(name));
+        }
+        for name in kb.meta.calendars.keys() {
+            self.node(NodeKind::Calendar, name, plain(name));
+        }
+        for q in &kb.meta.queues {
+            self.node(NodeKind::Queue, &q.id, or_key(&q.name, &q.id));
+            if let Some(hours) = &q.hours {
+                self.edge(
+                    NodeKind::Queue.id(&q.id),
+                    NodeKind::Calendar.id(hours),
+                    EdgeKind::StaffedBy,
+                    1.0,
+                );
+            }
+        }
+    }
+
+    /// An intent: its queue, its reply template and the entities its examples mention.
+    fn intent(&mut self, kb: &KnowledgeBase, intent: &Intent, entities: &EntityPatterns) {
+        let id = NodeKind::Intent.id(&intent.id);
+        self.node(
+            NodeKind::Intent,
+            &intent.id,
+            or_key(&intent.name, &intent.id),
+        );
+        if let Some(queue) = &intent.queue {
+            self.edge(
+                id.clone(),
+                NodeKind::Queue.id(queue),
+                EdgeKind::RoutesTo,
+                1.0,
+            );
+        }
+        if !intent.templates.is_empty() {
+            self.template(kb, intent);
+        }
+        let examples: Vec<&String> = intent.examples.values().flatten().collect();
+        let mut mentioned = BTreeMap::<&str, usize>::new();
+        for example in &examples {
+            let names: BTreeSet<&str> = entities.find_all(example).map(|(n, _)| n).collect();
+            for name in names {
+                *mentioned.entry(name).or_default() += 1;
+            }
+        }
+        for (name, n) in mentioned {
+            let share = n as f64 / examples.len() as f64;
+            self.edge(
+                id.clone(),
+                NodeKind::Entity.id(name),
+                EdgeKind::Mentions,
+                share,
+            );
+        }
+    }
+
+    /// An intent's reply template and the entities that fill it.
+    fn template(&mut self, kb: &KnowledgeBase, intent: &Intent) {
+        let label = intent
+            .templates
+            .iter()
+            .map(|(lang, t)| (lang.clone(), truncate_chars(t, TEMPLATE_LABEL_CHARS)))
+            .collect();
+        self.node(NodeKind::Template, &intent.id, label);
+        let template = NodeKind::Template.id(&intent.id);
+        self.edge(
+            NodeKind::Intent.id(&intent.id),
+            template.clone(),
+            EdgeKind::UsesTemplate,
+            1.0,
+        );
+        // The placeholders the filler would leave open with no values known.
+        let used: BTreeSet<String> = intent
+            .templates
+            .values()
+            .flat_map(|t| fill(t, &BTreeMap::new()).missing)
+            .collect();
+        for name in used.iter().filter(|n| kb.meta.entities.contains_key(*n)) {
+            self.edge(
+                template.clone(),
+                NodeKind::Entity.id(name),
+                EdgeKind::Fills,
+                1.0,
+            );
+        }
+    }
+
+    /// A served FAQ entry: the intent it answers and its tags.
+    fn faq(&mut self, entry: &FaqEntry) {
+        let id = NodeKind::Faq.id(&entry.id);
+        self.node(NodeKind::Faq, &entry.id, or_key(&entry.question, &entry.id));
+        if let Some(intent) = &entry.intent {
+            self.edge(
+                id.clone(),
+                NodeKind::Intent.id(intent),
+                EdgeKind::Answers,
+                1.0,
+            );
+        }
+        for tag in &entry.tags {
+            self.node(NodeKind::Tag, tag, plain(tag));
+            self.edge(id.clone(), NodeKind::Tag.id(tag), EdgeKind::About, 1.0);
+        }
+    }
+
+    /// `handoff.yaml`: sensitive topics, and each rule with its queue, intent and topic.
+    fn handoff(&mut self, handoff: &Handoff) {
+        for topic in handoff.sensitive_topics.keys() {
+            self.node(NodeKind::Topic, topic, plain(topic));
+        }
+        for rule in &handoff.rules {
+            let id = NodeKind::Rule.id(&rule.id);
+            self.node(NodeKind::Rule, &rule.id, or_key(&rule.reason, &rule.id));
+            if let Some(queue) = &rule.queue {
+                self.edge(
+                    id.clone(),
+                    NodeKind::Queue.id(queue),
+                    EdgeKind::RoutesTo,
+                    1.0,
+                );
+            }
+            if let Some(intent) = &rule.when.intent {
+                self.edge(
+                    id.clone(),
+                    NodeKind::Intent.id(intent),
+                    EdgeKind::About,
+                    1.0,
+                );
+            }
+            // `any` fires on every topic: an edge to each would say nothing.
+            if let Some(topic) = rule.when.sensitive_topic.as_deref().filter(|t| *t != "any") {
+                self.edge(id.clone(), NodeKind::Topic.id(topic), EdgeKind::About, 1.0);
+            }
+        }
+    }
 }
 
 /// `similar_to` pairs among `kind`'s nodes: each node's [`SIMILAR_PER_NODE`] nearest at
