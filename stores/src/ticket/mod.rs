@@ -12,22 +12,22 @@ use crate::db::{Connection, Db, Row, Value, now_ms, text};
 use crate::random;
 use tandem_core::foundation::problem::Problem;
 use tandem_core::foundation::vocab::Priority;
-use tandem_core::ticket::{
-    self, AgentInput, AgentLoad, AgentStatus, CreateInput, Draft, PatchInput, Status, Ticket,
-    TicketPolicy,
-};
+use tandem_core::ticket::{self, CreateInput, Draft, Status, Ticket, TicketPolicy};
 
+mod agents;
 mod customers;
 mod events;
 mod rows;
 mod schema;
 mod sla;
 mod sweep;
+mod update;
 
 use crate::outbox;
 
+use agents::touch_agent;
 pub use customers::StoredCustomer;
-use rows::{agent_from_row, agent_json, event_json, ticket_from_row};
+use rows::{event_json, ticket_from_row};
 pub use schema::MIGRATIONS;
 pub use sweep::{SweepRules, Swept};
 
@@ -347,186 +347,6 @@ impl<C: Connection> Store<C> {
         Ok((tickets, next))
     }
 
-    /// Applies a patch when `expected_version` is current: every change is audited, the version
-    /// goes up by one. 404 unknown, 412 stale, 409 forbidden move, 422 unknown assignee.
-    pub async fn patch(
-        &self,
-        id: &str,
-        expected_version: u32,
-        patch: &PatchInput,
-    ) -> Result<Ticket, Problem> {
-        self.db
-            .write(async |db: &Db<C>| {
-                let t = Store::peek(db)
-                    .get(id)
-                    .await?
-                    .ok_or_else(|| Problem::not_found(format!("no ticket {id}")))?;
-                if t.version != expected_version {
-                    return Err(Problem::precondition_failed(format!(
-                        "the ticket is at version {}, not {expected_version}; read it again and retry",
-                        t.version
-                    ))
-                    .with_extension("current_version", t.version.into()));
-                }
-                let now = now_ms();
-                let actor = patch.actor.as_deref().unwrap_or("agent");
-                let mut sets: Vec<(&str, Value)> = Vec::new();
-                let mut changes: Vec<(&str, Option<String>, Option<String>)> = Vec::new();
-                if let Some(to) = patch.status
-                    && to != t.status
-                {
-                    t.status.check_move(to)?;
-                    sets.push(("status", Value::Text(to.as_str().into())));
-                    // Resolving stamps the time, reopening clears it, closing keeps the
-                    // resolution time (or stamps one when closed without being resolved).
-                    match to {
-                        Status::Resolved => sets.push(("resolved_at", Value::Integer(now))),
-                        Status::Open => sets.push(("resolved_at", Value::Null)),
-                        Status::Closed if t.resolved_at.is_none() => {
-                            sets.push(("resolved_at", Value::Integer(now)))
-                        }
-                        _ => {}
-                    }
-                    changes.push(("status", Some(t.status.as_str().into()), Some(to.as_str().into())));
-                }
-                if let Some(p) = patch.priority
-                    && p != t.priority
-                {
-                    sets.push(("priority", Value::Text(priority_str(p).into())));
-                    changes.push(("priority", Some(priority_str(t.priority).into()), Some(priority_str(p).into())));
-                }
-                if let Some(q) = &patch.queue
-                    && *q != t.queue
-                {
-                    sets.push(("queue", Value::Text(q.clone())));
-                    changes.push(("queue", Some(t.queue.clone()), Some(q.clone())));
-                }
-                if let Some(c) = &patch.category
-                    && *c != t.category
-                {
-                    sets.push(("category", Value::Text(c.clone())));
-                    sets.push(("category_source", Value::Text("agent".into())));
-                    changes.push(("category", Some(t.category.clone()), Some(c.clone())));
-                }
-                if let Some(a) = &patch.assignee
-                    && *a != t.assignee
-                {
-                    if let Some(agent) = a
-                        && Store::peek(db).agent(agent).await?.is_none()
-                    {
-                        return Err(Problem::unprocessable(format!("no agent {agent}"))
-                            .with_param("assignee", "an existing agent id (PUT /v1/agents/{id})"));
-                    }
-                    sets.push(("assignee", text(a.as_deref())));
-                    sets.push(("assigned_at", a.as_ref().map_or(Value::Null, |_| Value::Integer(now))));
-                    sets.push(("assignee_replied_at", Value::Null));
-                    changes.push(("assigned", t.assignee.clone(), a.clone()));
-                    if let Some(agent) = a {
-                        touch_agent(db, agent, now).await?;
-                    }
-                }
-                if sets.is_empty() && patch.note.is_none() {
-                    return Ok(t);
-                }
-                let mut sql = String::from("UPDATE ticket_tickets SET version = version + 1, updated_at = ?");
-                let mut params = vec![Value::Integer(now)];
-                for (column, value) in sets {
-                    sql.push_str(&format!(", {column} = ?"));
-                    params.push(value);
-                }
-                sql.push_str(" WHERE id = ? AND version = ?");
-                params.push(Value::Text(id.into()));
-                params.push(Value::Integer(i64::from(expected_version)));
-                db.exec(&sql, params).await?;
-                for (kind, from, to) in &changes {
-                    event(db, Some(id), None, kind, Some(actor), from.as_deref(), to.as_deref(), None, now)
-                        .await?;
-                }
-                if let Some(note) = &patch.note {
-                    let masked = tandem_core::foundation::pii::mask(note);
-                    event(db, Some(id), None, "note", Some(actor), None, None, Some(&masked), now).await?;
-                    responded(db, id, Some(actor), now).await?;
-                }
-                let ticket = Store::peek(db)
-                    .get(id)
-                    .await?
-                    .ok_or_else(|| Problem::internal("the ticket vanished inside its transaction"))?;
-                for (kind, from, to) in &changes {
-                    let event_type = match *kind {
-                        "status" => "ticket.status_changed",
-                        "assigned" => "ticket.assigned",
-                        _ => continue,
-                    };
-                    let change = events::Change::new(from.as_deref(), to.as_deref(), actor);
-                    let data = events::ticket_data(&ticket, Some(&change));
-                    outbox::emit(db, event_type, Some(id), data).await?;
-                }
-                Ok(ticket)
-            })
-            .await
-    }
-
-    /// Adds a note to a ticket's audit trail (not a change: the version stays).
-    pub async fn add_note(
-        &self,
-        id: &str,
-        actor: Option<&str>,
-        note: &str,
-    ) -> Result<serde_json::Value, Problem> {
-        self.db
-            .write(async |db: &Db<C>| {
-                let Some(ticket) = Store::peek(db).get(id).await? else {
-                    return Err(Problem::not_found(format!("no ticket {id}")));
-                };
-                let masked = tandem_core::foundation::pii::mask(note);
-                // A reply to a question the bot could not answer is a FAQ draft (same
-                // transaction: no note without its draft). Its conversation: the one
-                // `/v1/assist` filed the ticket for, else the customer id.
-                let key = db
-                    .query(
-                        "SELECT idempotency_key FROM ticket_tickets WHERE id = ?",
-                        vec![Value::Text(id.into())],
-                    )
-                    .await?;
-                let key = key.first().and_then(|r| r.get::<&str>(0));
-                let conversation = key
-                    .and_then(tandem_core::assist::conversation_of_key)
-                    .unwrap_or(&ticket.customer.id);
-                let reply = crate::knowledge::Reply {
-                    ticket_id: id,
-                    conversation_id: conversation,
-                    transcript: &ticket.transcript,
-                    answer: &masked,
-                    now_ms: now_ms(),
-                };
-                crate::knowledge::draft_from_reply(db, &reply).await?;
-                event(
-                    db,
-                    Some(id),
-                    None,
-                    "note",
-                    actor,
-                    None,
-                    None,
-                    Some(&masked),
-                    now_ms(),
-                )
-                .await?;
-                responded(db, id, actor, now_ms()).await?;
-                let rows = db
-                    .query(
-                        "SELECT seq, ticket_id, agent_id, kind, actor, from_value, to_value, text, \
-                         created_at FROM ticket_events WHERE seq = last_insert_rowid()",
-                        vec![],
-                    )
-                    .await?;
-                rows.first()
-                    .map(event_json)
-                    .ok_or_else(|| Problem::internal("the note vanished inside its transaction"))
-            })
-            .await
-    }
-
     /// A ticket's audit trail, oldest first; `None` when the ticket does not exist.
     pub async fn events(&self, id: &str) -> Result<Option<Vec<serde_json::Value>>, Problem> {
         if self.get(id).await?.is_none() {
@@ -542,90 +362,12 @@ impl<C: Connection> Store<C> {
             .await?;
         Ok(Some(rows.iter().map(event_json).collect()))
     }
-
-    /// Creates or replaces an agent; `true` when it was created. A status change is audited.
-    pub async fn put_agent(&self, id: &str, agent: &AgentInput) -> Result<bool, Problem> {
-        self.db
-            .write(async |db: &Db<C>| {
-                let now = now_ms();
-                let before = Store::peek(db).agent(id).await?;
-                db.exec(
-                    "INSERT INTO ticket_agents (id, name, queues, capacity, status, created_at, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
-                     queues = excluded.queues, capacity = excluded.capacity, status = excluded.status, \
-                     updated_at = excluded.updated_at",
-                    vec![
-                        Value::Text(id.into()),
-                        Value::Text(agent.name.trim().into()),
-                        to_json(&agent.queues),
-                        Value::Integer(i64::from(agent.capacity)),
-                        Value::Text(agent.status.as_str().into()),
-                        Value::Integer(now),
-                        Value::Integer(now),
-                    ],
-                )
-                .await?;
-                let old_status = before.as_ref().map(|a| a.status);
-                if old_status != Some(agent.status) {
-                    event(
-                        db,
-                        None,
-                        Some(id),
-                        "agent_status",
-                        None,
-                        old_status.map(AgentStatus::as_str),
-                        Some(agent.status.as_str()),
-                        None,
-                        now,
-                    )
-                    .await?;
-                }
-                Ok(before.is_none())
-            })
-            .await
-    }
-
-    pub async fn agent_json(&self, id: &str) -> Result<Option<serde_json::Value>, Problem> {
-        let rows = self
-            .db
-            .query(
-                &format!("{AGENT_LOAD_SQL} WHERE a.id = ?"),
-                vec![Value::Text(id.into())],
-            )
-            .await?;
-        rows.first().map(agent_json).transpose()
-    }
-
-    /// Agents online now; `None` when no agent is registered (availability unknown).
-    pub async fn agents_online(&self) -> Result<Option<u32>, Problem> {
-        let rows = self
-            .db
-            .query(
-                "SELECT COUNT(*), COALESCE(SUM(status = 'online'), 0) FROM ticket_agents",
-                vec![],
-            )
-            .await?;
-        let count = |i| rows.first().and_then(|r| r.get::<i64>(i)).unwrap_or(0);
-        Ok((count(0) > 0).then(|| count(1).max(0) as u32))
-    }
-
-    pub async fn agents_json(&self) -> Result<Vec<serde_json::Value>, Problem> {
-        let rows = self
-            .db
-            .query(&format!("{AGENT_LOAD_SQL} ORDER BY a.id"), vec![])
-            .await?;
-        rows.iter().map(agent_json).collect()
-    }
 }
+
 /// Read queries usable both on a plain connection and inside a write transaction.
 struct Peek<'a, C> {
     db: &'a Db<C>,
 }
-
-const AGENT_LOAD_SQL: &str = "SELECT a.id, a.queues, a.capacity, a.status, a.last_assigned_at, \
-    (SELECT COUNT(*) FROM ticket_tickets t WHERE t.assignee = a.id \
-       AND t.status IN ('new', 'open', 'pending')), a.name \
-    FROM ticket_agents a";
 
 impl<C: Connection> Peek<'_, C> {
     async fn get(&self, id: &str) -> Result<Option<Ticket>, Problem> {
@@ -663,29 +405,8 @@ impl<C: Connection> Peek<'_, C> {
             })
             .transpose()
     }
-
-    async fn agent(&self, id: &str) -> Result<Option<AgentLoad>, Problem> {
-        let rows = self
-            .db
-            .query(
-                &format!("{AGENT_LOAD_SQL} WHERE a.id = ?"),
-                vec![Value::Text(id.into())],
-            )
-            .await?;
-        rows.first().map(agent_from_row).transpose()
-    }
-
-    async fn agent_loads(&self) -> Result<Vec<AgentLoad>, Problem> {
-        let rows = self
-            .db
-            .query(
-                &format!("{AGENT_LOAD_SQL} WHERE a.status = 'online'"),
-                vec![],
-            )
-            .await?;
-        rows.iter().map(agent_from_row).collect()
-    }
 }
+
 /// The same key and body again: the first ticket. The same key with another body: a 409.
 pub fn replay(t: Ticket, stored: &str, presented: &str) -> Result<Created, Problem> {
     if stored != presented {
@@ -742,14 +463,6 @@ async fn responded<C: Connection>(
          assignee_replied_at = CASE WHEN assignee IS NOT NULL AND assignee = ?2 \
          THEN COALESCE(assignee_replied_at, ?1) ELSE assignee_replied_at END WHERE id = ?3",
         vec![Value::Integer(now), text(actor), Value::Text(id.into())],
-    )
-    .await
-}
-
-async fn touch_agent<C: Connection>(db: &Db<C>, agent: &str, now: i64) -> Result<(), Problem> {
-    db.exec(
-        "UPDATE ticket_agents SET last_assigned_at = ? WHERE id = ?",
-        vec![Value::Integer(now), Value::Text(agent.into())],
     )
     .await
 }
