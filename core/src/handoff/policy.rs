@@ -57,48 +57,8 @@ impl Policy {
             })
             .collect();
         for r in &h.rules {
-            if r.decision != "human" && r.decision != "bot" {
-                return Err(format!(
-                    "rule \"{}\": decision must be human or bot, not \"{}\"",
-                    r.id, r.decision
-                ));
-            }
-            if let Some(q) = &r.queue
-                && !queues.contains(q.as_str())
-            {
-                return Err(format!("rule \"{}\": unknown queue \"{q}\"", r.id));
-            }
-            if let Some(t) = &r.when.sensitive_topic
-                && t != "any"
-                && !h.sensitive_topics.contains_key(t)
-            {
-                return Err(format!(
-                    "rule \"{}\": unknown sensitive topic \"{t}\"",
-                    r.id
-                ));
-            }
-            if let Some(i) = &r.when.intent
-                && !intents.contains_key(i)
-            {
-                return Err(format!("rule \"{}\": unknown intent \"{i}\"", r.id));
-            }
-            for lang in ["zh", "en"] {
-                if r.reason.get(lang).is_none_or(|s| s.trim().is_empty()) {
-                    return Err(format!("rule \"{}\" has no {lang} reason", r.id));
-                }
-            }
+            check_rule(r, &queues, &h.sensitive_topics, &intents)?;
         }
-        let phrases = |lists: &kb::LocalizedList| -> Vec<String> {
-            let mut v: Vec<String> = lists
-                .values()
-                .flatten()
-                .map(|p| normalize(p))
-                .filter(|p| !p.is_empty())
-                .collect();
-            v.sort();
-            v.dedup();
-            v
-        };
         let default_queue = if queues.contains("general") {
             "general".to_string()
         } else {
@@ -107,19 +67,7 @@ impl Policy {
                 .first()
                 .map_or("general".into(), |q| q.id.clone())
         };
-        let mut business_hours = BTreeMap::new();
-        for q in &kb.meta.queues {
-            if let Some(name) = &q.hours {
-                let c =
-                    kb.meta.calendars.get(name).ok_or_else(|| {
-                        format!("queue \"{}\": unknown calendar \"{name}\"", q.id)
-                    })?;
-                if let Err(e) = c.compile() {
-                    return Err(format!("calendar \"{name}\": {}", e[0].message));
-                }
-                business_hours.insert(q.id.clone(), c.clone());
-            }
-        }
+        let business_hours = queue_calendars(kb)?;
         Ok(Policy {
             human_request_phrases: phrases(&h.human_request_phrases),
             sensitive_topics: h
@@ -134,4 +82,77 @@ impl Policy {
             business_hours,
         })
     }
+}
+
+/// A rule names a known decision, queue, topic and intent, and gives its reason in both
+/// languages.
+fn check_rule(
+    r: &kb::HandoffRule,
+    queues: &BTreeSet<&str>,
+    topics: &BTreeMap<String, kb::LocalizedList>,
+    intents: &BTreeMap<String, IntentPolicy>,
+) -> Result<(), String> {
+    if r.decision != "human" && r.decision != "bot" {
+        return Err(format!(
+            "rule \"{}\": decision must be human or bot, not \"{}\"",
+            r.id, r.decision
+        ));
+    }
+    if let Some(q) = &r.queue
+        && !queues.contains(q.as_str())
+    {
+        return Err(format!("rule \"{}\": unknown queue \"{q}\"", r.id));
+    }
+    if let Some(t) = &r.when.sensitive_topic
+        && t != "any"
+        && !topics.contains_key(t)
+    {
+        return Err(format!(
+            "rule \"{}\": unknown sensitive topic \"{t}\"",
+            r.id
+        ));
+    }
+    if let Some(i) = &r.when.intent
+        && !intents.contains_key(i)
+    {
+        return Err(format!("rule \"{}\": unknown intent \"{i}\"", r.id));
+    }
+    for lang in ["zh", "en"] {
+        if r.reason.get(lang).is_none_or(|s| s.trim().is_empty()) {
+            return Err(format!("rule \"{}\" has no {lang} reason", r.id));
+        }
+    }
+    Ok(())
+}
+
+/// Normalised phrases of every language together, sorted, without duplicates or empties.
+fn phrases(lists: &kb::LocalizedList) -> Vec<String> {
+    let mut v: Vec<String> = lists
+        .values()
+        .flatten()
+        .map(|p| normalize(p))
+        .filter(|p| !p.is_empty())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Queue id → its calendar, for the queues that have hours; each calendar must compile.
+fn queue_calendars(kb: &KnowledgeBase) -> Result<BTreeMap<String, Calendar>, String> {
+    let mut business_hours = BTreeMap::new();
+    for q in &kb.meta.queues {
+        if let Some(name) = &q.hours {
+            let c = kb
+                .meta
+                .calendars
+                .get(name)
+                .ok_or_else(|| format!("queue \"{}\": unknown calendar \"{name}\"", q.id))?;
+            if let Err(e) = c.compile() {
+                return Err(format!("calendar \"{name}\": {}", e[0].message));
+            }
+            business_hours.insert(q.id.clone(), c.clone());
+        }
+    }
+    Ok(business_hours)
 }

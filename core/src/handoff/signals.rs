@@ -45,6 +45,47 @@ pub struct Signals {
     pub agent_involved: bool,
 }
 
+/// What the customer's (normalised) texts say: an explicit request for a person, unless
+/// negated, and the sensitive topics they touch.
+fn read_texts(policy: &Policy, normalized: &[String], s: &mut Signals) {
+    let mut topics = BTreeSet::new();
+    for text in normalized {
+        if !s.explicit_request
+            && let Some(p) = find_request(&policy.human_request_phrases, text)
+        {
+            s.explicit_request = true;
+            s.explicit_phrase = Some(p.to_string());
+        }
+        for (topic, phrases) in &policy.sensitive_topics {
+            if phrases.iter().any(|p| contains_phrase(text, p)) {
+                topics.insert(topic.clone());
+            }
+        }
+    }
+    s.sensitive_topics = topics.into_iter().collect();
+}
+
+/// Customer turns that rephrase the one before: similar text, or the same intent again after
+/// the bot failed to answer it. `customer` holds each customer turn with its index in `turns`.
+fn rephrases(turns: &[Turn], customer: &[(usize, &Turn)], normalized: &[String]) -> u32 {
+    // Each turn's bigrams once, not once per comparison it takes part in.
+    let grams: Vec<Vec<(char, char)>> = normalized.iter().map(|t| bigrams(t)).collect();
+    let mut n = 0;
+    for k in 1..customer.len() {
+        let (prev_at, prev) = customer[k - 1];
+        let (at, cur) = customer[k];
+        let similar = dice_of(&grams[k - 1], &grams[k]) >= REPHRASE_SIMILARITY;
+        let bot_failed_between = turns[prev_at + 1..at]
+            .iter()
+            .any(|t| t.is(Role::Bot) && t.answered == Some(false));
+        let same_intent = cur.intent.is_some() && cur.intent == prev.intent && bot_failed_between;
+        if similar || same_intent {
+            n += 1;
+        }
+    }
+    n
+}
+
 /// Computes the signals. `negative(text)` is the sentiment model's probability that a
 /// customer text is negative (negation is the model's job: "不是很生气" is not anger); it is
 /// called only for the customer turns in the scored window that carry no `negative` yet.
@@ -68,21 +109,7 @@ pub fn signals(
     s.agent_involved = turns.iter().any(|t| t.is(Role::Agent));
     let normalized: Vec<String> = customer.iter().map(|(_, t)| normalize(&t.text)).collect();
 
-    let mut topics = BTreeSet::new();
-    for text in &normalized {
-        if !s.explicit_request
-            && let Some(p) = find_request(&policy.human_request_phrases, text)
-        {
-            s.explicit_request = true;
-            s.explicit_phrase = Some(p.to_string());
-        }
-        for (topic, phrases) in &policy.sensitive_topics {
-            if phrases.iter().any(|p| contains_phrase(text, p)) {
-                topics.insert(topic.clone());
-            }
-        }
-    }
-    s.sensitive_topics = topics.into_iter().collect();
+    read_texts(policy, &normalized, &mut s);
 
     if let Some((_, last)) = customer.last() {
         s.intent = last.intent.clone();
@@ -105,21 +132,7 @@ pub fn signals(
         }
     }
 
-    // Each turn's bigrams once, not once per comparison it takes part in.
-    let grams: Vec<Vec<(char, char)>> = normalized.iter().map(|t| bigrams(t)).collect();
-    for k in 1..customer.len() {
-        let (prev_at, prev) = customer[k - 1];
-        let (at, cur) = customer[k];
-        let similar = dice_of(&grams[k - 1], &grams[k]) >= REPHRASE_SIMILARITY;
-        // Same intent again after the bot failed to answer it: the customer is trying anew.
-        let bot_failed_between = turns[prev_at + 1..at]
-            .iter()
-            .any(|t| t.is(Role::Bot) && t.answered == Some(false));
-        let same_intent = cur.intent.is_some() && cur.intent == prev.intent && bot_failed_between;
-        if similar || same_intent {
-            s.rephrases += 1;
-        }
-    }
+    s.rephrases = rephrases(turns, &customer, &normalized);
 
     // Only the recent customer turns are scored (oldest first); older ones are not run at all.
     let scored = customer
