@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 mod decide;
 mod policy;
+pub mod request;
 mod signals;
 pub use decide::{Availability, BusinessHours, Decision, Outcome, Reason, decide, rule_holds};
 pub use policy::{DEFAULT_SCORE_THRESHOLD, IntentPolicy, Policy};
