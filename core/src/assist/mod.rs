@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 mod conversation;
 mod reply;
+pub mod response;
 pub use conversation::{
     Conversation, Lookup, Pending, TicketRef, Turn, conversation_not_found, lookup,
 };

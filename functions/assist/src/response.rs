@@ -1,109 +1,15 @@
-//! The answer to a turn, typed (the `AssistResponse` schema of openapi/openapi.json).
+//! The answer to a turn: the core's typed [`AssistResponse`], filled from the services' WIT
+//! results.
 
 use crate::conv::{self, lang_str, priority_str, status_str};
 use crate::turn::Understood;
 use crate::{wit_encoder, wit_handoff, wit_ticket};
-use serde::Serialize;
-use tandem_core::assist::{Conversation, Decision, Reply, TicketRef};
-use tandem_core::handoff::BusinessHours;
-
-/// `POST /v1/assist`'s answer.
-#[derive(Serialize)]
-pub(crate) struct AssistResponse {
-    conversation_id: String,
-    turn: u32,
-    reply: Reply,
-    intent: IntentPart,
-    faq: FaqPart,
-    handoff: HandoffPart,
-    ticket: Option<TicketPart>,
-    trace: Trace,
-}
-
-#[derive(Serialize)]
-struct ModelPart {
-    version: String,
-}
-
-#[derive(Serialize)]
-struct Ranked {
-    intent: String,
-    confidence: f32,
-}
-
-#[derive(Serialize)]
-struct IntentPart {
-    intent: String,
-    confidence: f32,
-    out_of_scope: bool,
-    ranking: Vec<Ranked>,
-    model: ModelPart,
-}
-
-/// The FAQ's answer, or why there is none.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum FaqPart {
-    Answer {
-        answer: String,
-        faq_id: String,
-        score: f32,
-        matched_question: String,
-        lang: &'static str,
-        model: ModelPart,
-    },
-    NoAnswer {
-        no_answer: bool,
-        reason: String,
-        lang: &'static str,
-        model: ModelPart,
-    },
-}
-
-#[derive(Serialize)]
-struct ReasonPart {
-    code: String,
-    message_zh: String,
-    message_en: String,
-}
-
-#[derive(Serialize)]
-struct HandoffPart {
-    decision: Decision,
-    score: f32,
-    reasons: Vec<ReasonPart>,
-    queue: Option<String>,
-    priority: &'static str,
-    signals: serde_json::Value,
-    /// Only on a decision that wanted a person (as `POST /v1/handoff` answers it).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    business_hours: Option<BusinessHours>,
-}
-
-/// The conversation's ticket; on the turn that created it, also what only that turn shows.
-#[derive(Serialize)]
-struct TicketPart {
-    #[serde(flatten)]
-    ticket: TicketRef,
-    new: bool,
-    #[serde(flatten)]
-    created: Option<CreatedPart>,
-}
-
-#[derive(Serialize)]
-struct CreatedPart {
-    status: &'static str,
-    assignee: Option<String>,
-    access_token: String,
-    replayed: bool,
-}
-
-/// The one encoder instance intent and FAQ share (and ticket's classification when a ticket
-/// is opened): how many texts this turn ran through the network.
-#[derive(Serialize)]
-struct Trace {
-    texts_encoded: u64,
-}
+use tandem_core::assist::response::{
+    AssistResponse, CreatedPart, FaqPart, HandoffPart, IntentPart, ModelPart, Ranked, TicketPart,
+    Trace,
+};
+use tandem_core::assist::{Conversation, Decision, Reply};
+use tandem_core::handoff::Reason;
 
 /// The answer from what the turn found, decided and wrote.
 pub(crate) fn render(
@@ -165,7 +71,7 @@ pub(crate) fn render(
             reasons: d
                 .reasons
                 .iter()
-                .map(|r| ReasonPart {
+                .map(|r| Reason {
                     code: r.code.clone(),
                     message_zh: r.message_zh.clone(),
                     message_en: r.message_en.clone(),

@@ -4,9 +4,10 @@
 
 use crate::conv::{self, service_error, turns_to_wit};
 use crate::records::{mark_handed_off, open_ticket, record_gap, record_handoff};
-use crate::response::{self, AssistResponse};
+use crate::response;
 use crate::{replies, wit_faq, wit_handoff, wit_intent, wit_ticket, wit_types};
 use spin_sdk::key_value::Store;
+use tandem_core::assist::response::AssistResponse;
 use tandem_core::assist::{
     self, AssistRequest, Conversation, Decision, DeskHours, HandoffView, IntentView, Lookup,
     Replies, TicketRef, Turn,
