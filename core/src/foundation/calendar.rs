@@ -41,7 +41,10 @@ pub struct Calendar {
 /// What is wrong in a calendar: the offending text (for the KB's line lookup) and a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CalendarError {
+    /// The offending text as written (a weekday key, an interval, a date, the offset), for the
+    /// KB's line lookup.
     pub at: String,
+    /// What is wrong with it, in English.
     pub message: String,
 }
 

@@ -28,9 +28,13 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PiiKind {
+    /// A mainland-China mobile number (`phone`).
     Phone,
+    /// An email address (`email`).
     Email,
+    /// An 18-character resident ID number (`id_card`).
     IdCard,
+    /// A Luhn-valid bank card number (`bank_card`).
     BankCard,
 }
 
@@ -49,9 +53,11 @@ impl PiiKind {
 /// One piece of personal data found in a text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PiiMatch {
+    /// Which kind of personal data it is.
     pub kind: PiiKind,
     /// Byte range in the original text.
     pub start: usize,
+    /// End of the byte range, exclusive.
     pub end: usize,
     /// What replaces it.
     pub masked: String,

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
+    /// Chinese (`zh`).
     Zh,
+    /// English (`en`).
     En,
 }
 
@@ -41,6 +43,7 @@ impl Lang {
         }
     }
 
+    /// The serde name: `zh` or `en`.
     pub fn as_str(self) -> &'static str {
         match self {
             Lang::Zh => "zh",
@@ -53,8 +56,11 @@ impl Lang {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// The customer.
     Customer,
+    /// The bot (an automatic reply).
     Bot,
+    /// A human agent.
     Agent,
 }
 
@@ -62,19 +68,27 @@ pub enum Role {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
+    /// `low`.
     Low,
+    /// `normal`, the default.
     #[default]
     Normal,
+    /// `high`.
     High,
+    /// `urgent`.
     Urgent,
 }
 
 /// Hours from creation to the SLA due time, per priority.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SlaHours {
+    /// Hours for `low` (default 72).
     pub low: u32,
+    /// Hours for `normal` (default 24).
     pub normal: u32,
+    /// Hours for `high` (default 4).
     pub high: u32,
+    /// Hours for `urgent` (default 1).
     pub urgent: u32,
 }
 
@@ -90,6 +104,7 @@ impl Default for SlaHours {
 }
 
 impl SlaHours {
+    /// Hours from creation to the SLA due time for priority `p`.
     pub fn for_priority(&self, p: Priority) -> u32 {
         match p {
             Priority::Low => self.low,

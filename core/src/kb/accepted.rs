@@ -14,6 +14,7 @@ pub const ACCEPTED_DRAFTS_FILE: &str = "faq-accepted.yaml";
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptedDrafts {
+    /// The changes, in the order they are applied.
     pub changes: Vec<FaqChange>,
 }
 
@@ -24,24 +25,35 @@ pub struct AcceptedDrafts {
 pub enum FaqChange {
     /// A new entry: the draft's question and answer in its language.
     AddEntry {
+        /// Id of the draft this change comes from (`dr_…`).
         draft: String,
+        /// Id of the new FAQ entry, `[a-z0-9_]{1,64}`; must not exist yet.
         id: String,
+        /// An intent id to link the entry to; must exist.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         intent: Option<String>,
+        /// Language of the question and the answer (`zh`, `en`).
         lang: String,
+        /// The entry's canonical question.
         question: String,
+        /// The entry's answer, Markdown.
         answer: String,
     },
     /// The draft's question as one more paraphrase of an entry.
     AddParaphrase {
+        /// Id of the draft this change comes from (`dr_…`).
         draft: String,
+        /// Id of the FAQ entry that gains the paraphrase; must exist.
         faq: String,
+        /// Language of the paraphrase (`zh`, `en`).
         lang: String,
+        /// The draft's question, added as written.
         text: String,
     },
 }
 
 impl FaqChange {
+    /// Id of the draft this change comes from.
     pub fn draft(&self) -> &str {
         match self {
             FaqChange::AddEntry { draft, .. } | FaqChange::AddParaphrase { draft, .. } => draft,

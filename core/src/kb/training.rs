@@ -8,21 +8,32 @@ use std::collections::{BTreeMap, HashMap};
 /// calibrate the rejection threshold.
 #[derive(Clone, Debug, Default)]
 pub struct TrainingSet {
+    /// The KB's name (`kb.yaml`'s `name`), or the name given for a CSV.
     pub name: String,
+    /// Intent ids; an example's `label` indexes this list (KB order, or a CSV's order of first
+    /// appearance).
     pub labels: Vec<String>,
     /// Intent id → language → display name.
     pub display_names: BTreeMap<String, Localized>,
+    /// Labelled examples, every language together.
     pub examples: Vec<Example>,
+    /// Out-of-scope texts (`out_of_scope` of intents.yaml, or a CSV's `oos` rows): never trained
+    /// on.
     pub oos: Vec<String>,
 }
 
+/// A training text and its intent.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Example {
+    /// The text as written in the KB.
     pub text: String,
+    /// Index into [`TrainingSet::labels`].
     pub label: usize,
 }
 
 impl TrainingSet {
+    /// The KB's intents in file order, their examples of every language, and its out-of-scope
+    /// texts.
     pub fn from_kb(kb: &KnowledgeBase) -> Self {
         let mut set = TrainingSet {
             name: kb.meta.name.clone(),

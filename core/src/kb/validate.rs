@@ -10,11 +10,14 @@ use std::collections::HashMap;
 
 /// Validation outcome: the KB when there is no error, plus every diagnostic found.
 pub struct Loaded {
+    /// The KB; none when any diagnostic is an error.
     pub kb: Option<KnowledgeBase>,
+    /// Every error and warning, in the order found.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Loaded {
+    /// The diagnostics of severity [`Severity::Error`].
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics
             .iter()
@@ -417,6 +420,7 @@ impl Validator {
     }
 }
 
+/// Whether `id` is a valid KB id: `[a-z0-9_]{1,64}`.
 pub fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id
