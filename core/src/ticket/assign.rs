@@ -4,17 +4,23 @@ use super::{MAX_ID_BYTES, TicketPolicy, invalid};
 use crate::foundation::problem::Problem;
 use serde::{Deserialize, Serialize};
 
+/// Most tickets an agent may hold at once (`capacity` is 1 to this).
 pub const MAX_CAPACITY: u32 = 100;
 
+/// Whether an agent takes tickets now (serde: lower case).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AgentStatus {
+    /// At work and taking tickets; the only status auto-assignment picks.
     Online,
+    /// At work but not taking new tickets.
     Away,
+    /// Not at work.
     Offline,
 }
 
 impl AgentStatus {
+    /// The serde name (`online`, `away`, `offline`).
     pub fn as_str(self) -> &'static str {
         match self {
             AgentStatus::Online => "online",
@@ -23,6 +29,7 @@ impl AgentStatus {
         }
     }
 
+    /// The status of a serde name; none for anything else.
     pub fn parse(s: &str) -> Option<AgentStatus> {
         [AgentStatus::Online, AgentStatus::Away, AgentStatus::Offline]
             .into_iter()
@@ -34,9 +41,13 @@ impl AgentStatus {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentInput {
+    /// Display name, 1–128 bytes.
     pub name: String,
+    /// Queue ids (`kb.yaml`) the agent works; at least one.
     pub queues: Vec<String>,
+    /// Most active tickets the agent may hold, 1–[`MAX_CAPACITY`].
     pub capacity: u32,
+    /// Whether the agent takes tickets now.
     pub status: AgentStatus,
 }
 
@@ -53,6 +64,8 @@ pub fn is_agent_id(id: &str) -> bool {
 }
 
 impl AgentInput {
+    /// Checks the path's agent id and every field against the KB's queues; a 422 naming each bad
+    /// field.
     pub fn validate(&self, id: &str, policy: &TicketPolicy) -> Result<(), Problem> {
         let mut bad: Vec<(String, String)> = Vec::new();
         if !is_agent_id(id) {
@@ -85,9 +98,13 @@ impl AgentInput {
 /// An agent as assignment sees it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AgentLoad {
+    /// Agent id ([`is_agent_id`]).
     pub id: String,
+    /// Queue ids the agent works.
     pub queues: Vec<String>,
+    /// Most active tickets the agent may hold.
     pub capacity: u32,
+    /// Only `online` agents are picked.
     pub status: AgentStatus,
     /// Assigned tickets that are new, open or pending.
     pub open_tickets: u32,

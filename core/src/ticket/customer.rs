@@ -22,9 +22,12 @@ pub const MAX_ITEMS: usize = 20;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Order {
+    /// The order number, 1–64 bytes.
     pub id: String,
+    /// Order status as the CRM words it (`shipped`, ...), at most 32 bytes.
     #[serde(default)]
     pub status: Option<String>,
+    /// Order total, ≥ 0, in `currency`.
     #[serde(default)]
     pub total: Option<f64>,
     /// ISO 4217, three capital letters.
@@ -33,6 +36,7 @@ pub struct Order {
     /// RFC 3339.
     #[serde(default)]
     pub placed_at: Option<String>,
+    /// Item names, at most [`MAX_ITEMS`].
     #[serde(default)]
     pub items: Vec<String>,
 }
@@ -41,6 +45,8 @@ pub struct Order {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerRecord {
+    /// Display name, at most 256 bytes; fills a ticket's `customer.name` when the request leaves it
+    /// out.
     #[serde(default)]
     pub name: Option<String>,
     /// `vip` raises ticket priority and counts in the handoff rules.
@@ -52,6 +58,7 @@ pub struct CustomerRecord {
     /// Shown only to agents.
     #[serde(default)]
     pub contact: Option<String>,
+    /// Latest orders, at most [`MAX_ORDERS`]; shown in the agent console.
     #[serde(default)]
     pub recent_orders: Vec<Order>,
     /// Free key → value pairs from the CRM (plan, region, account manager...).

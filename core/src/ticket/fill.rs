@@ -12,45 +12,68 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Longest derived subject, in characters (`…` included when cut).
 pub const SUBJECT_CHARS: usize = 60;
+/// Longest summary, in characters (`…` included when cut).
 pub const SUMMARY_CHARS: usize = 280;
 
 /// The intent classification of an uncategorised ticket.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Classified {
+    /// The predicted intent id.
     pub intent: String,
+    /// The model's confidence in it, in `[0, 1]`.
     pub confidence: f32,
+    /// True when no intent fits: the ticket's category becomes `none`.
     pub out_of_scope: bool,
 }
 
 /// An entity found in the conversation; personal data arrives masked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entity {
+    /// `order_id` (or another KB entity name), `amount`, `date`, or a personal-data kind (`phone`,
+    /// `email`, `id_card`, `bank_card`).
     pub kind: String,
+    /// The text found (masked for personal data).
     pub value: String,
 }
 
 /// Why a ticket has its priority, in both languages.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Reason {
+    /// `given`, `intent_hint`, `sensitive_topic`, `vip` or `repeated_contact`.
     pub code: String,
+    /// Chinese message, ending with the priority it implies (`（高）`).
     pub message_zh: String,
+    /// English message, ending with the priority it implies (`(high)`).
     pub message_en: String,
 }
 
 /// Everything filled in for a new ticket except what the store decides (id, assignee, times).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Draft {
+    /// An intent id, or `none` (out of scope, or nothing classified).
     pub category: String,
+    /// `given` or `classified`.
     pub category_source: &'static str,
+    /// The classifier's confidence; none when given or not classified.
     pub category_confidence: Option<f32>,
+    /// Queue of the category ([`TicketPolicy::queue_of`]).
     pub queue: String,
+    /// The given priority, else the highest contribution, one level up on repeated contact.
     pub priority: Priority,
+    /// Every contribution to the priority, in order.
     pub priority_reasons: Vec<Reason>,
+    /// The given subject or the first customer sentence, masked, at most [`SUBJECT_CHARS`].
     pub subject: String,
+    /// `[category name] ` + the first customer sentence and those carrying an entity or sensitive
+    /// topic, masked, at most [`SUMMARY_CHARS`].
     pub summary: String,
+    /// The request's transcript with personal data masked.
     pub transcript: Vec<TurnInput>,
+    /// Entities of the customer turns, without repeats.
     pub entities: Vec<Entity>,
+    /// SLA for the priority, in hours (`kb.yaml`'s `ticket_sla_hours`, else 72/24/4/1).
     pub sla_hours: u32,
     /// The queue's business hours when its SLA clock pauses outside them.
     pub sla_calendar: Option<crate::foundation::calendar::Hours>,
@@ -71,6 +94,7 @@ impl Draft {
 
 /// The policy with its patterns compiled (once per instance).
 pub struct TicketRules {
+    /// The policy the rules were compiled from.
     pub policy: TicketPolicy,
     /// Queue id → compiled hours, for the queues whose SLA pauses outside them.
     sla_hours: BTreeMap<String, crate::foundation::calendar::Hours>,
@@ -80,6 +104,7 @@ pub struct TicketRules {
 }
 
 impl TicketRules {
+    /// Compiles the entity patterns and SLA calendars; errors on a bad pattern or calendar.
     pub fn new(policy: TicketPolicy) -> anyhow::Result<Self> {
         let entities = EntityPatterns::compile(&policy.entities)?;
         let mut sla_hours = BTreeMap::new();

@@ -5,17 +5,24 @@ use crate::foundation::problem::Problem;
 use crate::foundation::vocab::Priority;
 use serde::{Deserialize, Deserializer, Serialize};
 
+/// Where a ticket is in its lifecycle (serde: lower case).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Just created, nobody has worked on it.
     New,
+    /// Being worked on.
     Open,
+    /// Waiting on the customer; not escalated by the schedule.
     Pending,
+    /// Solved; may be reopened or closed.
     Resolved,
+    /// Done; may be reopened.
     Closed,
 }
 
 impl Status {
+    /// Every status, in lifecycle order.
     pub const ALL: [Status; 5] = [
         Status::New,
         Status::Open,
@@ -24,6 +31,7 @@ impl Status {
         Status::Closed,
     ];
 
+    /// The serde name (`new`, `open`, `pending`, `resolved`, `closed`).
     pub fn as_str(self) -> &'static str {
         match self {
             Status::New => "new",
@@ -34,6 +42,7 @@ impl Status {
         }
     }
 
+    /// The status of a serde name; none for anything else.
     pub fn parse(s: &str) -> Option<Status> {
         Status::ALL.into_iter().find(|x| x.as_str() == s)
     }
@@ -76,14 +85,20 @@ impl Status {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchInput {
+    /// New status; must be allowed from the current one ([`Status::check_move`]).
     #[serde(default)]
     pub status: Option<Status>,
+    /// New priority.
     #[serde(default)]
     pub priority: Option<Priority>,
+    /// New queue, a queue id of the KB.
     #[serde(default)]
     pub queue: Option<String>,
+    /// New category: an intent id of the KB, or `none`.
     #[serde(default)]
     pub category: Option<String>,
+    /// `Some(Some(id))` assigns to an agent, `Some(None)` (JSON `null`) unassigns, `None` leaves
+    /// it.
     #[serde(default, deserialize_with = "present")]
     pub assignee: Option<Option<String>>,
     /// Who made the change, for the audit trail.
@@ -100,6 +115,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 }
 
 impl PatchInput {
+    /// Whether the patch names anything to change (an `actor` alone does not).
     pub fn changes_something(&self) -> bool {
         self.status.is_some()
             || self.priority.is_some()

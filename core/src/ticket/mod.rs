@@ -27,28 +27,39 @@ use sha2::{Digest, Sha256};
 
 /// Largest create body: 200 turns of 4 KiB plus JSON overhead.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Most transcript turns a create request may carry.
 pub const MAX_TURNS: usize = 200;
+/// Longest turn text (and note), in bytes.
 pub const MAX_TEXT_BYTES: usize = 4096;
+/// Longest `customer.id` and turn `intent`, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
+/// Longest optional customer field (`name`, `channel`, `contact`, `tier`) and `subject`, in bytes.
 pub const MAX_FIELD_BYTES: usize = 256;
 
 /// The customer a ticket belongs to (request and stored shape).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Customer {
+    /// The caller's customer id, 1–[`MAX_ID_BYTES`] bytes; repeated-contact counts and idempotency
+    /// keys are scoped to it.
     pub id: String,
+    /// Display name; none: unknown (a CRM record may fill it in, docs/tickets.md, "Customers").
     #[serde(default)]
     pub name: Option<String>,
+    /// Where the customer wrote from (e.g. `web`), free text.
     #[serde(default)]
     pub channel: Option<String>,
     /// Kept verbatim for follow-up; shown only to agents.
     #[serde(default)]
     pub contact: Option<String>,
+    /// Customer tier (`standard`, `vip`, ...); `vip` (any case) raises the priority to at least
+    /// `high`.
     #[serde(default)]
     pub tier: Option<String>,
 }
 
 impl Customer {
+    /// Whether the tier is `vip`, ignoring case and surrounding spaces.
     pub fn is_vip(&self) -> bool {
         self.tier
             .as_deref()
@@ -60,12 +71,17 @@ impl Customer {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TurnInput {
+    /// Who wrote the turn.
     pub role: Role,
+    /// The turn's text, 1–[`MAX_TEXT_BYTES`] bytes; stored with personal data masked.
     pub text: String,
+    /// Intent of a customer turn, if the caller knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<String>,
+    /// Confidence of `intent`, in `[0, 1]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f32>,
+    /// Bot turns: `false` marks a no-answer or fallback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered: Option<bool>,
 }
@@ -74,12 +90,18 @@ pub struct TurnInput {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInput {
+    /// Who the ticket is for.
     pub customer: Customer,
+    /// The conversation so far, oldest first: 1–[`MAX_TURNS`] turns, at least one from the
+    /// customer.
     pub transcript: Vec<TurnInput>,
+    /// Subject line; none: the first sentence of the first customer turn.
     #[serde(default)]
     pub subject: Option<String>,
+    /// An intent id of the KB; none: classified from the customer turns.
     #[serde(default)]
     pub category: Option<String>,
+    /// Priority; none: derived (intent hint, sensitive topics, VIP, repeated contact).
     #[serde(default)]
     pub priority: Option<Priority>,
 }
@@ -173,25 +195,44 @@ pub(crate) fn invalid(bad: Vec<(String, String)>) -> Result<(), Problem> {
 /// A stored ticket (the agent view; [`Ticket::customer_view`] hides what customers must not see).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ticket {
+    /// `tk_` + 16 Crockford base-32 characters ([`ticket_id`]).
     pub id: String,
+    /// Where the ticket is in its lifecycle.
     pub status: Status,
+    /// Current priority (given, derived, or changed by an agent or the schedule).
     pub priority: Priority,
+    /// Why the ticket got its priority at creation; agent view only.
     pub priority_reasons: Vec<Reason>,
+    /// An intent id of the KB, or `none` when the classification was out of scope.
     pub category: String,
     /// `given` or `classified`.
     pub category_source: String,
+    /// The intent model's confidence when classified; none when given.
     pub category_confidence: Option<f32>,
+    /// Queue id (`kb.yaml`) the ticket is routed to.
     pub queue: String,
+    /// Agent id of the current owner; none: unassigned. Agent view only.
     pub assignee: Option<String>,
+    /// Who the ticket is for; `contact` only in the agent view.
     pub customer: Customer,
+    /// Subject line, personal data masked.
     pub subject: String,
+    /// Extractive summary (`[category name] first sentence; …`), at most 280 characters, masked.
     pub summary: String,
+    /// The conversation, personal data masked.
     pub transcript: Vec<TurnInput>,
+    /// Order numbers, amounts, dates and (masked) personal data found in the customer turns.
     pub entities: Vec<Entity>,
+    /// When the SLA is due: RFC 3339 UTC with milliseconds (`2026-11-26T16:45:15.271Z`).
     pub sla_due: String,
+    /// Creation time, RFC 3339 UTC with milliseconds.
     pub created_at: String,
+    /// Last change, RFC 3339 UTC with milliseconds.
     pub updated_at: String,
+    /// When it was resolved (or closed unresolved), RFC 3339 UTC; none while open (a reopen
+    /// clears it).
     pub resolved_at: Option<String>,
+    /// Starts at 1, one up per change; the `ETag` of `If-Match` checks.
     pub version: u32,
     /// When the schedule escalated it for missing its SLA (at most once).
     #[serde(default)]
@@ -266,6 +307,7 @@ pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
         .into()
 }
 
+/// Lower-case hex of `bytes`, two digits per byte.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -8,6 +8,7 @@ use crate::kb::{self, KnowledgeBase};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The `format` of `models/ticket.json` this crate writes and reads.
 pub const POLICY_FORMAT: u32 = 1;
 
 /// How a sensitive topic raises a ticket's priority. Topics the KB defines but this table does
@@ -24,7 +25,9 @@ const TOPIC_PRIORITY: &[(&str, Priority)] = &[
 /// Routing and priority hints of one intent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IntentRoute {
+    /// The intent's `queue`, else the default queue.
     pub queue: String,
+    /// The intent's `ticket.priority` hint.
     pub priority: Priority,
     /// Display names per language, for summaries.
     pub name: kb::Localized,
@@ -33,24 +36,34 @@ pub struct IntentRoute {
 /// A sensitive topic: its normalised phrases and the priority it implies.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TopicRule {
+    /// Topic id, a key of `handoff.yaml`'s `sensitive_topics`.
     pub topic: String,
+    /// `urgent` for `legal`, `fraud`, `account_security`, `safety`; `high` for the rest.
     pub priority: Priority,
+    /// The topic's trigger phrases of all languages, normalised.
     pub phrases: Vec<String>,
 }
 
 /// The ticket policy (`models/ticket.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TicketPolicy {
+    /// [`POLICY_FORMAT`] when written.
     pub format: u32,
+    /// `<kb name>-<first 12 hex digits of kb_hash>`, as every model of one build.
     pub model_version: String,
+    /// Hex SHA-256 over the KB's source files.
     pub kb_hash: String,
+    /// The KB's queues (`kb.yaml`), in file order.
     pub queues: Vec<kb::Queue>,
     /// Where a ticket goes when its category names no queue (the KB's first queue).
     pub default_queue: String,
+    /// Intent id → its queue, priority hint and names.
     pub intents: BTreeMap<String, IntentRoute>,
     /// Entity name → regex (`kb.yaml`, `entities:`).
     pub entities: BTreeMap<String, String>,
+    /// Sensitive topics that raise a ticket's priority, in `handoff.yaml` order.
     pub topics: Vec<TopicRule>,
+    /// SLA per priority (`kb.yaml`'s `ticket_sla_hours`, else 72/24/4/1 hours).
     pub sla_hours: SlaHours,
     /// Queue id → the calendar its SLA clock runs on (queues with `sla_pauses_outside_hours`).
     #[serde(default)]
@@ -127,6 +140,7 @@ impl TicketPolicy {
         })
     }
 
+    /// Whether `id` is a queue of the KB.
     pub fn has_queue(&self, id: &str) -> bool {
         self.queues.iter().any(|q| q.id == id)
     }

@@ -8,19 +8,28 @@ use std::collections::BTreeMap;
 /// What the figures need of one ticket (times in ms since the epoch).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SlaRow {
+    /// Queue id the ticket is in now.
     pub queue: String,
+    /// Current assignee's agent id; none: unassigned.
     pub assignee: Option<String>,
+    /// Creation time (ms); where the time to first response starts.
     pub created_at: i64,
+    /// SLA due time (ms): met when resolved no later, overdue when open past it.
     pub sla_due: i64,
+    /// When it was resolved or closed (ms); none while open.
     pub resolved_at: Option<i64>,
+    /// Time of the first note on it (ms); none before one.
     pub first_response_at: Option<i64>,
+    /// Whether the schedule escalated it.
     pub escalated: bool,
 }
 
 /// The figures of one group of tickets.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SlaFigures {
+    /// Tickets in the group.
     pub tickets: u64,
+    /// Tickets resolved (or closed).
     pub resolved: u64,
     /// Resolved no later than their due time.
     pub met: u64,
@@ -28,11 +37,14 @@ pub struct SlaFigures {
     pub met_rate: Option<f64>,
     /// Not resolved and past due at `now`.
     pub overdue: u64,
+    /// Tickets the schedule escalated.
     pub escalated: u64,
     /// With a first response.
     pub responded: u64,
     /// Median and 90th percentile of created → first response, in seconds.
     pub first_response_p50_seconds: Option<f64>,
+    /// 90th percentile (nearest rank) of created → first response, in seconds; none before any
+    /// response.
     pub first_response_p90_seconds: Option<f64>,
 }
 
@@ -40,8 +52,11 @@ pub struct SlaFigures {
 /// overall and in their queue).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SlaReport {
+    /// Every ticket.
     pub overall: SlaFigures,
+    /// Queue id → figures of its tickets.
     pub queues: BTreeMap<String, SlaFigures>,
+    /// Agent id → figures of the tickets assigned to the agent now.
     pub agents: BTreeMap<String, SlaFigures>,
 }
 
