@@ -18,21 +18,32 @@ pub fn in_group(c: &Conversation, by: GroupBy, key: Option<&str>) -> bool {
 /// stores, masked), so a row carries no personal data beyond the ids the client sent.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
+    /// The `conversation_id` its events carry.
     pub conversation_id: String,
+    /// Its start, RFC 3339 UTC with milliseconds (`2026-11-26T09:30:00.250Z`).
     pub started_at: String,
+    /// Channel of its earliest event that names one.
     pub channel: Option<String>,
+    /// Corrected intent, else predicted.
     pub intent: Option<String>,
+    /// Of its latest outcome; none without one.
     pub resolved: Option<bool>,
+    /// `bot`, `human` or `both`, of its latest outcome.
     pub handled_by: Option<&'static str>,
+    /// Agent of its latest outcome.
     pub agent_id: Option<String>,
+    /// Which contact about the issue (1 = the first), of its latest outcome.
     pub contact_count: Option<u32>,
+    /// Its latest rating, 1–5.
     pub rating: Option<u8>,
 }
 
+/// The CSV header line, the fields of [`Row`] in order.
 pub const CSV_HEADER: &str =
     "conversation_id,started_at,channel,intent,resolved,handled_by,agent_id,contact_count,rating";
 
 impl Row {
+    /// The row of a folded conversation.
     pub fn of(c: &Conversation) -> Row {
         Row {
             conversation_id: c.conversation_id.clone(),

@@ -38,13 +38,19 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
+    /// By the conversation's intent (corrected, else predicted).
     Intent,
+    /// By the UTC day the conversation started (`YYYY-MM-DD`).
     Day,
+    /// By the conversation's channel.
     Channel,
+    /// By the agent of the conversation's latest outcome.
     Agent,
 }
 
 impl GroupBy {
+    /// The grouping of a `group_by` value (`intent`, `day`, `channel`, `agent`); none for anything
+    /// else.
     pub fn parse(s: &str) -> Option<GroupBy> {
         Some(match s {
             "intent" => GroupBy::Intent,
@@ -59,14 +65,23 @@ impl GroupBy {
 /// The folded state of one conversation (see the module docs for the rules).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conversation {
+    /// The `conversation_id` its events share.
     pub conversation_id: String,
+    /// Its earliest event's `created_at`, ms since the Unix epoch; decides which range it is in.
     pub started_at_ms: i64,
+    /// Of its earliest event that names one.
     pub channel: Option<String>,
+    /// The latest `intent_corrected`, else the latest `intent_predicted`.
     pub intent: Option<String>,
+    /// Of its latest outcome; none without an outcome event.
     pub resolved: Option<bool>,
+    /// Of its latest outcome.
     pub handled_by: Option<HandledBy>,
+    /// Of its latest outcome.
     pub agent_id: Option<String>,
+    /// Of its latest outcome; none: unknown (not counted as a first contact).
     pub contact_count: Option<u32>,
+    /// Of its latest rating event, 1–5.
     pub rating: Option<u8>,
 }
 
@@ -106,9 +121,11 @@ pub fn conversations(events: &[Event]) -> Vec<Conversation> {
 /// The numerators and denominators of every metric; what the database aggregates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// All conversations of the range.
     pub conversations: u64,
     /// Conversations with an outcome event.
     pub with_outcome: u64,
+    /// Conversations whose latest outcome says resolved.
     pub resolved: u64,
     /// Resolved with `contact_count = 1`.
     pub resolved_first_contact: u64,
@@ -120,6 +137,7 @@ pub struct Counts {
     pub rated: u64,
     /// Rated 4 or 5.
     pub satisfied: u64,
+    /// Sum of the ratings of rated conversations (for the average).
     pub rating_sum: u64,
 }
 
@@ -127,17 +145,26 @@ pub struct Counts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Subset {
+    /// Every conversation (`all`).
     All,
+    /// With an outcome event (`with_outcome`).
     WithOutcome,
+    /// Resolved (`resolved`).
     Resolved,
+    /// Resolved with `contact_count = 1` (`resolved_first_contact`).
     ResolvedFirstContact,
+    /// Resolved with `handled_by = bot` (`self_served`).
     SelfServed,
+    /// `handled_by` = `human` or `both` (`handed_off`).
     HandedOff,
+    /// With a rating (`rated`).
     Rated,
+    /// Rated 4 or 5 (`satisfied`).
     Satisfied,
 }
 
 impl Subset {
+    /// Every subset, in the order of [`Counts`]' fields.
     pub const ALL: [Subset; 8] = [
         Subset::All,
         Subset::WithOutcome,
@@ -149,6 +176,7 @@ impl Subset {
         Subset::Satisfied,
     ];
 
+    /// The serde and query name (`all`, `with_outcome`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Subset::All => "all",
@@ -162,6 +190,7 @@ impl Subset {
         }
     }
 
+    /// The subset of a `subset` query value; none for anything else.
     pub fn parse(s: &str) -> Option<Subset> {
         Subset::ALL.into_iter().find(|x| x.as_str() == s)
     }
@@ -223,11 +252,15 @@ fn round4(x: f64) -> f64 {
 pub struct Metrics {
     /// Percent (0–100) of rated conversations rated 4 or 5.
     pub csat: Option<f64>,
+    /// Mean rating of rated conversations, 1–5.
     pub average_rating: Option<f64>,
     /// Fraction (0–1).
     pub fcr: Option<f64>,
+    /// Resolved / conversations with an outcome, fraction (0–1).
     pub resolution_rate: Option<f64>,
+    /// Resolved by the bot alone / all conversations, fraction (0–1).
     pub self_service_rate: Option<f64>,
+    /// Handled by a human or both / all conversations, fraction (0–1).
     pub handoff_rate: Option<f64>,
 }
 
@@ -249,6 +282,7 @@ pub struct CorrectionCount {
     pub from: Option<String>,
     /// The intent an agent corrected it to.
     pub to: String,
+    /// How many correction events in the range made this change.
     pub count: u64,
 }
 
@@ -258,14 +292,20 @@ pub const TOP_CORRECTIONS: usize = 10;
 /// Event counts per kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct EventCounts {
+    /// All events in the range, by their own `created_at`.
     pub total: u64,
+    /// Rating events.
     pub rating: u64,
+    /// Outcome events.
     pub outcome: u64,
+    /// Correction events.
     pub correction: u64,
+    /// Comment events.
     pub comment: u64,
 }
 
 impl EventCounts {
+    /// Adds `n` events of `kind`.
     pub fn add(&mut self, kind: Kind, n: u64) {
         self.total += n;
         match kind {
@@ -280,9 +320,13 @@ impl EventCounts {
 /// Stats of a range, as `GET /v1/feedback/stats` returns them (minus the echo of the query).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stats {
+    /// The numerators and denominators over the range's conversations.
     pub counts: Counts,
+    /// The rates from `counts`.
     pub metrics: Metrics,
+    /// Events created in the range, per kind.
     pub events: EventCounts,
+    /// Most frequent intent corrections (predicted → corrected), at most [`TOP_CORRECTIONS`].
     pub top_corrections: Vec<CorrectionCount>,
     /// Present when grouped; ordered by key, `null` key first.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -292,12 +336,16 @@ pub struct Stats {
 /// One group of a grouped result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Group {
+    /// The intent, day, channel or agent; none: conversations without one.
     pub key: Option<String>,
+    /// The group's numerators and denominators.
     pub counts: Counts,
+    /// The group's rates.
     pub metrics: Metrics,
 }
 
 impl Group {
+    /// A group with its rates computed from `counts`.
     pub fn new(key: Option<String>, counts: Counts) -> Group {
         Group {
             key,

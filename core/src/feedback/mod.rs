@@ -28,13 +28,18 @@ pub const MAX_CONTACTS: u32 = 1000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// A customer's rating, 1–5.
     Rating,
+    /// How the conversation ended: resolved or not, and by whom.
     Outcome,
+    /// An agent's fix of the predicted intent or FAQ entry.
     Correction,
+    /// A free-text comment alone.
     Comment,
 }
 
 impl Kind {
+    /// The serde name (`rating`, `outcome`, `correction`, `comment`).
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Rating => "rating",
@@ -44,6 +49,7 @@ impl Kind {
         }
     }
 
+    /// The kind of a serde name; none for anything else.
     pub fn parse(s: &str) -> Option<Kind> {
         Some(match s {
             "rating" => Kind::Rating,
@@ -68,6 +74,7 @@ pub enum HandledBy {
 }
 
 impl HandledBy {
+    /// The serde name (`bot`, `human`, `both`).
     pub fn as_str(self) -> &'static str {
         match self {
             HandledBy::Bot => "bot",
@@ -76,6 +83,7 @@ impl HandledBy {
         }
     }
 
+    /// The value of a serde name; none for anything else.
     pub fn parse(s: &str) -> Option<HandledBy> {
         Some(match s {
             "bot" => HandledBy::Bot,
@@ -91,34 +99,52 @@ impl HandledBy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
+    /// The client's id of this event, 1–128 of `A-Z a-z 0-9 - _ . : @`; the idempotency key.
     pub event_id: String,
+    /// The conversation it is about, same alphabet as `event_id`.
     pub conversation_id: String,
+    /// The turn it is about, if any, same alphabet as `event_id`.
     #[serde(default)]
     pub turn_id: Option<String>,
+    /// What the event records; decides which fields are required and allowed.
     pub kind: Kind,
+    /// `rating` only (required): an integer 1–5.
     #[serde(default)]
     pub rating: Option<serde_json::Value>,
+    /// `outcome` only (required): whether the issue was resolved.
     #[serde(default)]
     pub resolved: Option<bool>,
+    /// `outcome` only (required): who handled the conversation.
     #[serde(default)]
     pub handled_by: Option<HandledBy>,
+    /// `outcome` (not with `handled_by: bot`) and `correction`: the agent who handled or corrected
+    /// it.
     #[serde(default)]
     pub agent_id: Option<String>,
+    /// `outcome` only: which contact about this issue, an integer 1–[`MAX_CONTACTS`] (1 = the
+    /// first).
     #[serde(default)]
     pub contact_count: Option<serde_json::Value>,
+    /// The intent the bot predicted, a KB id.
     #[serde(default)]
     pub intent_predicted: Option<String>,
+    /// `correction` only: the right intent, a KB id; needs `text`.
     #[serde(default)]
     pub intent_corrected: Option<String>,
+    /// The FAQ entry the bot answered with, a KB id.
     #[serde(default)]
     pub faq_predicted: Option<String>,
+    /// `correction` only: the right FAQ entry, a KB id.
     #[serde(default)]
     pub faq_corrected: Option<String>,
     /// The customer's utterance a correction is about (what the training data learns from).
     #[serde(default)]
     pub text: Option<String>,
+    /// Free text, 1–[`MAX_TEXT_BYTES`] bytes after trimming; required for `comment`, optional on
+    /// any kind.
     #[serde(default)]
     pub comment: Option<String>,
+    /// Where the conversation happened (`web`, ...), a KB-style id `[a-z0-9_]{1,64}`.
     #[serde(default)]
     pub channel: Option<String>,
     /// When it happened (RFC 3339); the time of receipt when absent.
@@ -129,21 +155,37 @@ pub struct EventInput {
 /// A validated event, ready to store (texts still unmasked; see [`Event::masked`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
+    /// As [`EventInput::event_id`].
     pub event_id: String,
+    /// As [`EventInput::conversation_id`].
     pub conversation_id: String,
+    /// As [`EventInput::turn_id`].
     pub turn_id: Option<String>,
+    /// What the event records.
     pub kind: Kind,
+    /// 1–5, on ratings only.
     pub rating: Option<u8>,
+    /// On outcomes only.
     pub resolved: Option<bool>,
+    /// On outcomes only.
     pub handled_by: Option<HandledBy>,
+    /// The agent who handled (outcome) or corrected (correction) it.
     pub agent_id: Option<String>,
+    /// 1–[`MAX_CONTACTS`], on outcomes only; none: unknown.
     pub contact_count: Option<u32>,
+    /// The intent the bot predicted.
     pub intent_predicted: Option<String>,
+    /// The right intent, on corrections only.
     pub intent_corrected: Option<String>,
+    /// The FAQ entry the bot answered with.
     pub faq_predicted: Option<String>,
+    /// The right FAQ entry, on corrections only.
     pub faq_corrected: Option<String>,
+    /// The corrected customer text, trimmed (masked by [`Event::masked`]).
     pub text: Option<String>,
+    /// The comment, trimmed (masked by [`Event::masked`]).
     pub comment: Option<String>,
+    /// Where the conversation happened.
     pub channel: Option<String>,
     /// Milliseconds since the Unix epoch, UTC.
     pub created_at_ms: i64,
