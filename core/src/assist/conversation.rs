@@ -7,12 +7,17 @@ use crate::foundation::vocab::{Lang, Role};
 /// One turn as stored (customer text masked with [`crate::foundation::pii::mask`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Turn {
+    /// Who wrote it.
     pub role: Role,
+    /// The text, at most [`MAX_MESSAGE_BYTES`] (customer turns masked).
     pub text: String,
+    /// Customer turns: the intent service's best guess, out of scope or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<String>,
+    /// Customer turns: the intent's confidence, in `[0, 1]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f32>,
+    /// Bot turns: `true` answered, `false` fallback, none for handoffs and questions back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered: Option<bool>,
     /// Customer turns: the probability that the turn is negative, as handoff returned it on
@@ -24,11 +29,17 @@ pub struct Turn {
 /// The ticket a conversation was handed off with (kept so it is never created twice).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TicketRef {
+    /// Ticket id (`tk_…`).
     pub id: String,
+    /// Queue id the ticket was routed to.
     pub queue: String,
+    /// Priority at creation (`low`, `normal`, `high`, `urgent`).
     pub priority: String,
+    /// The ticket's category: an intent id or `none`.
     pub category: String,
+    /// SLA due time as the ticket service returned it (RFC 3339).
     pub sla_due: String,
+    /// Creation time as the ticket service returned it (RFC 3339).
     pub created_at: String,
     /// The customer turn that created it.
     pub turn: u32,
@@ -37,13 +48,17 @@ pub struct TicketRef {
 /// What the bot asked for and is waiting on: the intent whose template needs `missing`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Pending {
+    /// The intent whose template is waiting for values.
     pub intent: String,
+    /// Entity names its placeholders still lack (`order_id`, ...).
     pub missing: Vec<String>,
 }
 
 /// A conversation's state in the key-value store (one JSON value per conversation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Conversation {
+    /// `cv_` + 26 Crockford base-32 characters ([`conversation_id`]); also the key in
+    /// [`state_key`].
     pub id: String,
     /// Milliseconds since the Unix epoch.
     pub created_at_ms: i64,
@@ -52,13 +67,16 @@ pub struct Conversation {
     /// Customer turns so far (the current turn's number once it is added); never decreases,
     /// even when old turns are dropped.
     pub customer_turns: u32,
+    /// What the customer's turns said about themselves, merged ([`Conversation::merge_customer`]).
     #[serde(default)]
     pub customer: CustomerInput,
     /// The most recent turns, oldest first, at most [`MAX_KEPT_TURNS`].
     #[serde(default)]
     pub turns: Vec<Turn>,
+    /// The ticket of its first handoff; none before one. Later handoffs reuse it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<TicketRef>,
+    /// What the bot asked for on the last turn; none when it asked nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
     /// The language of the last reply.
@@ -67,6 +85,7 @@ pub struct Conversation {
 }
 
 impl Conversation {
+    /// A conversation without turns, created at `now_ms` (ms since the Unix epoch).
     pub fn new(id: String, now_ms: i64) -> Self {
         Self {
             id,

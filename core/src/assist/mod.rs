@@ -129,8 +129,10 @@ pub struct AssistRequest {
     /// Absent: a new conversation. Present: an existing, unexpired one (else 404).
     #[serde(default)]
     pub conversation_id: Option<String>,
+    /// Who the customer is; given fields replace the stored ones, absent ones keep theirs.
     #[serde(default)]
     pub customer: Option<CustomerInput>,
+    /// The customer's message, 1–[`MAX_MESSAGE_BYTES`] bytes after trimming.
     pub message: String,
 }
 
@@ -138,14 +140,23 @@ pub struct AssistRequest {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerInput {
+    /// The site's customer id, 1–[`MAX_CUSTOMER_ID_BYTES`] bytes; the ticket is filed under it
+    /// (absent: under the conversation id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// 1–[`MAX_TIER_BYTES`] bytes (`standard`, `vip`, ...); handoff rules and ticket priority use
+    /// it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<String>,
+    /// Display name, 1–[`MAX_CUSTOMER_FIELD_BYTES`] bytes; goes onto the ticket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Where the customer writes from (e.g. `web`), 1–[`MAX_CUSTOMER_FIELD_BYTES`] bytes; goes onto
+    /// the ticket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// How to reach the customer, 1–[`MAX_CUSTOMER_FIELD_BYTES`] bytes; stored verbatim on the
+    /// ticket, agents only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
 }

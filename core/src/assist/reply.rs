@@ -34,6 +34,7 @@ impl LangText for Lang {
 /// time (the component's `build.rs`): reply templates, entity patterns, display names.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AssistPolicy {
+    /// Version of the KB build the policy comes from (`models/faq.json`'s `model_version`).
     pub model_version: String,
     /// Intent id → language → reply template with `{entity}` placeholders.
     #[serde(default)]
@@ -56,6 +57,7 @@ pub struct AssistPolicy {
 /// The policy with its entity patterns compiled (once, at pre-initialisation).
 #[derive(Clone, Debug)]
 pub struct Replies {
+    /// The policy the patterns were compiled from.
     pub policy: AssistPolicy,
     entities: EntityPatterns,
 }
@@ -63,8 +65,11 @@ pub struct Replies {
 /// What the intent service said about the message.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IntentView {
+    /// The predicted intent id.
     pub intent: String,
+    /// Its confidence, in `[0, 1]`.
     pub confidence: f32,
+    /// True when no intent fits; the template path is then skipped.
     pub out_of_scope: bool,
 }
 
@@ -73,8 +78,11 @@ pub struct IntentView {
 /// that overrides every calendar (a desk staffed around the clock, or closed for an incident).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeskHours {
+    /// Read the routed queue's calendar at the turn's time (`calendar`, the default).
     Calendar,
+    /// Staffed whatever the calendars say (`open`).
     Open,
+    /// Closed whatever the calendars say (`closed`).
     Closed,
 }
 
@@ -109,8 +117,11 @@ impl DeskHours {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
+    /// The bot keeps the conversation.
     Bot,
+    /// A person takes over.
     Human,
+    /// A ticket instead of a person (desk closed, or no agent online).
     Ticket,
 }
 
@@ -118,9 +129,13 @@ pub enum Decision {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
+    /// The FAQ's answer.
     Faq,
+    /// The intent's reply template, filled or asking for what it lacks.
     Intent,
+    /// The "I can't answer that" of [`fallback_text`].
     Fallback,
+    /// The handoff notice (a person takes over, or a ticket was opened).
     Handoff,
 }
 
@@ -139,8 +154,11 @@ pub fn is_knowledge_gap(source: Source, faq_answered: bool, out_of_scope: bool) 
 /// The bot's reply to a turn.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Reply {
+    /// What to show the customer.
     pub text: String,
+    /// Which path produced it.
     pub source: Source,
+    /// The language it is written in.
     pub lang: Lang,
     /// As recorded on the bot turn for the handoff decision: `true` answered, `false` no
     /// answer (fallback), none for handoffs and questions back to the customer.
@@ -154,9 +172,11 @@ pub struct Reply {
 /// The handoff part of a turn, as the reply needs it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HandoffView<'a> {
+    /// The handoff service's outcome for the turn.
     pub decision: Decision,
     /// The conversation's ticket (created on this turn or earlier).
     pub ticket_id: Option<&'a str>,
+    /// Queue id of the conversation's ticket; its display name goes into the notice.
     pub ticket_queue: Option<&'a str>,
     /// Whether this turn created the ticket.
     pub ticket_is_new: bool,
@@ -179,6 +199,7 @@ fn entity_name(name: &str, lang: Lang) -> String {
 }
 
 impl Replies {
+    /// Compiles the policy's entity patterns; errors on a bad regex.
     pub fn new(policy: AssistPolicy) -> anyhow::Result<Self> {
         let entities = EntityPatterns::compile(&policy.entities)?;
         Ok(Self { policy, entities })

@@ -8,27 +8,43 @@ use crate::foundation::vocab::Priority;
 use crate::kb;
 use serde::{Deserialize, Serialize};
 
+/// What happens next (serde: lower case).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
+    /// The bot keeps the conversation.
     Bot,
+    /// A person takes over now.
     Human,
+    /// A person is needed but none can take over now (closed, or no agent online): a ticket is
+    /// offered.
     Ticket,
 }
 
+/// Why, in both languages.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Reason {
+    /// A rule id, or `score`, `bot_can_continue`, `outside_business_hours`, `no_agent_online`.
     pub code: String,
+    /// The reason in Chinese (a rule's `reason.zh`).
     pub message_zh: String,
+    /// The reason in English (a rule's `reason.en`).
     pub message_en: String,
 }
 
+/// The decision for the latest turn (the body of `POST /v1/handoff`'s answer).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
+    /// What happens next: `bot`, `human` or `ticket`.
     pub decision: Outcome,
+    /// The escalation model's probability of `human`, in `[0, 1]`; returned even when a rule
+    /// decided.
     pub score: f32,
+    /// The deciding reason first; a second when availability turned `human` into `ticket`.
     pub reasons: Vec<Reason>,
+    /// Queue a person takes over in; none for `bot` decisions.
     pub queue: Option<String>,
+    /// The rule's, else the intent's, else `normal` (`normal` for `bot` by score).
     pub priority: Priority,
     /// What decided: a rule id, or `score`.
     pub driver: String,
@@ -41,7 +57,9 @@ pub struct Decision {
 /// The business hours a `human` decision was checked against.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BusinessHours {
+    /// The queue that was checked.
     pub queue: String,
+    /// Whether it is staffed now.
     pub open: bool,
     /// `request` (the caller's `within_business_hours`) or `calendar` (the queue's calendar).
     pub source: String,

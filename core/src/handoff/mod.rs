@@ -47,10 +47,14 @@ pub const ALWAYS_HUMAN_MIN_CONFIDENCE: f32 = 0.5;
 /// One turn as the decision sees it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Turn {
+    /// Who wrote the turn; a turn without a role counts only towards [`Signals::turns`].
     pub role: Option<Role>,
+    /// What was written, at most [`MAX_TURN_TEXT_BYTES`] after trimming.
     pub text: String,
     /// Intent of a customer turn (given by the caller or classified by the component).
     pub intent: Option<String>,
+    /// Confidence of `intent`, in `[0, 1]`; `always_human` intents count from
+    /// [`ALWAYS_HUMAN_MIN_CONFIDENCE`].
     pub confidence: Option<f32>,
     /// Bot turns: `false` = the bot had no answer.
     pub answered: Option<bool>,
@@ -62,6 +66,7 @@ pub struct Turn {
 }
 
 impl Turn {
+    /// A turn of `role` with only its text.
     pub fn new(role: Role, text: &str) -> Self {
         Self {
             role: Some(role),

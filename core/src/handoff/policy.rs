@@ -11,8 +11,12 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Per-intent handoff settings taken from intents.yaml.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct IntentPolicy {
+    /// Whether the intent goes to a person (confidence ≥
+    /// [`crate::handoff::ALWAYS_HUMAN_MIN_CONFIDENCE`]).
     pub always_human: bool,
+    /// The intent's queue, used when the rule names none; none: the default queue.
     pub queue: Option<String>,
+    /// The intent's `ticket.priority`, used when the rule gives none.
     pub priority: Priority,
 }
 
@@ -23,8 +27,12 @@ pub struct Policy {
     pub human_request_phrases: Vec<String>,
     /// Topic → normalised trigger phrases.
     pub sensitive_topics: BTreeMap<String, Vec<String>>,
+    /// `handoff.yaml`'s rules, in file order.
     pub rules: Vec<kb::HandoffRule>,
+    /// Escalation score from which a human takes over when no rule holds (`handoff.yaml`, else
+    /// [`DEFAULT_SCORE_THRESHOLD`]).
     pub score_threshold: f32,
+    /// Intent id → its handoff settings (intents.yaml).
     pub intents: BTreeMap<String, IntentPolicy>,
     /// Queue for human decisions that name none.
     pub default_queue: String,

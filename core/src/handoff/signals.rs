@@ -22,6 +22,7 @@ pub struct Signals {
     pub sensitive_topics: Vec<String>,
     /// Intent of the latest customer turn.
     pub intent: Option<String>,
+    /// Confidence of `intent`, as the turn carried it.
     pub intent_confidence: Option<f32>,
     /// Some customer turn has an intent marked `always_human` (given, or classified with at
     /// least [`ALWAYS_HUMAN_MIN_CONFIDENCE`]); the latest such intent.
@@ -38,8 +39,11 @@ pub struct Signals {
     pub negativity_mean: f32,
     /// Negative probability of the latest customer turn (none without customer turns).
     pub latest_negative: Option<f32>,
+    /// The customer's tier, normalised (`vip`); none when not given.
     pub tier: Option<String>,
+    /// All turns of the request.
     pub turns: u32,
+    /// Turns by the customer.
     pub customer_turns: u32,
     /// A human agent already wrote in this conversation.
     pub agent_involved: bool,
