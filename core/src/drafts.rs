@@ -33,16 +33,22 @@ pub fn unanswered_question(transcript: &[TurnInput]) -> Option<&str> {
         .filter(|t| !t.trim().is_empty())
 }
 
+/// Where a draft is in its review (serde: lower case).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DraftStatus {
+    /// Waiting for review; its text may be edited.
     Draft,
+    /// Accepted as a new FAQ entry (`faq_id`).
     Accepted,
+    /// Merged into an existing entry (`faq_id`) as a paraphrase.
     Merged,
+    /// Rejected; leaves nothing in the KB.
     Rejected,
 }
 
 impl DraftStatus {
+    /// The serde name (`draft`, `accepted`, `merged`, `rejected`).
     pub fn as_str(self) -> &'static str {
         match self {
             DraftStatus::Draft => "draft",
@@ -52,6 +58,7 @@ impl DraftStatus {
         }
     }
 
+    /// The status of a serde name; none for anything else.
     pub fn parse(s: &str) -> Option<DraftStatus> {
         [
             DraftStatus::Draft,
@@ -67,10 +74,15 @@ impl DraftStatus {
 /// A draft as stored and served.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Draft {
+    /// `dr_` + the ticket id without its `tk_` (one draft per ticket).
     pub id: String,
+    /// Where it is in its review.
     pub status: DraftStatus,
+    /// The customer's unanswered question, masked, at most [`MAX_DRAFT_TEXT_BYTES`].
     pub question: String,
+    /// The agent's reply, masked, at most [`MAX_DRAFT_TEXT_BYTES`]; the entry's answer.
     pub answer: String,
+    /// `zh` or `en`, detected from the question when made; reviewers may change it.
     pub lang: String,
     /// The ticket whose reply it came from.
     pub ticket_id: String,
@@ -81,9 +93,13 @@ pub struct Draft {
     pub intent: Option<String>,
     /// The new entry's id (accepted) or the entry it joined as a paraphrase (merged).
     pub faq_id: Option<String>,
+    /// Agent id of the last reviewer; none before a review names one.
     pub reviewed_by: Option<String>,
+    /// Creation time, RFC 3339 UTC with milliseconds.
     pub created_at: String,
+    /// Last change, RFC 3339 UTC with milliseconds.
     pub updated_at: String,
+    /// Starts at 1, one up per review; a review must name the current one.
     pub version: u32,
 }
 
@@ -93,18 +109,27 @@ pub struct Draft {
 pub struct ReviewInput {
     /// The version read; a stale one is a 409.
     pub version: u32,
+    /// New status; `accepted` and `merged` need `faq_id`.
     pub status: Option<DraftStatus>,
+    /// New question text, 1–[`MAX_DRAFT_TEXT_BYTES`] bytes; only while a draft (masked again).
     pub question: Option<String>,
+    /// New answer text, 1–[`MAX_DRAFT_TEXT_BYTES`] bytes; only while a draft (masked again).
     pub answer: Option<String>,
+    /// New language, `zh` or `en`; only while a draft.
     pub lang: Option<String>,
+    /// The intent the new entry answers, an intent id of the KB.
     pub intent: Option<String>,
+    /// With `accepted`: a new entry id no entry has; with `merged`: the existing entry.
     pub faq_id: Option<String>,
+    /// Agent id of the reviewer, 1–64 of `A-Z a-z 0-9 . _ -`.
     pub reviewed_by: Option<String>,
 }
 
 /// What the KB already has, for checking a review: FAQ entry ids and intent ids.
 pub struct KnownIds<'a> {
+    /// Whether an FAQ entry id exists (in the KB or among accepted drafts).
     pub faq: &'a dyn Fn(&str) -> bool,
+    /// Whether an intent id exists in the KB.
     pub intent: &'a dyn Fn(&str) -> bool,
 }
 

@@ -7,16 +7,22 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A count of events between two keys (intent → intent, intent → FAQ entry, intent → queue).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PairCount {
+    /// The intent key (without `intent:`).
     pub from: String,
+    /// The other key (intent, FAQ entry or queue, without its kind prefix).
     pub to: String,
+    /// How many events; zero counts are left out of the graph.
     pub count: u64,
 }
 
 /// One intent's conversations (feedback store, by the conversation's intent).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IntentOutcomes {
+    /// The intent id (the conversation's corrected, else predicted intent).
     pub intent: String,
+    /// Its conversations (`stats.conversations`).
     pub conversations: u64,
+    /// Those resolved (`stats.resolved`).
     pub resolved: u64,
     /// Conversations a person handled (alone or after the bot).
     pub human: u64,
@@ -31,6 +37,7 @@ pub struct LiveCounts {
     pub resolutions: Vec<PairCount>,
     /// Tickets: category (an intent) → queue.
     pub tickets: Vec<PairCount>,
+    /// Per-intent conversation figures, merged into the intents' `stats`.
     pub outcomes: Vec<IntentOutcomes>,
 }
 

@@ -25,20 +25,28 @@ pub const GRAPH_FORMAT: u32 = 1;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
+    /// An intent of `intents.yaml` (`intent:<id>`).
     Intent,
+    /// An enabled FAQ entry of `faq.yaml` (`faq:<id>`).
     Faq,
+    /// A queue of `kb.yaml` (`queue:<id>`).
     Queue,
+    /// An intent's reply templates (`template:<intent id>`).
     Template,
+    /// An entity pattern of `kb.yaml`'s `entities` (`entity:order_id`).
     Entity,
     /// A FAQ tag: the products and product categories the shop's answers are about.
     Tag,
     /// A sensitive topic of the handoff rules (legal, fraud, ...).
     Topic,
+    /// A handoff rule of `handoff.yaml` (`rule:<id>`).
     Rule,
+    /// A business-hours calendar of `kb.yaml` (`calendar:<name>`).
     Calendar,
 }
 
 impl NodeKind {
+    /// Every kind, in declaration order.
     pub const ALL: [NodeKind; 9] = [
         NodeKind::Intent,
         NodeKind::Faq,
@@ -51,6 +59,7 @@ impl NodeKind {
         NodeKind::Calendar,
     ];
 
+    /// The serde name and id prefix (`intent`, `faq`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             NodeKind::Intent => "intent",
@@ -65,6 +74,7 @@ impl NodeKind {
         }
     }
 
+    /// The kind of a serde name (`kind=` query values); none for anything else.
     pub fn parse(s: &str) -> Option<NodeKind> {
         NodeKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -106,6 +116,7 @@ pub enum EdgeKind {
 }
 
 impl EdgeKind {
+    /// The serde name (`answers`, `routes_to`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             EdgeKind::Answers => "answers",
@@ -127,13 +138,18 @@ impl EdgeKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
+    /// Compiled from the KB by `kb-loader` (`kb`).
     Kb,
+    /// Counted from the feedback and ticket stores per request (`live`).
     Live,
 }
 
+/// A node of the graph: one thing the KB defines.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Node {
+    /// `<kind>:<key>` (`intent:order_status`), unique in the graph.
     pub id: String,
+    /// What it stands for; also the prefix of `id`.
     pub kind: NodeKind,
     /// Display name per language (zh, en); the key when the KB gives none.
     pub label: Localized,
@@ -143,27 +159,38 @@ pub struct Node {
     pub stats: BTreeMap<String, u64>,
 }
 
+/// A directed, weighted relation between two nodes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Edge {
+    /// Id of the node it leaves.
     pub from: String,
+    /// Id of the node it reaches.
     pub to: String,
+    /// The relation (`answers`, `routes_to`, ...).
     pub kind: EdgeKind,
     /// 1 for a fact of the KB; a share or a cosine in 0..=1 otherwise.
     pub weight: f64,
     /// How many events a live edge rests on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// Whether the KB or operation says so.
     pub origin: Origin,
 }
 
 /// The graph as `models/graph.json` holds it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Graph {
+    /// [`GRAPH_FORMAT`] when written.
     pub format: u32,
+    /// Version of the KB build that compiled it (`<kb name>-<hash prefix>`).
     pub graph_version: String,
+    /// The KB's `name` (`kb.yaml`).
     pub kb_name: String,
+    /// Hex SHA-256 over the KB's source files.
     pub kb_hash: String,
+    /// Every node, in compile order.
     pub nodes: Vec<Node>,
+    /// Every edge; live edges follow the compiled ones once [`live::merge`] ran.
     pub edges: Vec<Edge>,
 }
 

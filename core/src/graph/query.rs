@@ -18,22 +18,31 @@ pub struct GraphIndex {
 pub struct Neighbour<'a> {
     /// `out` when the edge leaves the node asked about, `in` when it arrives.
     pub direction: &'static str,
+    /// The kind of the edge.
     pub edge: EdgeKind,
+    /// The edge's weight: 1 for a KB fact, a share or cosine in `[0, 1]` otherwise.
     pub weight: f64,
+    /// For live edges: how many events it rests on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// Whether the edge comes from the KB or from operation.
     pub origin: Origin,
+    /// The node at the other end.
     pub node: &'a Node,
 }
 
+/// A node with its neighbours (`GET /v1/graph/nodes/{id}`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NodeView<'a> {
+    /// The node asked about.
     pub node: &'a Node,
     /// How many neighbours there are before `kind` and `limit` applied.
     pub degree: usize,
+    /// Its neighbours, heaviest edge first, filtered by kind and cut to the limit.
     pub neighbours: Vec<Neighbour<'a>>,
 }
 
+/// A shortest path between two nodes (`GET /v1/graph/path`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Path<'a> {
     /// From the first node asked about to the second.
@@ -42,8 +51,10 @@ pub struct Path<'a> {
     pub edges: Vec<&'a Edge>,
 }
 
+/// Nodes of some kinds and the edges among them (`GET /v1/graph/subgraph`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Subgraph<'a> {
+    /// The chosen nodes, most connected first (then by id).
     pub nodes: Vec<&'a Node>,
     /// The edges with both ends among `nodes`.
     pub edges: Vec<&'a Edge>,
@@ -86,10 +97,12 @@ impl GraphIndex {
         }
     }
 
+    /// The indexed graph (loops and dangling edges dropped).
     pub fn graph(&self) -> &Graph {
         &self.graph
     }
 
+    /// The node with id `id`, if any.
     pub fn node(&self, id: &str) -> Option<&Node> {
         self.by_id.get(id).map(|&i| &self.graph.nodes[i])
     }
