@@ -6,38 +6,55 @@
 
 use serde::{Deserialize, Serialize};
 
+/// How well one intent is classified.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IntentScore {
+    /// One of the evaluated labels (an intent id).
     pub intent: String,
+    /// Right predictions of it / all predictions of it (0 when never predicted).
     pub precision: f64,
+    /// Rows of it predicted right / its gold rows; a rejection counts as a miss.
     pub recall: f64,
+    /// Harmonic mean of precision and recall (0 when both are 0).
     pub f1: f64,
+    /// Gold rows of this intent.
     pub support: usize,
 }
 
+/// One kind of error: rows of `gold` predicted as `predicted`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Confusion {
+    /// The true intent id.
     pub gold: String,
+    /// The intent id predicted instead.
     pub predicted: String,
+    /// How many rows.
     pub count: usize,
 }
 
+/// The metrics of one evaluation run (kb-loader's `eval`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// Over in-scope rows.
     pub accuracy: f64,
+    /// Mean F1 over the intents that occur in the gold rows or the predictions.
     pub macro_f1: f64,
+    /// In-scope rows (gold is an intent).
     pub in_scope: usize,
     /// Share of in-scope rows rejected as out of scope.
     pub rejected: f64,
+    /// Per-intent scores, in label order.
     pub per_intent: Vec<IntentScore>,
     /// Most frequent (gold → predicted) errors, largest first.
     pub confused: Vec<Confusion>,
-    /// Out-of-scope rows and the share of them rejected; absent when there were none.
+    /// Out-of-scope rows (gold `None`).
     pub oos: usize,
+    /// Share of out-of-scope rows rejected; none without out-of-scope rows.
     pub oos_recall: Option<f64>,
 }
 
+/// Scores `predicted` against `gold` (same length; indices into `labels`, `None` out of scope),
+/// keeping the `top_confused` most frequent confusions.
 pub fn evaluate(
     labels: &[String],
     gold: &[Option<usize>],

@@ -23,8 +23,11 @@ pub const EXAMPLES_PER_CLUSTER: usize = 3;
 /// One unanswered question, as the knowledge store keeps it (text already PII-masked).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Question {
+    /// `<conversation id>:<turn>`, unique in the knowledge store.
     pub id: String,
+    /// The customer's question, PII-masked.
     pub text: String,
+    /// The reply language of its turn, `zh` or `en`.
     pub lang: String,
     /// The classifier's guess when it was in scope.
     pub intent: Option<String>,
@@ -32,39 +35,53 @@ pub struct Question {
     pub embedding: Vec<f32>,
     /// The conversation went to a person (then or later).
     pub handed_off: bool,
+    /// When it was asked, ms since the Unix epoch.
     pub created_at_ms: i64,
 }
 
+/// One of a cluster's questions, shown as an example.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Example {
+    /// The question, PII-masked.
     pub text: String,
+    /// `zh` or `en`.
     pub lang: String,
     /// Cosine to the cluster's centroid: the first example is the most typical.
     pub similarity: f64,
 }
 
+/// How many of a cluster's questions the classifier put under one in-scope intent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct IntentCount {
+    /// An in-scope intent the classifier guessed.
     pub intent: String,
+    /// Questions of the cluster with this guess.
     pub count: usize,
 }
 
+/// Questions that mean the same thing, as `GET /v1/knowledge/gaps` lists them.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Cluster {
     /// The id of the cluster's earliest question: stable while that question is in range.
     pub id: String,
+    /// How many questions it holds.
     pub questions: usize,
+    /// How many of them were in a conversation that went to a person.
     pub handed_off: usize,
     /// `questions + handed_off`: each question counts, and counts again when a person had
     /// to take the conversation.
     pub score: usize,
+    /// Language (`zh`, `en`) → questions in it.
     pub languages: BTreeMap<String, usize>,
     /// The classifier's guesses, most frequent first (at most three).
     pub intents: Vec<IntentCount>,
+    /// Its earliest question's time, ms since the Unix epoch (served as `first_seen`).
     #[serde(skip)]
     pub first_seen_ms: i64,
+    /// Its latest question's time, ms since the Unix epoch (served as `last_seen`).
     #[serde(skip)]
     pub last_seen_ms: i64,
+    /// Up to [`EXAMPLES_PER_CLUSTER`] distinct questions, the most typical first.
     pub examples: Vec<Example>,
     /// Its questions' ids (what attaches drafts to it).
     #[serde(skip)]

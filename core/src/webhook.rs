@@ -127,9 +127,13 @@ pub fn retry_delay_ms(attempts: u32, base_ms: u64, cap_ms: u64, jitter: f64) -> 
 /// A subscription as an admin writes it (`POST /v1/webhooks`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SubscriptionInput {
+    /// The receiver's `http(s)://` URL ([`check_url`]).
     pub url: String,
+    /// Event types it receives ([`EVENT_TYPES`], or `*` for all), without repeats.
     pub events: Vec<String>,
+    /// Free text for admins, at most [`MAX_DESCRIPTION_CHARS`] characters.
     pub description: Option<String>,
+    /// Whether deliveries are made; `true` unless the body says otherwise.
     pub active: bool,
 }
 
@@ -137,7 +141,10 @@ pub struct SubscriptionInput {
 /// on for a receiver inside the cluster or in tests, off by default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PrivateNetworks {
+    /// Private, loopback and link-local receivers are accepted (`webhook_allow_private_networks =
+    /// "true"`).
     Allowed,
+    /// They are refused (the default).
     Refused,
 }
 
@@ -227,9 +234,13 @@ pub fn parse_subscription(
 /// The fields a body set (a PATCH leaves the others alone).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PartialSubscription {
+    /// The receiver URL, when given.
     pub url: Option<String>,
+    /// The event types, when given (deduplicated).
     pub events: Option<Vec<String>>,
+    /// `Some(None)`: the body cleared the description (`null`); `None`: not given.
     pub description: Option<Option<String>>,
+    /// Whether deliveries are made, when given.
     pub active: Option<bool>,
 }
 

@@ -3,6 +3,7 @@
 
 use crate::foundation::features::TermFrequencies;
 
+/// Okapi BM25 index over the entries' questions, one document per question.
 #[derive(Clone, Debug)]
 pub struct Bm25 {
     k1: f32,

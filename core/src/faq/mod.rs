@@ -35,14 +35,18 @@ pub use runner::{FAQ_MANIFEST_FORMAT, FaqManifest};
 /// One FAQ entry as served.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IndexedEntry {
+    /// The `faq.yaml` entry id (`[a-z0-9_]{1,64}`); what answers name as `faq_id`.
     pub id: String,
+    /// The intent the entry is linked to in `faq.yaml`; none when unlinked.
     #[serde(default)]
     pub intent: Option<String>,
+    /// The entry's `faq.yaml` tags.
     #[serde(default)]
     pub tags: Vec<String>,
     /// Inclusive `YYYY-MM-DD` bounds; outside them the entry is not served.
     #[serde(default)]
     pub valid_from: Option<String>,
+    /// See `valid_from`; none: no end.
     #[serde(default)]
     pub valid_to: Option<String>,
     /// Language → Markdown answer.
@@ -58,9 +62,12 @@ pub struct IndexedEntry {
     pub sentence: Vec<f32>,
 }
 
+/// A text in one language.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LangText {
+    /// `zh` or `en`.
     pub lang: String,
+    /// The text as written in the KB.
     pub text: String,
 }
 
@@ -97,7 +104,9 @@ pub struct Fusion {
     /// question that two entries answer equally well is not a confident answer.
     #[serde(default)]
     pub margin_weight: f32,
+    /// BM25 term-frequency saturation `k1` (default 1.2).
     pub bm25_k1: f32,
+    /// BM25 length normalisation `b`, in `[0, 1]` (default 0.75).
     pub bm25_b: f32,
     /// Weight of the semantic signal (0 in the n-gram tier).
     #[serde(default)]
@@ -107,12 +116,16 @@ pub struct Fusion {
 /// The weights [`rank`] fuses signals with.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FusionWeights {
+    /// Weight of the vector signal.
     pub vector: f32,
+    /// Weight of the classifier signal.
     pub classifier: f32,
+    /// Weight of the semantic signal; the lexical signal gets `1 −` the three.
     pub semantic: f32,
 }
 
 impl Fusion {
+    /// The signal weights, for [`rank`].
     pub fn weights(&self) -> FusionWeights {
         FusionWeights {
             vector: self.vector_weight,
@@ -173,6 +186,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// Both signals of one entry for one question; [`Signals::fused`] ranks with a given weight.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Signals {
+    /// Index of the entry in the retriever's entries.
     pub entry: usize,
     /// Cosine to the entry's centroid, clipped to `[0, 1]`.
     pub vector: f32,
@@ -188,6 +202,7 @@ pub struct Signals {
 }
 
 impl Signals {
+    /// The weighted sum of the four signals; the lexical one gets what the other weights leave.
     pub fn fused(&self, w: FusionWeights) -> f32 {
         w.vector * self.vector
             + w.classifier * self.classifier
@@ -199,7 +214,9 @@ impl Signals {
 /// A ranked entry.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Hit {
+    /// The entry's signals.
     pub signals: Signals,
+    /// The fused score ([`Signals::fused`]) the ranking sorts by.
     pub score: f32,
 }
 
@@ -244,6 +261,7 @@ impl Retriever {
         }
     }
 
+    /// The indexed entries, in the order [`Signals::entry`] indexes.
     pub fn entries(&self) -> &[IndexedEntry] {
         &self.entries
     }

@@ -46,6 +46,7 @@ impl EntityPatterns {
 /// A template with its placeholders replaced where a value is known.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Filled {
+    /// The template with known placeholders replaced; the others stay as `{name}`.
     pub text: String,
     /// Placeholder names with no value, in order of first appearance, without repeats.
     pub missing: Vec<String>,
