@@ -16,6 +16,10 @@
 //!
 //! Intent pipeline: `foundation::text` normalisation → `foundation::features` → the
 //! `model::linear` model, written by `model::onnx_export` and run by [`intent`] on tract.
+//!
+//! Training (vocabulary fitting, `LinearModel::train`, the ONNX writer) sits behind the `train`
+//! feature: only kb-loader trains, so the wasm components, which serve finished models, compile
+//! none of it.
 
 pub mod foundation;
 pub mod model;

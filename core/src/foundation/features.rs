@@ -13,7 +13,9 @@
 use crate::foundation::text::{is_han, normalize};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+#[cfg(feature = "train")]
+use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// Bumped whenever extraction changes in a way that invalidates trained vocabularies.
 pub const FEATURES_VERSION: u32 = 1;
@@ -140,6 +142,8 @@ pub struct FeatureExtractor {
 impl FeatureExtractor {
     /// Builds the vocabulary from training texts: terms kept when their document frequency
     /// reaches `min_df`, sorted so that the same texts always give the same indices.
+    /// Training only (`train` feature): serving rebuilds the extractor with [`Self::new`].
+    #[cfg(feature = "train")]
     pub fn fit<S: AsRef<str>>(settings: FeatureSettings, texts: &[S]) -> Self {
         let mut df: HashMap<String, usize> = HashMap::new();
         for text in texts {
@@ -393,6 +397,7 @@ impl<'a> Token<'a> {
 }
 
 /// Raw term counts of normalised text, keyed by block-prefixed term.
+#[cfg(any(feature = "train", test))]
 fn term_counts(settings: &FeatureSettings, text: &str) -> HashMap<String, u32> {
     let mut counts: HashMap<String, u32> = HashMap::new();
     for_each_term(settings, text, &mut |term| count_term(&mut counts, term));

@@ -4,6 +4,9 @@
 //! deterministic: the gradient is split over a fixed number of row chunks, each summed by its
 //! own thread into its own buffer, and the buffers are added in chunk order — the same bytes
 //! on every run whatever the thread timing.
+//!
+//! Training (`LinearModel::train` and the L-BFGS below) needs the `train` feature: only
+//! kb-loader trains, and the components serve the exported ONNX graph instead.
 
 use crate::foundation::features::SparseVector;
 use serde::{Deserialize, Serialize};
@@ -48,6 +51,7 @@ pub struct LinearModel {
 }
 
 /// Progress callback: (iteration, max iterations, objective).
+#[cfg(feature = "train")]
 pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, f64);
 
 impl LinearModel {
@@ -66,6 +70,7 @@ impl LinearModel {
     }
 
     /// Trains on `rows` with class `labels` (each < `n_classes`).
+    #[cfg(feature = "train")]
     pub fn train(
         rows: &[SparseVector],
         labels: &[usize],
@@ -133,6 +138,7 @@ pub fn softmax(z: &[f32]) -> Vec<f32> {
     e.into_iter().map(|x| x / sum).collect()
 }
 
+#[cfg(feature = "train")]
 struct Problem<'a> {
     rows: &'a [SparseVector],
     labels: &'a [usize],
@@ -141,6 +147,7 @@ struct Problem<'a> {
     cfg: &'a TrainConfig,
 }
 
+#[cfg(feature = "train")]
 impl Problem<'_> {
     fn n_params(&self) -> usize {
         self.n_features * self.n_classes + self.n_classes
@@ -217,6 +224,7 @@ impl Problem<'_> {
     }
 }
 
+#[cfg(feature = "train")]
 fn dot(a: &[f32], b: &[f32]) -> f64 {
     // f64 accumulation in 8 lanes: accurate and still vectorisable, and a fixed order.
     let mut acc = [0f64; 8];
@@ -231,11 +239,13 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
     acc.iter().sum::<f64>() + tail
 }
 
+#[cfg(feature = "train")]
 fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     y.iter_mut().zip(x).for_each(|(y, x)| *y += alpha * x);
 }
 
 /// L-BFGS with a backtracking (Armijo) line search, starting from zero weights.
+#[cfg(feature = "train")]
 fn lbfgs(p: &Problem, cfg: &TrainConfig, progress: Progress) -> Vec<f32> {
     let dim = p.n_params();
     let mut w = vec![0f32; dim];

@@ -8,9 +8,14 @@
 //! ```
 //!
 //! Only the rows of the features present are gathered, so an int8 model stays int8 in memory.
+//!
+//! [`WeightFormat`] is part of the served manifests; the writer itself needs the `train`
+//! feature (only kb-loader exports).
 
+#[cfg(feature = "train")]
 use crate::model::linear::LinearModel;
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "train")]
 use tract_onnx::pb::{
     self, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
     StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
@@ -18,6 +23,7 @@ use tract_onnx::pb::{
     tensor_shape_proto::dimension::Value as DimValue, type_proto,
 };
 
+#[cfg(feature = "train")]
 pub const OPSET: i64 = 13;
 
 /// How the weight matrix is stored in the graph.
@@ -30,6 +36,7 @@ pub enum WeightFormat {
 }
 
 /// Serialised ONNX bytes of `model`. Deterministic: same model → same bytes.
+#[cfg(feature = "train")]
 pub fn export(model: &LinearModel, format: WeightFormat, doc: &[(&str, &str)]) -> Vec<u8> {
     let (v, c) = (model.n_features as i64, model.n_classes as i64);
     let mut init = vec![
@@ -130,11 +137,13 @@ pub fn export(model: &LinearModel, format: WeightFormat, doc: &[(&str, &str)]) -
     prost::Message::encode_to_vec(&model)
 }
 
+#[cfg(feature = "train")]
 trait DimExt {
     fn sym(name: &str) -> Self;
     fn fixed(n: i64) -> Self;
 }
 
+#[cfg(feature = "train")]
 impl DimExt for Dimension {
     fn sym(name: &str) -> Self {
         Dimension {
@@ -150,6 +159,7 @@ impl DimExt for Dimension {
     }
 }
 
+#[cfg(feature = "train")]
 fn value_info(name: &str, dt: DataType, dims: Vec<Dimension>) -> ValueInfoProto {
     let tensor = type_proto::Tensor {
         elem_type: dt as i32,
@@ -165,6 +175,7 @@ fn value_info(name: &str, dt: DataType, dims: Vec<Dimension>) -> ValueInfoProto 
     }
 }
 
+#[cfg(feature = "train")]
 fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
     NodeProto {
         name: output.into(),
@@ -176,6 +187,7 @@ fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>)
     }
 }
 
+#[cfg(feature = "train")]
 fn attr_int(name: &str, i: i64) -> AttributeProto {
     AttributeProto {
         name: name.into(),
@@ -185,6 +197,7 @@ fn attr_int(name: &str, i: i64) -> AttributeProto {
     }
 }
 
+#[cfg(feature = "train")]
 fn tensor_f32(name: &str, dims: &[i64], data: &[f32]) -> TensorProto {
     pb::TensorProto {
         name: name.into(),
@@ -195,6 +208,7 @@ fn tensor_f32(name: &str, dims: &[i64], data: &[f32]) -> TensorProto {
     }
 }
 
+#[cfg(feature = "train")]
 fn tensor_i64(name: &str, dims: &[i64], data: &[i64]) -> TensorProto {
     TensorProto {
         name: name.into(),
