@@ -1,7 +1,6 @@
 //! kb-loader: compiles a knowledge base (or a `text,category` CSV) into the intent model
 //! (`models/intent.onnx` + `models/intent.json`) and evaluates it.
 
-mod build;
 mod corrections;
 mod drafts;
 mod embedding;
@@ -12,6 +11,7 @@ mod gaps_eval;
 mod graph;
 mod handoff;
 mod import_encoder;
+mod intent_build;
 mod output;
 mod pipeline;
 mod source;
@@ -36,7 +36,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Validate the KB, train the intent model, calibrate its threshold, write models/.
-    Build(build::BuildArgs),
+    Build(intent_build::BuildArgs),
     /// Train on one data set, test on another (or k-fold cross-validate a KB).
     Eval(evaluate::EvalArgs),
     /// Write the accepted FAQ drafts of an export into kb/faq-accepted.yaml.
@@ -156,7 +156,7 @@ pub fn input_path(kb: &Option<PathBuf>, csv: &Option<PathBuf>) -> anyhow::Result
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Build(args) => build::run(&args),
+        Command::Build(args) => intent_build::run(&args),
         Command::Eval(args) => evaluate::run(&args),
         Command::EvalGaps(args) => gaps_eval::run(&args),
         Command::ApplyDrafts(args) => drafts::run(&args),

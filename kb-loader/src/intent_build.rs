@@ -1,5 +1,6 @@
 //! `kb-loader build`: validate → train (held-out model for calibration, then the full model)
-//! → export ONNX → re-load it with tract and compare → write `intent.onnx` + `intent.json`.
+//! → export ONNX → re-load it with tract and compare → write `intent.onnx` + `intent.json`;
+//! from a KB, then hands over to the FAQ, handoff, ticket-policy and graph builds.
 
 use crate::embedding::ServedIntent;
 use crate::pipeline::{self, Trained};
