@@ -3,13 +3,14 @@
 //! from a KB, then hands over to the FAQ, handoff, ticket-policy and graph builds.
 
 use crate::embedding::ServedIntent;
-use crate::pipeline::{self, Trained};
+use crate::pipeline::{self, Recipe, Trained};
 use crate::{RecipeArgs, input_path, source};
 use anyhow::{Context, ensure};
 use serde_json::json;
 use std::path::PathBuf;
 use tandem_core::eval;
 use tandem_core::intent::{self, IntentManifest, MANIFEST_FORMAT, OosPolicy};
+use tandem_core::kb::TrainingSet;
 use tandem_core::model::{onnx_export, tract};
 
 #[derive(clap::Args)]
@@ -54,68 +55,22 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
     );
     let recipe = args.recipe.recipe()?;
 
-    // Held-out model: calibrates the threshold and gives honest build-time figures.
-    let (train_part, mut held) = pipeline::split_holdout(set);
-    held.oos = set.oos.clone();
-    let probe = pipeline::train(&train_part, &recipe, "held-out model");
-    let scores = pipeline::score(&probe, &held, recipe.oos_score);
-    let threshold = pipeline::calibrate(&scores, recipe.target_oos_recall);
-    let oos = OosPolicy {
-        score: recipe.oos_score,
-        threshold,
-    };
-    let report = held_out_report(&probe, &held, &oos);
+    let (oos, report, held_examples) = calibrate(set, &recipe);
+    let threshold = oos.threshold;
 
     let full = pipeline::train(set, &recipe, "full model");
     let version = format!("{}-{}", set.name, &src.hash[..12]);
     let onnx = onnx_export::export(&full.model, recipe.weights, &[("model_version", &version)]);
     let max_diff = verify(&full, &onnx, set)?;
 
-    let manifest = IntentManifest {
-        format: MANIFEST_FORMAT,
-        model_version: version.clone(),
-        kb_name: set.name.clone(),
-        kb_hash: src.hash.clone(),
-        labels: set.labels.clone(),
-        display_names: set.display_names.clone(),
-        oos,
-        weights: recipe.weights,
-        train: recipe.train.clone(),
-        metrics: json!({
-            "examples": set.examples.len(),
-            "oos_examples": set.oos.len(),
-            "features": full.features.dim(),
-            "held_out": {
-                "examples": held.examples.len(),
-                "accuracy": report.accuracy,
-                "macro_f1": report.macro_f1,
-                "rejected": report.rejected,
-                "oos_recall": report.oos_recall,
-            },
-        }),
-        features: full.features.settings().clone(),
-        vocab: full.features.vocab().clone(),
-    };
+    let manifest = manifest(&src, &full, &recipe, oos, &report, held_examples, &version);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     // Compact: the vocabulary is most of it, and pretty-printing doubles the size.
     let mut json = serde_json::to_vec(&manifest)?;
     json.push(b'\n');
     if !applied.is_empty() {
-        match &previous {
-            Some(old) => {
-                let new = ServedIntent::new(
-                    intent::IntentRunner::from_bytes(&onnx, &json)?,
-                    &args.recipe.encoder,
-                )?;
-                crate::corrections::compare(&applied, |t| answer(old, t), |t| answer(&new, t))
-                    .print("the previous model");
-            }
-            None => eprintln!(
-                "no previous model in {}: cannot say which confusions the corrections fixed",
-                args.out.display()
-            ),
-        }
+        report_corrections(&applied, previous.as_ref(), &onnx, &json, args)?;
     }
     crate::output::write_models(
         &args.out,
@@ -137,6 +92,85 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
         set.labels.len(),
         100.0 * report.accuracy
     );
+    Ok(())
+}
+
+/// The held-out model: calibrates the out-of-scope threshold and gives honest build-time
+/// figures. Returns the policy, the held-out report and how many examples were held out.
+fn calibrate(set: &TrainingSet, recipe: &Recipe) -> (OosPolicy, eval::Report, usize) {
+    let (train_part, mut held) = pipeline::split_holdout(set);
+    held.oos = set.oos.clone();
+    let probe = pipeline::train(&train_part, recipe, "held-out model");
+    let scores = pipeline::score(&probe, &held, recipe.oos_score);
+    let threshold = pipeline::calibrate(&scores, recipe.target_oos_recall);
+    let oos = OosPolicy {
+        score: recipe.oos_score,
+        threshold,
+    };
+    let report = held_out_report(&probe, &held, &oos);
+    (oos, report, held.examples.len())
+}
+
+/// `intent.json`: what the served model needs besides its ONNX graph, and its build figures.
+fn manifest(
+    src: &source::Source,
+    full: &Trained,
+    recipe: &Recipe,
+    oos: OosPolicy,
+    report: &eval::Report,
+    held_examples: usize,
+    version: &str,
+) -> IntentManifest {
+    let set = &src.set;
+    IntentManifest {
+        format: MANIFEST_FORMAT,
+        model_version: version.to_string(),
+        kb_name: set.name.clone(),
+        kb_hash: src.hash.clone(),
+        labels: set.labels.clone(),
+        display_names: set.display_names.clone(),
+        oos,
+        weights: recipe.weights,
+        train: recipe.train.clone(),
+        metrics: json!({
+            "examples": set.examples.len(),
+            "oos_examples": set.oos.len(),
+            "features": full.features.dim(),
+            "held_out": {
+                "examples": held_examples,
+                "accuracy": report.accuracy,
+                "macro_f1": report.macro_f1,
+                "rejected": report.rejected,
+                "oos_recall": report.oos_recall,
+            },
+        }),
+        features: full.features.settings().clone(),
+        vocab: full.features.vocab().clone(),
+    }
+}
+
+/// Which confusions the applied corrections fix, against the model they were made on.
+fn report_corrections(
+    applied: &[(String, String)],
+    previous: Option<&ServedIntent>,
+    onnx: &[u8],
+    json: &[u8],
+    args: &BuildArgs,
+) -> anyhow::Result<()> {
+    match &previous {
+        Some(old) => {
+            let new = ServedIntent::new(
+                intent::IntentRunner::from_bytes(onnx, json)?,
+                &args.recipe.encoder,
+            )?;
+            crate::corrections::compare(applied, |t| answer(old, t), |t| answer(&new, t))
+                .print("the previous model");
+        }
+        None => eprintln!(
+            "no previous model in {}: cannot say which confusions the corrections fixed",
+            args.out.display()
+        ),
+    }
     Ok(())
 }
 
