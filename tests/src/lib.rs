@@ -536,6 +536,31 @@ pub fn start_app(data_dir: &Path, env: Vec<(&str, &str)>) -> Result<Host> {
     start_app_with(data_dir, HostOptions { args: vec![], env })
 }
 
+/// Starts one host on the manifest `manifest_in` writes into a temporary folder and waits for `health` to answer 200, once per test binary
+/// (`once`), before its tests start theirs: a component carrying tract or the encoder is tens of
+/// MB of wasm, and several hosts compiling it at once on a 2-core machine could miss the
+/// harness's start-up deadline. The host's compilation cache then serves every later start.
+pub fn warm_compilation_cache(
+    once: &'static std::sync::Once,
+    manifest_in: impl FnOnce(&Path) -> PathBuf,
+    health: &str,
+) {
+    once.call_once(|| {
+        let dir = tempfile::TempDir::new().unwrap();
+        let host = Host::start(
+            &manifest_in(dir.path()),
+            &dir.path().join("data"),
+            HostOptions {
+                args: vec![],
+                env: vec![("SPIN_VARIABLE_AGENT_TOKEN", "warm-up")],
+            },
+        )
+        .unwrap();
+        let answer = host.get(health);
+        assert_eq!(answer.status, 200, "{health}: {}", answer.text());
+    });
+}
+
 /// [`start_app`] with extra `tandem up` arguments.
 pub fn start_app_with(data_dir: &Path, opts: HostOptions<'_>) -> Result<Host> {
     static BUILT: OnceLock<std::result::Result<(), String>> = OnceLock::new();

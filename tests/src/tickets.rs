@@ -33,26 +33,10 @@ pub fn manifest(dir: &Path) -> PathBuf {
     manifest_unwarmed(dir)
 }
 
-/// Compiles the component once, in one host, before the tests start theirs: it carries tract and
-/// the intent model, and several hosts compiling it at once on a 2-core machine could miss the
-/// harness's start-up deadline. The host's compilation cache serves every later start.
+/// The component carries tract and the intent model: compiled once before the tests start.
 fn warm_cache() {
     static WARM: std::sync::Once = std::sync::Once::new();
-    WARM.call_once(|| {
-        let dir = TempDir::new().unwrap();
-        let host = Host::start(
-            &manifest_unwarmed(dir.path()),
-            &dir.path().join("data"),
-            HostOptions {
-                args: vec![],
-                env: vec![("SPIN_VARIABLE_AGENT_TOKEN", TOKEN)],
-            },
-        )
-        .unwrap();
-        let health = host.get("/v1/tickets/health");
-        assert_eq!(health.status, 200, "{}", health.text());
-        assert_eq!(health.json()["component"], "ticket", "{}", health.text());
-    });
+    crate::warm_compilation_cache(&WARM, manifest_unwarmed, "/v1/tickets/health");
 }
 
 fn manifest_unwarmed(dir: &Path) -> PathBuf {

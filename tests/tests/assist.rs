@@ -99,16 +99,10 @@ fn manifest_unwarmed(dir: &Path) -> PathBuf {
         .write(dir)
 }
 
-/// Compiles the components once, in one host, before the tests start theirs (the assist alone
-/// is ~70 MB of wasm); the host's compilation cache serves every later start.
+/// The assist alone is ~70 MB of wasm: compiled once before the tests start.
 fn warm_cache() {
     static WARM: std::sync::Once = std::sync::Once::new();
-    WARM.call_once(|| {
-        let dir = TempDir::new().unwrap();
-        let host = start_host_unwarmed(dir.path());
-        let health = host.get("/v1/assist/health");
-        assert_eq!(health.status, 200, "{}", health.text());
-    });
+    tandem_tests::warm_compilation_cache(&WARM, manifest_unwarmed, "/v1/assist/health");
 }
 
 fn start_host_unwarmed(dir: &Path) -> Host {

@@ -34,24 +34,10 @@ fn manifest(dir: &Path) -> PathBuf {
     manifest_unwarmed(dir)
 }
 
-/// Compiles the component once, in one host, before the tests start theirs: the module carries
-/// tract (17 MB), and seven hosts compiling it at once on a 2-core machine could miss the
-/// harness's start-up deadline. The host's compilation cache then serves every later start.
+/// The module carries tract (17 MB): compiled once before the tests start.
 fn warm_cache() {
     static WARM: std::sync::Once = std::sync::Once::new();
-    WARM.call_once(|| {
-        let dir = TempDir::new().unwrap();
-        let host = Host::start(
-            &manifest_unwarmed(dir.path()),
-            &dir.path().join("data"),
-            HostOptions {
-                args: vec![],
-                env: vec![("SPIN_VARIABLE_AGENT_TOKEN", TOKEN)],
-            },
-        )
-        .unwrap();
-        assert_eq!(host.get("/v1/feedback/health").status, 200);
-    });
+    tandem_tests::warm_compilation_cache(&WARM, manifest_unwarmed, "/v1/feedback/health");
 }
 
 fn manifest_unwarmed(dir: &Path) -> PathBuf {
