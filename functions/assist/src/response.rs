@@ -2,14 +2,19 @@
 //! results.
 
 use crate::conv::{self, lang_str, priority_str, status_str};
-use crate::turn::Understood;
-use crate::{wit_encoder, wit_handoff, wit_ticket};
+use crate::{wit_encoder, wit_faq, wit_handoff, wit_intent, wit_ticket};
 use tandem_core::assist::response::{
     AssistResponse, CreatedPart, FaqPart, HandoffPart, IntentPart, ModelPart, Ranked, TicketPart,
     Trace,
 };
 use tandem_core::assist::{Conversation, Decision, Reply};
 use tandem_core::handoff::Reason;
+
+/// What intent and FAQ made of the message.
+pub(crate) struct Understood {
+    pub(crate) intent: wit_intent::Classification,
+    pub(crate) faq: wit_faq::Answer,
+}
 
 /// The answer from what the turn found, decided and wrote.
 pub(crate) fn render(

@@ -4,7 +4,7 @@
 
 use crate::conv::{self, service_error, turns_to_wit};
 use crate::records::{mark_handed_off, open_ticket, record_gap, record_handoff};
-use crate::response;
+use crate::response::{self, Understood};
 use crate::{replies, wit_faq, wit_handoff, wit_intent, wit_ticket, wit_types};
 use spin_sdk::key_value::Store;
 use tandem_core::assist::response::AssistResponse;
@@ -57,12 +57,6 @@ async fn desk_hours() -> Result<DeskHours, Problem> {
         .await
         .unwrap_or_default();
     DeskHours::parse(&value).map_err(Problem::internal)
-}
-
-/// What intent and FAQ made of the message.
-pub(crate) struct Understood {
-    pub(crate) intent: wit_intent::Classification,
-    pub(crate) faq: wit_faq::Answer,
 }
 
 fn understand(message: &str) -> Result<Understood, Problem> {
