@@ -20,9 +20,11 @@ pub const MANIFEST_FORMAT: u32 = 1;
 /// `models/intent.json`: everything besides the weights needed to serve the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IntentManifest {
+    /// [`MANIFEST_FORMAT`] when written; another value is refused at load.
     pub format: u32,
     /// `<kb-name>-<first 12 hex of kb hash>`.
     pub model_version: String,
+    /// The KB's `name` (`kb.yaml`); for a CSV-built model, the file's stem.
     pub kb_name: String,
     /// sha256 over the KB source files (see kb-loader).
     pub kb_hash: String,
@@ -31,13 +33,18 @@ pub struct IntentManifest {
     /// Intent id → language → display name (empty for CSV-built models).
     #[serde(default)]
     pub display_names: BTreeMap<String, BTreeMap<String, String>>,
+    /// How out-of-scope messages are rejected: the score and its calibrated threshold.
     pub oos: OosPolicy,
+    /// `int8` or `f32`: how `intent.onnx` stores the weight matrix.
     pub weights: WeightFormat,
+    /// How the model was trained (C, iterations, …).
     pub train: TrainConfig,
     /// Free-form figures measured at build time (held-out accuracy, …).
     #[serde(default)]
     pub metrics: serde_json::Value,
+    /// How texts become features (the tier: `embedding_weight`).
     pub features: FeatureSettings,
+    /// Terms in feature order, with their idf; emptied at load (moved into the extractor).
     pub vocab: Vocabulary,
 }
 
@@ -45,7 +52,10 @@ pub struct IntentManifest {
 /// understood" rather than guessed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OosPolicy {
+    /// What the threshold is compared with (`--oos-score` at build).
     pub score: OosScore,
+    /// Calibrated by kb-loader on held-out examples (and out-of-scope ones when there are);
+    /// in the unit of `score`.
     pub threshold: f32,
 }
 
@@ -65,6 +75,7 @@ pub enum OosScore {
 }
 
 impl OosScore {
+    /// This score of one message, from the model's logits and probabilities (label order).
     pub fn of(self, logits: &[f32], probs: &[f32]) -> f32 {
         let top2 = |v: &[f32]| {
             v.iter()
@@ -87,22 +98,29 @@ impl OosScore {
     }
 }
 
+/// One intent of a [`Classification`]'s ranking.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ranked {
+    /// An intent id (one of the manifest's `labels`).
     pub intent: String,
+    /// The model's probability of it, in `[0, 1]`.
     pub confidence: f32,
 }
 
+/// The answer for one text: the body of `POST /v1/intent`'s answer, besides `model`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Classification {
     /// The best intent, even when `out_of_scope` (callers may still show it as a guess).
     pub intent: String,
+    /// The model's probability of `intent`, in `[0, 1]`.
     pub confidence: f32,
+    /// The policy's score is under its threshold: the caller should fall back (FAQ, a person).
     pub out_of_scope: bool,
     /// Top-k intents by probability, best first.
     pub ranking: Vec<Ranked>,
 }
 
+/// The intent model from `models/intent.{onnx,json}`, loaded once, run per text.
 pub struct IntentRunner {
     manifest: IntentManifest,
     features: FeatureExtractor,
@@ -134,6 +152,7 @@ impl IntentRunner {
         &self.manifest
     }
 
+    /// The extractor rebuilt from the manifest's settings and vocabulary.
     pub fn features(&self) -> &FeatureExtractor {
         &self.features
     }

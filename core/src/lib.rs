@@ -21,6 +21,9 @@
 //! feature: only kb-loader trains, so the wasm components, which serve finished models, compile
 //! none of it.
 
+// Every public item carries a doc line; new ones must too.
+#![warn(missing_docs)]
+
 pub mod foundation;
 pub mod model;
 

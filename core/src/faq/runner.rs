@@ -20,13 +20,18 @@ pub const FAQ_MANIFEST_FORMAT: u32 = 2;
 /// `models/faq.json`: the index and everything besides the encoder weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FaqManifest {
+    /// [`FAQ_MANIFEST_FORMAT`] when written; another value is refused at load.
     pub format: u32,
     /// `<kb-name>-<first 12 hex of kb hash>`, shared with the intent model of the same build.
     pub model_version: String,
+    /// The KB's `name` (`kb.yaml`).
     pub kb_name: String,
+    /// Hex SHA-256 over the KB's source files (kb-loader).
     pub kb_hash: String,
     /// Enabled entries only; the encoder's output `i` belongs to `entries[i]`.
     pub entries: Vec<IndexedEntry>,
+    /// Signal weights, BM25 parameters and the no-answer threshold, tuned by kb-loader on
+    /// held-out paraphrases.
     pub fusion: Fusion,
     /// Intent id → language → reply template with `{entity}` placeholders (agent mode).
     #[serde(default)]
@@ -36,64 +41,92 @@ pub struct FaqManifest {
     pub entities: BTreeMap<String, String>,
     /// `int8` or `f32` (as in the intent manifest).
     pub weights: crate::model::onnx_export::WeightFormat,
+    /// How the encoder was trained (C, iterations, …).
     pub train: TrainConfig,
     /// Figures measured at build time on held-out paraphrases.
     #[serde(default)]
     pub metrics: serde_json::Value,
+    /// How questions become the encoder's features (the tier: `embedding_weight`).
     pub features: FeatureSettings,
+    /// The encoder's terms in feature order, with their idf; emptied at load (moved into the
+    /// extractor).
     pub vocab: Vocabulary,
 }
 
 /// Customers get one answer or none; agents get ranked suggestions and reply templates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
+    /// `best` only, or no answer under the threshold.
     Customer,
+    /// `best`, plus the `top_k` suggestions and the top one's reply template.
     Agent,
 }
 
+/// One question for [`FaqRunner::ask`].
 #[derive(Clone, Debug)]
 pub struct AskRequest<'a> {
+    /// The question as the customer wrote it (normalised inside).
     pub question: &'a str,
     /// `zh` or `en`; none = the question's language.
     pub lang: Option<&'a str>,
+    /// How many suggestions agent mode returns (at least 1); unused in customer mode.
     pub top_k: usize,
+    /// Who asks, hence what the answer holds.
     pub mode: Mode,
     /// The question's sentence embedding, which a model of the semantic tier requires.
     pub sentence: Option<&'a [f32]>,
 }
 
+/// One ranked entry: the customer's answer, or one of an agent's suggestions.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Suggestion {
+    /// The entry's `faq.yaml` id.
     pub faq_id: String,
+    /// The fused score the ranking sorts by, in `[0, 1]`.
     pub score: f32,
+    /// The entry's question that matched best lexically, as written in the KB.
     pub matched_question: String,
+    /// The entry's Markdown answer in the answer language, else in a language it has.
     pub answer: String,
     /// The entry's linked intent, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intent: Option<String>,
 }
 
+/// An intent's reply template for agents, filled from the entities found in the question.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReplyTemplate {
+    /// The intent the template belongs to (the top suggestion's).
     pub intent: String,
+    /// The template in the answer language (else one it has), known `{placeholders}` filled.
     pub text: String,
+    /// Placeholders the question gave no value for, in order of first appearance.
     pub missing: Vec<String>,
 }
 
+/// What [`FaqRunner::ask`] returns; the FAQ component shapes it into its HTTP and WIT answers.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Answer {
+    /// The top entry when its confidence reaches the threshold; none: no answer.
     pub best: Option<Suggestion>,
+    /// [`BELOW_THRESHOLD`] or [`EMPTY_KNOWLEDGE_BASE`] when `best` is none.
     pub no_answer_reason: Option<&'static str>,
+    /// Agent mode: the `top_k` best entries, best first; empty in customer mode.
     pub suggestions: Vec<Suggestion>,
+    /// Agent mode: the top suggestion's intent's reply template, when it has one.
     pub templates: Vec<ReplyTemplate>,
+    /// The answer language: the request's `lang`, else the question's (`zh` or `en`).
     pub lang: String,
+    /// The manifest's `model_version`.
     pub model_version: String,
 }
 
-/// Why a customer gets no answer.
+/// Why a customer gets no answer: the best entry's confidence is under the threshold.
 pub const BELOW_THRESHOLD: &str = "below-threshold";
+/// Why a customer gets no answer: no entry is valid today, so nothing ranks.
 pub const EMPTY_KNOWLEDGE_BASE: &str = "empty-knowledge-base";
 
+/// The FAQ encoder and index from `models/faq.{onnx,json}`, loaded once, asked per question.
 pub struct FaqRunner {
     manifest: FaqManifest,
     features: FeatureExtractor,
@@ -103,6 +136,8 @@ pub struct FaqRunner {
 }
 
 impl FaqRunner {
+    /// Loads `faq.onnx` and `faq.json`; fails on another manifest format or a bad entity
+    /// pattern.
     pub fn from_bytes(onnx: &[u8], manifest_json: &[u8]) -> anyhow::Result<Self> {
         let mut manifest: FaqManifest =
             serde_json::from_slice(manifest_json).context("parsing the FAQ manifest")?;
@@ -131,6 +166,8 @@ impl FaqRunner {
         &self.manifest
     }
 
+    /// The index: the served entries, in the encoder's output order, with BM25 over their
+    /// questions.
     pub fn retriever(&self) -> &Retriever {
         &self.retriever
     }
@@ -177,6 +214,7 @@ impl FaqRunner {
         Ok(rank(&signals, self.manifest.fusion.weights()))
     }
 
+    /// Answers `req` from the entries valid on `today` (`YYYY-MM-DD`; none = no date check).
     pub fn ask(&self, req: &AskRequest<'_>, today: Option<&str>) -> anyhow::Result<Answer> {
         let lang = req
             .lang

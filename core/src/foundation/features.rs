@@ -27,6 +27,7 @@ const CHAR_PREFIX: &str = "c:";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FeatureSettings {
+    /// [`FEATURES_VERSION`] of the extraction the vocabulary was built with; another is refused.
     pub version: u32,
     /// Longest word n-gram (1 = unigrams only).
     pub word_ngram_max: usize,
@@ -40,8 +41,9 @@ pub struct FeatureSettings {
     pub min_df: usize,
     /// `1 + ln(tf)` instead of raw counts.
     pub sublinear_tf: bool,
-    /// Scale of each L2-normalised block in the concatenated vector.
+    /// Scale of the L2-normalised word block in the concatenated vector.
     pub word_weight: f32,
+    /// Scale of the L2-normalised character block (1.5 by default).
     pub char_weight: f32,
     /// Scale of the sentence-embedding block appended after the vocabulary (its vector has unit
     /// length, like each n-gram block); 0 means no such block: the n-gram tier alone.
@@ -87,14 +89,18 @@ impl Default for FeatureSettings {
 /// Terms (with their block prefix) in index order, and their inverse document frequencies.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Vocabulary {
+    /// `w:` (word) or `c:` (character) prefixed terms, sorted; a term's position is its index.
     pub terms: Vec<String>,
+    /// Smooth idf of each term, `ln((1 + n) / (1 + df)) + 1` over the training texts.
     pub idf: Vec<f32>,
 }
 
 /// A sparse feature vector: indices ascending, one value each.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SparseVector {
+    /// Indices of the non-zero features: the model's input rows.
     pub indices: Vec<i64>,
+    /// The value of each feature in `indices`, same length.
     pub values: Vec<f32>,
 }
 
@@ -191,10 +197,12 @@ impl FeatureExtractor {
         })
     }
 
+    /// The settings it extracts with, as manifests store them.
     pub fn settings(&self) -> &FeatureSettings {
         &self.settings
     }
 
+    /// The vocabulary it looks terms up in, as manifests store it.
     pub fn vocab(&self) -> &Vocabulary {
         &self.vocab
     }

@@ -12,17 +12,23 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tract_onnx::prelude::TypedRunnableModel;
 
+/// Version of the `models/handoff.json` layout; another is refused at load.
 pub const HANDOFF_FORMAT: u32 = 1;
 
 /// `models/handoff.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HandoffManifest {
+    /// [`HANDOFF_FORMAT`] when written.
     pub format: u32,
+    /// `<kb name>-<first 12 hex digits of kb_hash>`, as every model of one build.
     pub model_version: String,
+    /// Hex SHA-256 over the KB's source files.
     pub kb_hash: String,
+    /// The decision's phrases, rules, threshold, routing and calendars, from the KB at build.
     pub policy: Policy,
     /// Score-model inputs, in order (must equal [`SCORE_FEATURES`] of this build).
     pub score_features: Vec<String>,
+    /// How the score model was trained.
     pub train: TrainConfig,
     /// Held-out figures measured by `kb-loader build`.
     #[serde(default)]
@@ -38,6 +44,7 @@ pub fn score_input(s: &Signals) -> SparseVector {
     }
 }
 
+/// The decision with its models loaded: policy, score model and sentiment model.
 pub struct HandoffEngine {
     manifest: HandoffManifest,
     score: Arc<TypedRunnableModel>,
@@ -45,6 +52,8 @@ pub struct HandoffEngine {
 }
 
 impl HandoffEngine {
+    /// Loads `handoff.{onnx,json}` and `sentiment.{onnx,json}`; fails on another manifest
+    /// format, or a score model trained on other inputs than [`SCORE_FEATURES`].
     pub fn from_bytes(
         handoff_onnx: &[u8],
         handoff_json: &[u8],
@@ -70,14 +79,17 @@ impl HandoffEngine {
         })
     }
 
+    /// The handoff manifest as loaded.
     pub fn manifest(&self) -> &HandoffManifest {
         &self.manifest
     }
 
+    /// The sentiment model the frustration signals come from.
     pub fn sentiment(&self) -> &SentimentRunner {
         &self.sentiment
     }
 
+    /// The manifest's policy.
     pub fn policy(&self) -> &Policy {
         &self.manifest.policy
     }
@@ -123,6 +135,8 @@ impl HandoffEngine {
             .context("the score model has no `human` output")
     }
 
+    /// Signals, score and decision for the latest turn; `tier` is the customer's tier
+    /// (`customer.tier`), `embed` as in [`Self::signals`].
     pub fn decide(
         &self,
         tier: Option<&str>,

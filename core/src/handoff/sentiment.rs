@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tract_onnx::prelude::TypedRunnableModel;
 
+/// Version of the `models/sentiment.json` layout; another is refused at load.
 pub const SENTIMENT_FORMAT: u32 = 1;
 /// The labels, in model order.
 pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
@@ -27,15 +28,24 @@ pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
 /// `models/sentiment.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SentimentManifest {
+    /// [`SENTIMENT_FORMAT`] when written.
     pub format: u32,
+    /// `<kb name>-<first 12 hex digits of kb_hash>`, as every model of one build.
     pub model_version: String,
+    /// Hex SHA-256 over the KB's source files.
     pub kb_hash: String,
+    /// Class index → label ([`LABELS`] as kb-loader writes them); `negative` is required.
     pub labels: Vec<String>,
+    /// `int8` or `f32`: how `sentiment.onnx` stores the weight matrix.
     pub weights: WeightFormat,
+    /// How the model was trained (C, iterations, …).
     pub train: TrainConfig,
+    /// Figures measured at build time (examples, features, held-out accuracy).
     #[serde(default)]
     pub metrics: serde_json::Value,
+    /// How texts become features (the tier: `embedding_weight`).
     pub features: FeatureSettings,
+    /// Terms in feature order, with their idf; emptied at load (moved into the extractor).
     pub vocab: Vocabulary,
 }
 
@@ -43,11 +53,15 @@ pub struct SentimentManifest {
 /// `negative` (what frustration is measured by).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Sentiment {
+    /// The most likely label: `negative`, `neutral` or `positive`.
     pub label: String,
+    /// The probability of `label`, in `[0, 1]`.
     pub score: f32,
+    /// The probability of `negative`, in `[0, 1]`.
     pub negative: f32,
 }
 
+/// The sentiment model from `models/sentiment.{onnx,json}`, loaded once, run per text.
 pub struct SentimentRunner {
     manifest: SentimentManifest,
     features: FeatureExtractor,
@@ -56,6 +70,7 @@ pub struct SentimentRunner {
 }
 
 impl SentimentRunner {
+    /// Loads the model and its manifest; fails on another format or without a `negative` label.
     pub fn from_bytes(onnx: &[u8], manifest_json: &[u8]) -> anyhow::Result<Self> {
         let mut manifest: SentimentManifest =
             serde_json::from_slice(manifest_json).context("parsing the sentiment manifest")?;

@@ -44,9 +44,13 @@ impl Default for TrainConfig {
 /// index picks a contiguous row) plus one bias per class.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinearModel {
+    /// Input dimension: rows of `weights`.
     pub n_features: usize,
+    /// Output classes: columns of `weights`, length of `bias`.
     pub n_classes: usize,
+    /// Row `i` (`n_classes` values) holds feature `i`'s weight for each class.
     pub weights: Vec<f32>,
+    /// Added to the logits of every input, one per class.
     pub bias: Vec<f32>,
 }
 
@@ -55,6 +59,7 @@ pub struct LinearModel {
 pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, f64);
 
 impl LinearModel {
+    /// Class scores of `x` before the softmax: the bias plus each feature's row × its value.
     pub fn logits(&self, x: &SparseVector) -> Vec<f32> {
         let mut z = self.bias.clone();
         let c = self.n_classes;
@@ -65,6 +70,7 @@ impl LinearModel {
         z
     }
 
+    /// Class probabilities of `x` (softmax of the logits), summing to 1.
     pub fn predict_proba(&self, x: &SparseVector) -> Vec<f32> {
         softmax(&self.logits(x))
     }
@@ -131,6 +137,7 @@ impl LinearModel {
     }
 }
 
+/// Probabilities from logits; the largest is subtracted first, so large logits do not overflow.
 pub fn softmax(z: &[f32]) -> Vec<f32> {
     let max = z.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
     let e: Vec<f32> = z.iter().map(|&x| (x - max).exp()).collect();

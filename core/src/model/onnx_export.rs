@@ -23,6 +23,7 @@ use tract_onnx::pb::{
     tensor_shape_proto::dimension::Value as DimValue, type_proto,
 };
 
+/// ONNX operator set the graph declares.
 #[cfg(feature = "train")]
 pub const OPSET: i64 = 13;
 
@@ -30,6 +31,7 @@ pub const OPSET: i64 = 13;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WeightFormat {
+    /// The trained f32 weights as they are.
     F32,
     /// Symmetric int8 with one f32 scale per feature row: a quarter of the size.
     Int8,
