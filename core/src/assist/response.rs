@@ -2,7 +2,7 @@
 //! component fills it from what its plugged-in services returned; serde gives its JSON.
 
 use super::{Decision, Reply, TicketRef};
-use crate::handoff::{BusinessHours, Reason};
+use crate::handoff::{BusinessHours, Reason, Signals};
 use serde::Serialize;
 
 /// `POST /v1/assist`'s answer.
@@ -102,8 +102,8 @@ pub struct HandoffPart {
     pub queue: Option<String>,
     /// `low`, `normal`, `high` or `urgent`.
     pub priority: &'static str,
-    /// The signals the decision rests on (`handoff::Signals` as JSON).
-    pub signals: serde_json::Value,
+    /// The signals the decision rests on.
+    pub signals: Signals,
     /// Only on a decision that wanted a person (as `POST /v1/handoff` answers it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub business_hours: Option<BusinessHours>,

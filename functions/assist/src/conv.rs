@@ -5,7 +5,7 @@ use crate::{wit_handoff, wit_ticket, wit_types};
 use tandem_core::assist::{Decision, Turn};
 use tandem_core::foundation::problem::Problem;
 use tandem_core::foundation::vocab::Role;
-use tandem_core::handoff::BusinessHours;
+use tandem_core::handoff::{BusinessHours, Signals};
 
 /// A failure of a plugged-in service. Input it refuses is ours to have checked first, so
 /// every error here is a 500 naming the service (never the customer's fault).
@@ -92,5 +92,27 @@ pub(crate) fn business_hours(h: &wit_handoff::BusinessHours) -> BusinessHours {
         source: h.source.clone(),
         at: h.at.clone(),
         next_open: h.next_open.clone(),
+    }
+}
+
+/// The handoff decision's signals, as the core (and the response's JSON) has them.
+pub(crate) fn signals(s: &wit_handoff::Signals) -> Signals {
+    Signals {
+        explicit_request: s.explicit_request,
+        explicit_phrase: s.explicit_phrase.clone(),
+        sensitive_topics: s.sensitive_topics.clone(),
+        intent: s.intent.clone(),
+        intent_confidence: s.intent_confidence,
+        always_human_intent: s.always_human_intent.clone(),
+        bot_failures: s.bot_failures,
+        bot_no_answers: s.bot_no_answers,
+        rephrases: s.rephrases,
+        frustration: s.frustration,
+        negativity_mean: s.negativity_mean,
+        latest_negative: s.latest_negative,
+        tier: s.tier.clone(),
+        turns: s.turns,
+        customer_turns: s.customer_turns,
+        agent_involved: s.agent_involved,
     }
 }

@@ -84,7 +84,7 @@ pub(crate) fn render(
                 .collect(),
             queue: d.queue.clone(),
             priority: priority_str(d.priority),
-            signals: serde_json::from_str(&d.signals_json).unwrap_or(serde_json::Value::Null),
+            signals: conv::signals(&d.signals),
             business_hours: d.business_hours.as_ref().map(conv::business_hours),
         },
         ticket: conv.ticket.as_ref().map(|t| TicketPart {

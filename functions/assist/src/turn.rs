@@ -167,7 +167,7 @@ pub(crate) async fn turn(body: AssistRequest) -> Result<AssistResponse, Problem>
     };
     let transcript = conv.transcript_with(&customer_turn);
     let d = decide(&conv, &transcript, message, now).await?;
-    customer_turn.negative = d.latest_negative;
+    customer_turn.negative = d.signals.latest_negative;
     let decision = conv::decision(d.decision);
     let created = hand_off(&mut conv, &transcript, turn_number, decision, c).await?;
 

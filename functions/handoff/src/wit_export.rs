@@ -7,7 +7,7 @@ use crate::bindings::tandem::service::types as wit_types;
 use crate::{Component, decide, to_wit_error};
 use tandem_core::foundation::vocab::{Priority, Role};
 use tandem_core::handoff::request;
-use tandem_core::handoff::{Availability, Outcome, Turn};
+use tandem_core::handoff::{Availability, Outcome, Signals, Turn};
 
 impl wit::Guest for Component {
     fn decide(req: wit::DecideRequest) -> Result<wit::DecisionResult, wit_types::Error> {
@@ -65,8 +65,7 @@ impl wit::Guest for Component {
                 Priority::High => wit_types::Priority::High,
                 Priority::Urgent => wit_types::Priority::Urgent,
             },
-            latest_negative: r.signals.latest_negative,
-            signals_json: serde_json::to_string(&r.signals).unwrap_or_default(),
+            signals: signals_to_wit(r.signals),
             business_hours: r.business_hours.map(|h| wit::BusinessHours {
                 queue: h.queue,
                 open: h.open,
@@ -75,5 +74,26 @@ impl wit::Guest for Component {
                 next_open: h.next_open,
             }),
         })
+    }
+}
+
+fn signals_to_wit(s: Signals) -> wit::Signals {
+    wit::Signals {
+        explicit_request: s.explicit_request,
+        explicit_phrase: s.explicit_phrase,
+        sensitive_topics: s.sensitive_topics,
+        intent: s.intent,
+        intent_confidence: s.intent_confidence,
+        always_human_intent: s.always_human_intent,
+        bot_failures: s.bot_failures,
+        bot_no_answers: s.bot_no_answers,
+        rephrases: s.rephrases,
+        frustration: s.frustration,
+        negativity_mean: s.negativity_mean,
+        latest_negative: s.latest_negative,
+        tier: s.tier,
+        turns: s.turns,
+        customer_turns: s.customer_turns,
+        agent_involved: s.agent_involved,
     }
 }
