@@ -10,11 +10,11 @@
 //! component in (`scripts/build-component.sh intent`), and inside `assist` that one encoder
 //! instance also serves the FAQ.
 
-use serde::{Deserialize, Serialize};
-use spin_sdk::http::{Method, Request};
-use spin_sdk::http_service;
+mod http;
+mod wit_export;
+
+use serde::Serialize;
 use std::sync::OnceLock;
-use tandem_adapter as adapter;
 use tandem_core::foundation::problem::Problem;
 use tandem_core::intent::{Classification, IntentRunner};
 
@@ -37,7 +37,6 @@ mod bindings {
     });
 }
 
-use bindings::exports::tandem::service::intent as wit;
 use bindings::tandem::service::encoder as wit_encoder;
 use bindings::tandem::service::types as wit_types;
 
@@ -46,8 +45,6 @@ tandem_adapter::sentence_embedding_import!(wit_encoder, wit_types);
 const MODEL_ONNX: &[u8] = include_bytes!("../../../models/intent.onnx");
 const MODEL_MANIFEST: &[u8] = include_bytes!("../../../models/intent.json");
 
-/// Largest accepted request body; the text itself is limited to [`MAX_TEXT_BYTES`].
-const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Longest message classified (after trimming). Longer texts are a client error, not truncated.
 const MAX_TEXT_BYTES: usize = 4096;
 const MAX_TOP_K: u32 = 20;
@@ -62,21 +59,14 @@ fn runner() -> &'static IntentRunner {
     })
 }
 
-/// `POST /v1/intent` body.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClassifyBody {
-    text: String,
-    #[serde(default)]
-    top_k: Option<u32>,
-}
-
 #[derive(Serialize)]
 struct ModelInfo {
     version: String,
 }
 
 #[derive(Serialize)]
+/// The classification with the model that made it: the HTTP response, and what the WIT export
+/// converts.
 struct ClassifyResponse {
     #[serde(flatten)]
     classification: Classification,
@@ -118,27 +108,7 @@ fn classify(text: &str, top_k: Option<u32>) -> Result<ClassifyResponse, Problem>
     })
 }
 
-#[http_service]
-async fn handle(req: Request) -> adapter::HttpResponse {
-    match adapter::path(&req) {
-        "/v1/intent" => {
-            if let Err(p) = adapter::require_method(&req, &[Method::POST]) {
-                return adapter::problem(&p);
-            }
-            let result = match adapter::read_json::<ClassifyBody>(req, MAX_BODY_BYTES).await {
-                Ok(body) => classify(&body.text, body.top_k),
-                Err(p) => Err(p),
-            };
-            adapter::render(200, result)
-        }
-        "/v1/intent/health" => {
-            adapter::health_route(&req, "intent", Some(&runner().manifest().model_version))
-        }
-        other => adapter::problem(&adapter::not_found(other)),
-    }
-}
-
-struct Component;
+pub(crate) struct Component;
 
 impl bindings::Guest for Component {
     fn wizer_initialize() {
@@ -149,29 +119,6 @@ impl bindings::Guest for Component {
         let _ = runner.classify_embedded("warm up 预热", Some(&zero), 1);
         // Last: what a request allocates from here on goes above the snapshot's heap.
         freeze_snapshot_heap();
-    }
-}
-
-impl wit::Guest for Component {
-    fn classify(request: wit::ClassifyRequest) -> Result<wit::Classification, wit_types::Error> {
-        let response = classify(&request.text, request.top_k).map_err(to_wit_error)?;
-        let c = response.classification;
-        Ok(wit::Classification {
-            intent: c.intent,
-            confidence: c.confidence,
-            out_of_scope: c.out_of_scope,
-            ranking: c
-                .ranking
-                .into_iter()
-                .map(|r| wit_types::ScoredLabel {
-                    label: r.intent,
-                    confidence: r.confidence,
-                })
-                .collect(),
-            model: wit_types::ModelInfo {
-                version: response.model.version,
-            },
-        })
     }
 }
 
