@@ -186,6 +186,27 @@ pub fn review(draft: &Draft, input: &ReviewInput, known: &KnownIds<'_>) -> Resul
             false => bad.push(param("reviewed_by", "an agent id")),
         }
     }
+    check_status(input, known, &mut next, &mut bad);
+    if let Some(s) = input.status {
+        next.status = s;
+    }
+    if !bad.is_empty() {
+        let mut p = Problem::unprocessable("the review is not valid");
+        p.invalid_params = bad;
+        return Err(p);
+    }
+    next.version += 1;
+    Ok(next)
+}
+
+/// The new status and the FAQ entry it needs: a new id to accept into, an existing entry to
+/// merge into, none otherwise.
+fn check_status(
+    input: &ReviewInput,
+    known: &KnownIds<'_>,
+    next: &mut Draft,
+    bad: &mut Vec<InvalidParam>,
+) {
     let faq_id = input.faq_id.as_deref();
     match input.status {
         Some(DraftStatus::Accepted) => match faq_id {
@@ -215,16 +236,6 @@ pub fn review(draft: &Draft, input: &ReviewInput, known: &KnownIds<'_>) -> Resul
             }
         }
     }
-    if let Some(s) = input.status {
-        next.status = s;
-    }
-    if !bad.is_empty() {
-        let mut p = Problem::unprocessable("the review is not valid");
-        p.invalid_params = bad;
-        return Err(p);
-    }
-    next.version += 1;
-    Ok(next)
 }
 
 fn param(name: &str, reason: impl Into<String>) -> InvalidParam {

@@ -79,6 +79,33 @@ impl CustomerRecord {
                 format!("1 to {MAX_ID_BYTES} bytes, no control characters"),
             ));
         }
+        self.check_texts(&mut bad);
+        if let Some(lang) = &self.language
+            && lang != "zh"
+            && lang != "en"
+        {
+            bad.push(("language".into(), "zh or en".into()));
+        }
+        if self.attributes.len() > MAX_ITEMS
+            || self.attributes.keys().any(|k| k.is_empty() || k.len() > 40)
+        {
+            bad.push((
+                "attributes".into(),
+                format!("at most {MAX_ITEMS} keys of 1 to 40 bytes"),
+            ));
+        }
+        if self.recent_orders.len() > MAX_ORDERS {
+            bad.push((
+                "recent_orders".into(),
+                format!("at most {MAX_ORDERS} orders (send the latest)"),
+            ));
+        }
+        self.check_orders(&mut bad);
+        invalid(bad)
+    }
+
+    /// Every free text: not blank, within its limit, no control characters.
+    fn check_texts(&self, bad: &mut Vec<(String, String)>) {
         let mut text = |name: String, v: Option<&str>, max: usize| {
             if v.is_some_and(|v| {
                 v.trim().is_empty() || v.len() > max || v.chars().any(char::is_control)
@@ -108,26 +135,10 @@ impl CustomerRecord {
                 );
             }
         }
-        if let Some(lang) = &self.language
-            && lang != "zh"
-            && lang != "en"
-        {
-            bad.push(("language".into(), "zh or en".into()));
-        }
-        if self.attributes.len() > MAX_ITEMS
-            || self.attributes.keys().any(|k| k.is_empty() || k.len() > 40)
-        {
-            bad.push((
-                "attributes".into(),
-                format!("at most {MAX_ITEMS} keys of 1 to 40 bytes"),
-            ));
-        }
-        if self.recent_orders.len() > MAX_ORDERS {
-            bad.push((
-                "recent_orders".into(),
-                format!("at most {MAX_ORDERS} orders (send the latest)"),
-            ));
-        }
+    }
+
+    /// Each recent order's total, currency, time and item count.
+    fn check_orders(&self, bad: &mut Vec<(String, String)>) {
         for (i, o) in self.recent_orders.iter().enumerate().take(MAX_ORDERS) {
             if o.total.is_some_and(|t| !t.is_finite() || t < 0.0) {
                 bad.push((format!("recent_orders[{i}].total"), "a number ≥ 0".into()));
@@ -157,7 +168,6 @@ impl CustomerRecord {
                 ));
             }
         }
-        invalid(bad)
     }
 
     /// `customer` with the gaps filled from this record: what the request says wins.
