@@ -63,36 +63,17 @@ pub fn evaluate(
 ) -> Report {
     assert_eq!(gold.len(), predicted.len());
     let c = labels.len();
-    let (mut tp, mut fp, mut support) = (vec![0usize; c], vec![0usize; c], vec![0usize; c]);
-    let mut pairs = std::collections::BTreeMap::<(usize, usize), usize>::new();
-    let (mut in_scope, mut correct, mut rejected, mut oos, mut oos_hit) = (0, 0, 0, 0, 0);
-    for (&g, &p) in gold.iter().zip(predicted) {
-        match (g, p) {
-            (None, None) => {
-                oos += 1;
-                oos_hit += 1;
-            }
-            (None, Some(p)) => {
-                oos += 1;
-                fp[p] += 1;
-            }
-            (Some(g), p) => {
-                in_scope += 1;
-                support[g] += 1;
-                match p {
-                    Some(p) if p == g => {
-                        correct += 1;
-                        tp[g] += 1;
-                    }
-                    Some(p) => {
-                        fp[p] += 1;
-                        *pairs.entry((g, p)).or_default() += 1;
-                    }
-                    None => rejected += 1,
-                }
-            }
-        }
-    }
+    let Tally {
+        tp,
+        fp,
+        support,
+        pairs,
+        in_scope,
+        correct,
+        rejected,
+        oos,
+        oos_hit,
+    } = tally(c, gold, predicted);
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let per_intent: Vec<IntentScore> = (0..c)
         .map(|k| {
@@ -141,6 +122,59 @@ pub fn evaluate(
         oos,
         oos_recall: (oos > 0).then(|| ratio(oos_hit, oos)),
     }
+}
+
+/// The counts every figure is made from.
+#[derive(Default)]
+struct Tally {
+    /// Per intent: right predictions, wrong predictions of it, gold examples of it.
+    tp: Vec<usize>,
+    fp: Vec<usize>,
+    support: Vec<usize>,
+    /// (gold, predicted) → how often an in-scope example was mistaken so.
+    pairs: std::collections::BTreeMap<(usize, usize), usize>,
+    in_scope: usize,
+    correct: usize,
+    rejected: usize,
+    oos: usize,
+    oos_hit: usize,
+}
+
+fn tally(c: usize, gold: &[Option<usize>], predicted: &[Option<usize>]) -> Tally {
+    let mut t = Tally {
+        tp: vec![0; c],
+        fp: vec![0; c],
+        support: vec![0; c],
+        ..Tally::default()
+    };
+    for (&g, &p) in gold.iter().zip(predicted) {
+        match (g, p) {
+            (None, None) => {
+                t.oos += 1;
+                t.oos_hit += 1;
+            }
+            (None, Some(p)) => {
+                t.oos += 1;
+                t.fp[p] += 1;
+            }
+            (Some(g), p) => {
+                t.in_scope += 1;
+                t.support[g] += 1;
+                match p {
+                    Some(p) if p == g => {
+                        t.correct += 1;
+                        t.tp[g] += 1;
+                    }
+                    Some(p) => {
+                        t.fp[p] += 1;
+                        *t.pairs.entry((g, p)).or_default() += 1;
+                    }
+                    None => t.rejected += 1,
+                }
+            }
+        }
+    }
+    t
 }
 
 #[cfg(test)]
