@@ -11,9 +11,8 @@
 #![allow(clippy::result_large_err)]
 
 use crate::foundation::problem::{InvalidParam, Problem};
-use crate::foundation::vocab::Role;
+use crate::foundation::vocab::{Role, Turn};
 use crate::kb::{FaqChange, valid_id};
-use crate::ticket::TurnInput;
 use serde::{Deserialize, Serialize};
 
 /// A draft's question or answer, in bytes.
@@ -22,7 +21,7 @@ pub const MAX_DRAFT_TEXT_BYTES: usize = 4096;
 /// The customer question an agent's reply on this transcript answers: the last customer turn
 /// the bot answered with its "I can't answer that" (`answered: false`). None when the bot
 /// answered everything it was asked: then the reply is not knowledge the FAQ lacks.
-pub fn unanswered_question(transcript: &[TurnInput]) -> Option<&str> {
+pub fn unanswered_question(transcript: &[Turn]) -> Option<&str> {
     transcript
         .windows(2)
         .rev()

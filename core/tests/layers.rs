@@ -331,7 +331,7 @@ fn the_parser_sees_known_imports() {
         ("handoff", "kb"),
         ("kb", "foundation::vocab"),
         ("model::linear", "foundation::features"),
-        ("drafts", "ticket"),
+        ("drafts", "kb"),
         ("foundation::vocab", "foundation::text"),
     ] {
         assert!(

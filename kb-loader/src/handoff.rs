@@ -65,10 +65,8 @@ pub fn turns_of(c: &kb::Conversation, intent: &ServedIntent) -> anyhow::Result<V
                 other => anyhow::bail!("conversation {}: unknown role \"{other}\"", c.id),
             };
             let mut turn = Turn {
-                role: Some(role),
-                text: t.text.clone(),
                 answered: t.answered,
-                ..Default::default()
+                ..Turn::new(role, &t.text)
             };
             if role == Role::Customer {
                 let k = intent.classify(&t.text, 1)?;

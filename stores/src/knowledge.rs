@@ -83,7 +83,7 @@ pub struct Reply<'a> {
     pub ticket_id: &'a str,
     /// The conversation the ticket was filed for.
     pub conversation_id: &'a str,
-    pub transcript: &'a [tandem_core::ticket::TurnInput],
+    pub transcript: &'a [tandem_core::foundation::vocab::Turn],
     pub answer: &'a str,
     pub now_ms: i64,
 }

@@ -2,29 +2,7 @@
 //! template, and when it expires.
 
 use super::*;
-use crate::foundation::vocab::{Lang, Role};
-
-/// One turn as stored (customer text masked with [`crate::foundation::pii::mask`]).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Turn {
-    /// Who wrote it.
-    pub role: Role,
-    /// The text, at most [`MAX_MESSAGE_BYTES`] (customer turns masked).
-    pub text: String,
-    /// Customer turns: the intent service's best guess, out of scope or not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub intent: Option<String>,
-    /// Customer turns: the intent's confidence, in `[0, 1]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<f32>,
-    /// Bot turns: `true` answered, `false` fallback, none for handoffs and questions back.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub answered: Option<bool>,
-    /// Customer turns: the probability that the turn is negative, as handoff returned it on
-    /// that turn, so the next turns' decisions do not run it through the encoder again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub negative: Option<f32>,
-}
+use crate::foundation::vocab::{Lang, Role, Turn};
 
 /// The ticket a conversation was handed off with (kept so it is never created twice).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

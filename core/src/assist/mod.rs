@@ -22,9 +22,8 @@ use serde::{Deserialize, Serialize};
 mod conversation;
 mod reply;
 pub mod response;
-pub use conversation::{
-    Conversation, Lookup, Pending, TicketRef, Turn, conversation_not_found, lookup,
-};
+pub use crate::foundation::vocab::Turn;
+pub use conversation::{Conversation, Lookup, Pending, TicketRef, conversation_not_found, lookup};
 pub use reply::{
     AssistPolicy, Decision, DeskHours, HandoffView, IntentView, Replies, Reply, Source,
     fallback_text, is_knowledge_gap,

@@ -1,13 +1,14 @@
 use super::*;
 use crate::kb::{FaqEntry, Intent, KbMeta, KnowledgeBase, apply_changes};
 
-fn turn(role: Role, text: &str, answered: Option<bool>) -> TurnInput {
-    TurnInput {
+fn turn(role: Role, text: &str, answered: Option<bool>) -> Turn {
+    Turn {
         role,
         text: text.into(),
         intent: None,
         confidence: None,
         answered,
+        negative: None,
     }
 }
 

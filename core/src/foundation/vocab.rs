@@ -2,10 +2,9 @@
 //! turn, a ticket's priority and the SLA hours per priority. Plain data with serde names; the
 //! capabilities give them meaning.
 //!
-//! Turns are not unified here: `handoff::Turn` (the decision's view: intent, confidence,
-//! sentiment), `ticket::TurnInput` (a transcript line) and `assist::Turn` (the stored
-//! conversation) carry different fields under different serde rules, so one type would change
-//! their JSON.
+//! [`Turn`] is the one turn of a conversation: the conversation assist stores, the turns a
+//! handoff decision reads and a ticket's transcript are all lists of it (re-exported as
+//! `assist::Turn` and `handoff::Turn`), and the WIT `turn` has the same fields.
 
 use crate::foundation::text::detect_language;
 use serde::{Deserialize, Serialize};
@@ -112,5 +111,52 @@ impl SlaHours {
             Priority::High => self.high,
             Priority::Urgent => self.urgent,
         }
+    }
+}
+
+/// One turn of a conversation. Optional fields are left out of its JSON when absent, so a
+/// ticket's stored transcript and assist's stored conversation read as they always have; an
+/// unknown field is refused, so a typo in a request is a 422, not a silently dropped value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Turn {
+    /// Who wrote it.
+    pub role: Role,
+    /// What was written (customer turns masked where they are stored).
+    pub text: String,
+    /// Customer turns: the intent the bot predicted, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    /// The confidence of `intent`, in `[0, 1]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// Bot turns: `true` answered, `false` a no-answer or fallback, none for handoffs and
+    /// questions back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered: Option<bool>,
+    /// Customer turns: the probability, in `[0, 1]`, that the turn is negative, as an earlier
+    /// handoff decision computed it; none = the next decision computes it. A caller that keeps
+    /// the conversation stores it so that no turn is run through the encoder twice. A ticket's
+    /// transcript never carries it: it is what an agent reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative: Option<f32>,
+}
+
+impl Turn {
+    /// A turn of `role` with only its text.
+    pub fn new(role: Role, text: &str) -> Self {
+        Self {
+            role,
+            text: text.into(),
+            intent: None,
+            confidence: None,
+            answered: None,
+            negative: None,
+        }
+    }
+
+    /// Whether `role` wrote it.
+    pub fn is(&self, role: Role) -> bool {
+        self.role == role
     }
 }

@@ -11,13 +11,11 @@
 //!    `within_business_hours`, else the routed queue's [`calendar`](crate::foundation::calendar) at the
 //!    request's time) or no agent is online ([`Availability`]); the reasons say which.
 
-use crate::foundation::vocab::Role;
-use serde::{Deserialize, Serialize};
-
 mod decide;
 mod policy;
 pub mod request;
 mod signals;
+pub use crate::foundation::vocab::Turn;
 pub use decide::{Availability, BusinessHours, Decision, Outcome, Reason, decide, rule_holds};
 pub use policy::{DEFAULT_SCORE_THRESHOLD, IntentPolicy, Policy};
 pub use signals::{SCORE_FEATURES, Signals, dice, score_features, signals};
@@ -43,41 +41,6 @@ pub const REPHRASE_SIMILARITY: f32 = 0.4;
 /// Intent confidence from which an `always_human` intent counts: routing every shaky guess of
 /// "complaint" to a person would flood the agents with what the bot could answer.
 pub const ALWAYS_HUMAN_MIN_CONFIDENCE: f32 = 0.5;
-
-/// One turn as the decision sees it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Turn {
-    /// Who wrote the turn; a turn without a role counts only towards [`Signals::turns`].
-    pub role: Option<Role>,
-    /// What was written, at most [`MAX_TURN_TEXT_BYTES`] after trimming.
-    pub text: String,
-    /// Intent of a customer turn (given by the caller or classified by the component).
-    pub intent: Option<String>,
-    /// Confidence of `intent`, in `[0, 1]`; `always_human` intents count from
-    /// [`ALWAYS_HUMAN_MIN_CONFIDENCE`].
-    pub confidence: Option<f32>,
-    /// Bot turns: `false` = the bot had no answer.
-    pub answered: Option<bool>,
-    /// Customer turns: the probability that the turn is negative, as an earlier decision
-    /// computed it ([`Signals::latest_negative`]); none = the decision computes it. A caller
-    /// that keeps the conversation stores it so that no turn is run through the encoder twice.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub negative: Option<f32>,
-}
-
-impl Turn {
-    /// A turn of `role` with only its text.
-    pub fn new(role: Role, text: &str) -> Self {
-        Self {
-            role: Some(role),
-            text: text.into(),
-            ..Default::default()
-        }
-    }
-    fn is(&self, role: Role) -> bool {
-        self.role == Some(role)
-    }
-}
 
 #[cfg(test)]
 mod tests;

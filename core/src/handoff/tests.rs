@@ -1,6 +1,7 @@
 use super::*;
 use crate::foundation::calendar::Calendar;
 use crate::foundation::vocab::Priority;
+use crate::foundation::vocab::Role;
 use crate::kb::{HandoffRule, RuleCondition};
 use std::collections::{BTreeMap, BTreeSet};
 

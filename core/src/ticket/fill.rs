@@ -1,13 +1,14 @@
 //! Auto-fill: from a validated create request (plus the intent classification and the
 //! customer's recent-ticket count, which the component looks up) to everything a ticket stores.
 
-use super::{CreateInput, TicketPolicy, TurnInput};
+use super::{CreateInput, TicketPolicy};
 use crate::faq::templates::EntityPatterns;
 use crate::foundation::pii;
 use crate::foundation::text::contains_phrase;
 use crate::foundation::text::{detect_language, normalize};
 use crate::foundation::vocab::Priority;
 use crate::foundation::vocab::Role;
+use crate::foundation::vocab::Turn;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -70,7 +71,7 @@ pub struct Draft {
     /// topic, masked, at most [`SUMMARY_CHARS`].
     pub summary: String,
     /// The request's transcript with personal data masked.
-    pub transcript: Vec<TurnInput>,
+    pub transcript: Vec<Turn>,
     /// Entities of the customer turns, without repeats.
     pub entities: Vec<Entity>,
     /// SLA for the priority, in hours (`kb.yaml`'s `ticket_sla_hours`, else 72/24/4/1).
@@ -162,11 +163,12 @@ impl TicketRules {
             ),
             None => self.priority(&category, &topics, input.customer.is_vip(), recent_tickets),
         };
-        let transcript: Vec<TurnInput> = input
+        let transcript: Vec<Turn> = input
             .transcript
             .iter()
-            .map(|t| TurnInput {
+            .map(|t| Turn {
                 text: pii::mask(&t.text),
+                negative: None,
                 ..t.clone()
             })
             .collect();

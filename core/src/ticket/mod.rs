@@ -21,7 +21,7 @@ pub use policy::TicketPolicy;
 
 use crate::foundation::problem::Problem;
 use crate::foundation::vocab::Priority;
-use crate::foundation::vocab::Role;
+use crate::foundation::vocab::{Role, Turn};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -67,25 +67,6 @@ impl Customer {
     }
 }
 
-/// One turn of the transcript (request and stored shape).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TurnInput {
-    /// Who wrote the turn.
-    pub role: Role,
-    /// The turn's text, 1–[`MAX_TEXT_BYTES`] bytes; stored with personal data masked.
-    pub text: String,
-    /// Intent of a customer turn, if the caller knows it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub intent: Option<String>,
-    /// Confidence of `intent`, in `[0, 1]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<f32>,
-    /// Bot turns: `false` marks a no-answer or fallback.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub answered: Option<bool>,
-}
-
 /// `POST /v1/tickets` body.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,7 +75,7 @@ pub struct CreateInput {
     pub customer: Customer,
     /// The conversation so far, oldest first: 1–[`MAX_TURNS`] turns, at least one from the
     /// customer.
-    pub transcript: Vec<TurnInput>,
+    pub transcript: Vec<Turn>,
     /// Subject line; none: the first sentence of the first customer turn.
     #[serde(default)]
     pub subject: Option<String>,
@@ -161,6 +142,12 @@ impl CreateInput {
                     format!("at most {MAX_ID_BYTES} bytes"),
                 ));
             }
+            if t.negative.is_some() {
+                bad.push((
+                    format!("transcript[{i}].negative"),
+                    "not part of a ticket's transcript (omit it)".into(),
+                ));
+            }
         }
         if let Some(s) = &self.subject
             && (s.trim().is_empty() || s.len() > MAX_FIELD_BYTES)
@@ -220,7 +207,7 @@ pub struct Ticket {
     /// Extractive summary (`[category name] first sentence; …`), at most 280 characters, masked.
     pub summary: String,
     /// The conversation, personal data masked.
-    pub transcript: Vec<TurnInput>,
+    pub transcript: Vec<Turn>,
     /// Order numbers, amounts, dates and (masked) personal data found in the customer turns.
     pub entities: Vec<Entity>,
     /// When the SLA is due: RFC 3339 UTC with milliseconds (`2026-11-26T16:45:15.271Z`).

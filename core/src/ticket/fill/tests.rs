@@ -100,12 +100,13 @@ fn input(texts: &[&str]) -> CreateInput {
         },
         transcript: texts
             .iter()
-            .map(|t| TurnInput {
+            .map(|t| Turn {
                 role: Role::Customer,
                 text: t.to_string(),
                 intent: None,
                 confidence: None,
                 answered: None,
+                negative: None,
             })
             .collect(),
         subject: None,
@@ -264,4 +265,21 @@ fn dates_are_entities_and_mixed_text_works() {
         values.contains(&("order_id", "1234567890123")),
         "{values:?}"
     );
+}
+
+#[test]
+fn a_transcript_turn_carries_no_sentiment_and_a_stored_turn_reads_as_before() {
+    let rules = rules();
+    let mut req = input(&["我的订单 TD2026112612345 还没到 where is it?"]);
+    assert!(req.validate(&rules.policy).is_ok());
+    // `negative` is a handoff signal: a ticket's transcript refuses it, by name.
+    req.transcript[0].negative = Some(0.9);
+    let p = req.validate(&rules.policy).unwrap_err();
+    assert_eq!(p.status, 422);
+    assert_eq!(p.invalid_params[0].name, "transcript[0].negative");
+    // The one turn type writes a ticket's transcript line as the old transcript type did, and
+    // an unknown field is still refused.
+    let line = serde_json::to_string(&Turn::new(Role::Customer, "在吗")).unwrap();
+    assert_eq!(line, r#"{"role":"customer","text":"在吗"}"#);
+    assert!(serde_json::from_str::<Turn>(r#"{"role":"bot","text":"hi","mood":1}"#).is_err());
 }
