@@ -42,16 +42,20 @@ mod bindings {
         path: "../../wit",
         pub_export_macro: true,
         generate_all,
+        with: {
+            "tandem:service/types@0.1.0": tandem_contract::types,
+            "tandem:service/encoder@0.1.0": tandem_contract::encoder,
+        },
     });
 }
 
-use bindings::tandem::service::encoder as wit_encoder;
 use bindings::tandem::service::faq as wit_faq;
 use bindings::tandem::service::feedback as wit_feedback;
 use bindings::tandem::service::handoff as wit_handoff;
 use bindings::tandem::service::intent as wit_intent;
 use bindings::tandem::service::ticket as wit_ticket;
-use bindings::tandem::service::types as wit_types;
+use tandem_contract::encoder as wit_encoder;
+use tandem_contract::types as wit_types;
 
 /// Templates, entity patterns and names extracted from `models/` by `build.rs`.
 const POLICY_JSON: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/assist.json"));

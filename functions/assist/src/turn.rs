@@ -10,7 +10,7 @@ use spin_sdk::key_value::Store;
 use tandem_core::assist::response::AssistResponse;
 use tandem_core::assist::{
     self, AssistRequest, Conversation, Decision, DeskHours, HandoffView, IntentView, Lookup,
-    Replies, TicketRef, Turn,
+    Replies, Reply, TicketRef, Turn,
 };
 use tandem_core::foundation::problem::Problem;
 use tandem_core::foundation::vocab::Role;
@@ -132,7 +132,7 @@ async fn hand_off(
     conv.ticket = Some(TicketRef {
         id: t.id.clone(),
         queue: t.queue.clone(),
-        priority: conv::priority_str(t.priority).to_string(),
+        priority: t.priority.as_str().to_string(),
         category: t.category.clone(),
         sla_due: t.sla_due.clone(),
         created_at: t.created_at.clone(),
@@ -141,6 +141,46 @@ async fn hand_off(
     let in_scope = (!intent.out_of_scope).then_some(intent.intent.as_str());
     record_handoff(conv, turn, in_scope).await;
     Ok(Some(new))
+}
+
+/// The conversation, durably, before the turn is answered.
+async fn save(store: &Store, conv: &Conversation) -> Result<(), Problem> {
+    let state = serde_json::to_vec(conv)
+        .map_err(|e| Problem::internal(format!("serialising the conversation: {e}")))?;
+    store
+        .set(assist::state_key(&conv.id), state)
+        .await
+        .map_err(store_error)
+}
+
+/// What the knowledge store learns from the turn: a question the bot could not answer (a
+/// gap), or that an earlier gap of this conversation went to a person.
+async fn note_for_knowledge(
+    conv: &Conversation,
+    turn_number: u32,
+    message: &str,
+    reply: &Reply,
+    understood: &Understood,
+    ticket_created: bool,
+    now: i64,
+) {
+    let c = &understood.intent;
+    if assist::is_knowledge_gap(reply.source, understood.faq.best.is_some(), c.out_of_scope) {
+        let intent = (!c.out_of_scope).then_some(c.intent.as_str());
+        let handed_off = conv.ticket.is_some();
+        record_gap(
+            &conv.id,
+            turn_number,
+            message,
+            reply.lang,
+            intent,
+            handed_off,
+            now,
+        )
+        .await;
+    } else if ticket_created {
+        mark_handed_off(&conv.id).await;
+    }
 }
 
 /// One customer turn, end to end.
@@ -193,29 +233,18 @@ pub(crate) async fn turn(body: AssistRequest) -> Result<AssistResponse, Problem>
         conv.pending.as_ref(),
     );
     conv.record_turn(customer_turn, &reply, now);
-    let state = serde_json::to_vec(&conv)
-        .map_err(|e| Problem::internal(format!("serialising the conversation: {e}")))?;
-    store
-        .set(assist::state_key(&conv.id), state)
-        .await
-        .map_err(store_error)?;
-
-    if assist::is_knowledge_gap(reply.source, best.is_some(), c.out_of_scope) {
-        let intent = (!c.out_of_scope).then_some(c.intent.as_str());
-        let handed_off = conv.ticket.is_some();
-        record_gap(
-            &conv.id,
-            turn_number,
-            message,
-            reply.lang,
-            intent,
-            handed_off,
-            now,
-        )
-        .await;
-    } else if created.is_some() {
-        mark_handed_off(&conv.id).await;
-    }
+    save(&store, &conv).await?;
+    let ticket_created = created.is_some();
+    note_for_knowledge(
+        &conv,
+        turn_number,
+        message,
+        &reply,
+        &understood,
+        ticket_created,
+        now,
+    )
+    .await;
     Ok(response::render(
         &conv,
         turn_number,

@@ -32,6 +32,9 @@ mod bindings {
         path: "../../wit",
         pub_export_macro: true,
         generate_all,
+        with: {
+            "tandem:service/types@0.1.0": tandem_contract::types,
+        },
     });
 }
 

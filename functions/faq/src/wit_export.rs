@@ -1,8 +1,8 @@
 //! The `tandem:service/faq` export and its conversions.
 
 use crate::bindings::exports::tandem::service::faq as wit;
-use crate::bindings::tandem::service::types as wit_types;
-use crate::{Component, LangArg, ask, to_wit_error};
+use crate::{Component, LangArg, ask};
+use tandem_contract::types as wit_types;
 use tandem_core::faq::runner::{Mode, Suggestion};
 
 // A composed caller is inside the trust boundary the composition draws: no token here.
@@ -17,7 +17,8 @@ impl wit::Guest for Component {
             wit::Mode::Customer => Mode::Customer,
             wit::Mode::Agent => Mode::Agent,
         };
-        let a = ask(&request.question, lang, request.top_k, mode).map_err(to_wit_error)?;
+        let a =
+            ask(&request.question, lang, request.top_k, mode).map_err(wit_types::Error::from)?;
         let suggestion = |s: Suggestion| wit::Suggestion {
             faq_id: s.faq_id,
             score: s.score,

@@ -3,8 +3,8 @@
 //! do.
 
 use crate::bindings::exports::tandem::service::feedback as wit;
-use crate::bindings::tandem::service::types as wit_types;
-use crate::{Component, export, record, stats, to_wit_error};
+use crate::{Component, export, record, stats};
+use tandem_contract::types as wit_types;
 use tandem_core::feedback::{self, EventInput};
 
 fn wit_counts(c: &tandem_core::feedback::metrics::Counts) -> wit::Counts {
@@ -67,7 +67,7 @@ impl wit::Guest for Component {
         record(&input)
             .await
             .map(|(_, created)| created)
-            .map_err(to_wit_error)
+            .map_err(wit_types::Error::from)
     }
 
     async fn stats(request: wit::StatsRequest) -> Result<wit::StatsReport, wit_types::Error> {
@@ -79,7 +79,7 @@ impl wit::Guest for Component {
         });
         let (s, ..) = stats(request.start.as_deref(), request.end.as_deref(), group_by)
             .await
-            .map_err(to_wit_error)?;
+            .map_err(wit_types::Error::from)?;
         Ok(wit::StatsReport {
             counts: wit_counts(&s.counts),
             metrics: wit_metrics(&s.metrics),
@@ -107,7 +107,9 @@ impl wit::Guest for Component {
     }
 
     async fn export_corrections(since: Option<String>) -> Result<Vec<String>, wit_types::Error> {
-        let lines = export(since.as_deref()).await.map_err(to_wit_error)?;
+        let lines = export(since.as_deref())
+            .await
+            .map_err(wit_types::Error::from)?;
         Ok(lines.iter().map(|l| l.to_string()).collect())
     }
 }

@@ -66,7 +66,7 @@ fn from_body(body: DecideBody) -> Result<Request, Problem> {
     let mut turns = Vec::with_capacity(body.turns.len().min(MAX_TURNS + 1));
     for (i, t) in body.turns.into_iter().enumerate() {
         turns.push(Turn {
-            role: Some(request::parse_role(i, &t.role)?),
+            role: request::parse_role(i, &t.role)?,
             text: t.text,
             intent: t.intent,
             confidence: t.confidence,

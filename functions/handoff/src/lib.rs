@@ -44,14 +44,17 @@ mod bindings {
         path: "../../wit",
         pub_export_macro: true,
         generate_all,
+        with: {
+            "tandem:service/types@0.1.0": tandem_contract::types,
+            "tandem:service/encoder@0.1.0": tandem_contract::encoder,
+        },
     });
 }
 
-use bindings::tandem::service::encoder as wit_encoder;
 use bindings::tandem::service::intent as wit_intent;
-use bindings::tandem::service::types as wit_types;
+use tandem_contract::types as wit_types;
 
-tandem_adapter::sentence_embedding_import!(wit_encoder, wit_types);
+use tandem_contract::sentence_embedding;
 
 const HANDOFF_ONNX: &[u8] = include_bytes!("../../../models/handoff.onnx");
 const HANDOFF_MANIFEST: &[u8] = include_bytes!("../../../models/handoff.json");
@@ -99,7 +102,7 @@ struct DecideResponse {
 fn classify_missing(turns: &mut [Turn]) -> Result<(), Problem> {
     for t in turns
         .iter_mut()
-        .filter(|t| t.role == Some(Role::Customer) && t.intent.is_none())
+        .filter(|t| t.role == Role::Customer && t.intent.is_none())
     {
         if t.text.trim().is_empty() {
             continue;
@@ -175,11 +178,9 @@ impl bindings::Guest for Component {
         // trap until composed), so the warm-up turn carries its intent and the sentiment
         // model gets a zero embedding.
         let turns = [Turn {
-            role: Some(Role::Customer),
-            text: "warm up 预热".into(),
             intent: Some("warm_up".into()),
             confidence: Some(1.0),
-            ..Default::default()
+            ..Turn::new(Role::Customer, "warm up 预热")
         }];
         let _ = engine().decide(None, &turns, Availability::default(), &mut |_| {
             Ok(vec![0.0; tandem_core::foundation::features::EMBEDDING_DIM])
@@ -188,7 +189,5 @@ impl bindings::Guest for Component {
         freeze_snapshot_heap();
     }
 }
-
-tandem_adapter::wit_error_mapping!(wit_types);
 
 bindings::export!(Component with_types_in bindings);

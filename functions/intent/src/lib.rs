@@ -34,13 +34,14 @@ mod bindings {
         path: "../../wit",
         pub_export_macro: true,
         generate_all,
+        with: {
+            "tandem:service/types@0.1.0": tandem_contract::types,
+            "tandem:service/encoder@0.1.0": tandem_contract::encoder,
+        },
     });
 }
 
-use bindings::tandem::service::encoder as wit_encoder;
-use bindings::tandem::service::types as wit_types;
-
-tandem_adapter::sentence_embedding_import!(wit_encoder, wit_types);
+use tandem_contract::sentence_embedding;
 
 const MODEL_ONNX: &[u8] = include_bytes!("../../../models/intent.onnx");
 const MODEL_MANIFEST: &[u8] = include_bytes!("../../../models/intent.json");
@@ -121,7 +122,5 @@ impl bindings::Guest for Component {
         freeze_snapshot_heap();
     }
 }
-
-tandem_adapter::wit_error_mapping!(wit_types);
 
 bindings::export!(Component with_types_in bindings);

@@ -1,12 +1,12 @@
 //! The `tandem:service/intent` export and its conversions.
 
 use crate::bindings::exports::tandem::service::intent as wit;
-use crate::bindings::tandem::service::types as wit_types;
-use crate::{Component, classify, to_wit_error};
+use crate::{Component, classify};
+use tandem_contract::types as wit_types;
 
 impl wit::Guest for Component {
     fn classify(request: wit::ClassifyRequest) -> Result<wit::Classification, wit_types::Error> {
-        let response = classify(&request.text, request.top_k).map_err(to_wit_error)?;
+        let response = classify(&request.text, request.top_k).map_err(wit_types::Error::from)?;
         let c = response.classification;
         Ok(wit::Classification {
             intent: c.intent,

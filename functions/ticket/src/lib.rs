@@ -33,13 +33,16 @@ mod bindings {
         path: "../../wit",
         pub_export_macro: true,
         generate_all,
+        with: {
+            "tandem:service/types@0.1.0": tandem_contract::types,
+        },
     });
 }
 
 mod wit_export;
 
 use bindings::tandem::service::intent as wit_intent;
-use bindings::tandem::service::types as wit_types;
+use tandem_contract::types as wit_types;
 
 /// Routing, priority hints, entity patterns and SLAs from the KB (`kb-loader build`).
 const POLICY_JSON: &[u8] = include_bytes!("../../../models/ticket.json");

@@ -3,47 +3,10 @@
 //! the agent view; the HTTP routes are where tokens are checked.
 
 use crate::bindings::exports::tandem::service::ticket as wit;
-use crate::bindings::tandem::service::types as wit_types;
 use crate::store;
-use tandem_core::foundation::vocab::Priority;
-use tandem_core::foundation::vocab::Role;
-use tandem_core::ticket::{self, CreateInput, Customer, Status, TurnInput};
-
-tandem_adapter::wit_error_mapping!(wit_types);
-
-fn priority_from_wit(p: wit_types::Priority) -> Priority {
-    match p {
-        wit_types::Priority::Low => Priority::Low,
-        wit_types::Priority::Normal => Priority::Normal,
-        wit_types::Priority::High => Priority::High,
-        wit_types::Priority::Urgent => Priority::Urgent,
-    }
-}
-
-fn priority_to_wit(p: Priority) -> wit_types::Priority {
-    match p {
-        Priority::Low => wit_types::Priority::Low,
-        Priority::Normal => wit_types::Priority::Normal,
-        Priority::High => wit_types::Priority::High,
-        Priority::Urgent => wit_types::Priority::Urgent,
-    }
-}
-
-fn role_from_wit(r: wit_types::Role) -> Role {
-    match r {
-        wit_types::Role::Customer => Role::Customer,
-        wit_types::Role::Bot => Role::Bot,
-        wit_types::Role::Agent => Role::Agent,
-    }
-}
-
-fn role_to_wit(r: Role) -> wit_types::Role {
-    match r {
-        Role::Customer => wit_types::Role::Customer,
-        Role::Bot => wit_types::Role::Bot,
-        Role::Agent => wit_types::Role::Agent,
-    }
-}
+use tandem_contract::types as wit_types;
+use tandem_core::foundation::vocab::Turn;
+use tandem_core::ticket::{self, CreateInput, Customer, Status};
 
 fn status_to_wit(s: Status) -> wit::Status {
     match s {
@@ -69,25 +32,14 @@ fn ticket_to_wit(t: ticket::Ticket) -> wit::Ticket {
     wit::Ticket {
         id: t.id,
         status: status_to_wit(t.status),
-        priority: priority_to_wit(t.priority),
+        priority: t.priority.into(),
         category: t.category,
         queue: t.queue,
         assignee: t.assignee,
         customer: customer_to_wit(t.customer),
         subject: t.subject,
         summary: t.summary,
-        transcript: t
-            .transcript
-            .into_iter()
-            .map(|x| wit_types::Turn {
-                role: role_to_wit(x.role),
-                text: x.text,
-                intent: x.intent,
-                confidence: x.confidence,
-                answered: x.answered,
-                negative: None,
-            })
-            .collect(),
+        transcript: t.transcript.into_iter().map(Into::into).collect(),
         entities: t
             .entities
             .into_iter()
@@ -114,20 +66,18 @@ impl wit::Guest for crate::Component {
                 contact: c.contact,
                 tier: c.tier,
             },
+            // A turn's sentiment is a handoff signal, not part of what an agent reads.
             transcript: request
                 .transcript
                 .into_iter()
-                .map(|t| TurnInput {
-                    role: role_from_wit(t.role),
-                    text: t.text,
-                    intent: t.intent,
-                    confidence: t.confidence,
-                    answered: t.answered,
+                .map(|t| Turn {
+                    negative: None,
+                    ..t.into()
                 })
                 .collect(),
             subject: request.subject,
             category: request.category,
-            priority: request.priority.map(priority_from_wit),
+            priority: request.priority.map(Into::into),
         };
         let (created, token) = crate::create(
             &input,
@@ -135,7 +85,7 @@ impl wit::Guest for crate::Component {
             crate::Caller::Anonymous,
         )
         .await
-        .map_err(to_wit_error)?;
+        .map_err(wit_types::Error::from)?;
         Ok(wit::Created {
             ticket: ticket_to_wit(created.ticket),
             access_token: token,
@@ -144,15 +94,15 @@ impl wit::Guest for crate::Component {
     }
 
     async fn get(id: String) -> Result<wit::Ticket, wit_types::Error> {
-        let store = store::open().await.map_err(to_wit_error)?;
-        match store.get(&id).await.map_err(to_wit_error)? {
+        let store = store::open().await.map_err(wit_types::Error::from)?;
+        match store.get(&id).await.map_err(wit_types::Error::from)? {
             Some(t) => Ok(ticket_to_wit(t)),
             None => Err(wit_types::Error::NotFound(format!("no ticket {id}"))),
         }
     }
 
     async fn agents_online() -> Result<Option<u32>, wit_types::Error> {
-        let store = store::open().await.map_err(to_wit_error)?;
-        store.agents_online().await.map_err(to_wit_error)
+        let store = store::open().await.map_err(wit_types::Error::from)?;
+        store.agents_online().await.map_err(wit_types::Error::from)
     }
 }
