@@ -40,85 +40,15 @@ pub enum WeightFormat {
 /// Serialised ONNX bytes of `model`. Deterministic: same model → same bytes.
 #[cfg(feature = "train")]
 pub fn export(model: &LinearModel, format: WeightFormat, doc: &[(&str, &str)]) -> Vec<u8> {
-    let (v, c) = (model.n_features as i64, model.n_classes as i64);
+    let c = model.n_classes as i64;
     let mut init = vec![
         tensor_f32("bias", &[c], &model.bias),
         tensor_i64("axis0", &[1], &[0]),
         tensor_i64("axis1", &[1], &[1]),
     ];
-    let mut nodes = Vec::new();
-    match format {
-        WeightFormat::F32 => {
-            init.push(tensor_f32("W", &[v, c], &model.weights));
-            nodes.push(node(
-                "Gather",
-                &["W", "indices"],
-                "rows",
-                vec![attr_int("axis", 0)],
-            ));
-            nodes.push(node("Unsqueeze", &["values", "axis1"], "col", vec![]));
-        }
-        WeightFormat::Int8 => {
-            let (q, scales) = model.quantize_rows();
-            init.push(TensorProto {
-                name: "W_int8".into(),
-                dims: vec![v, c],
-                data_type: DataType::Int8 as i32,
-                raw_data: q.iter().map(|&x| x as u8).collect(),
-                ..Default::default()
-            });
-            init.push(tensor_f32("row_scale", &[v], &scales));
-            nodes.push(node(
-                "Gather",
-                &["W_int8", "indices"],
-                "rows_int8",
-                vec![attr_int("axis", 0)],
-            ));
-            nodes.push(node(
-                "Cast",
-                &["rows_int8"],
-                "rows",
-                vec![attr_int("to", DataType::Float as i64)],
-            ));
-            nodes.push(node(
-                "Gather",
-                &["row_scale", "indices"],
-                "scales",
-                vec![attr_int("axis", 0)],
-            ));
-            nodes.push(node("Mul", &["values", "scales"], "scaled", vec![]));
-            nodes.push(node("Unsqueeze", &["scaled", "axis1"], "col", vec![]));
-        }
-    }
-    nodes.push(node("Mul", &["rows", "col"], "contrib", vec![]));
-    nodes.push(node(
-        "ReduceSum",
-        &["contrib", "axis0"],
-        "summed",
-        vec![attr_int("keepdims", 0)],
-    ));
-    nodes.push(node("Add", &["summed", "bias"], "logits", vec![]));
-    nodes.push(node(
-        "Softmax",
-        &["logits"],
-        "probs",
-        vec![attr_int("axis", -1)],
-    ));
-
-    let graph = GraphProto {
-        name: "tandem_linear".into(),
-        node: nodes,
-        initializer: init,
-        input: vec![
-            value_info("indices", DataType::Int64, vec![Dimension::sym("N")]),
-            value_info("values", DataType::Float, vec![Dimension::sym("N")]),
-        ],
-        output: vec![
-            value_info("probs", DataType::Float, vec![Dimension::fixed(c)]),
-            value_info("logits", DataType::Float, vec![Dimension::fixed(c)]),
-        ],
-        ..Default::default()
-    };
+    let (weights, mut nodes) = gather_rows(model, format);
+    init.extend(weights);
+    nodes.extend(score_nodes());
     let model = ModelProto {
         ir_version: 7,
         opset_import: vec![OperatorSetIdProto {
@@ -126,7 +56,7 @@ pub fn export(model: &LinearModel, format: WeightFormat, doc: &[(&str, &str)]) -
             version: OPSET,
         }],
         producer_name: "tandem-kb-loader".into(),
-        graph: Some(graph),
+        graph: Some(graph(nodes, init, c)),
         metadata_props: doc
             .iter()
             .map(|(k, v)| StringStringEntryProto {
@@ -137,6 +67,99 @@ pub fn export(model: &LinearModel, format: WeightFormat, doc: &[(&str, &str)]) -
         ..Default::default()
     };
     prost::Message::encode_to_vec(&model)
+}
+
+/// The weight initializers of `format`, and the nodes that put the present features' weight
+/// rows in `rows` and what to weigh each row by, as a column, in `col`.
+#[cfg(feature = "train")]
+fn gather_rows(model: &LinearModel, format: WeightFormat) -> (Vec<TensorProto>, Vec<NodeProto>) {
+    let (v, c) = (model.n_features as i64, model.n_classes as i64);
+    match format {
+        WeightFormat::F32 => (
+            vec![tensor_f32("W", &[v, c], &model.weights)],
+            vec![
+                node(
+                    "Gather",
+                    &["W", "indices"],
+                    "rows",
+                    vec![attr_int("axis", 0)],
+                ),
+                node("Unsqueeze", &["values", "axis1"], "col", vec![]),
+            ],
+        ),
+        WeightFormat::Int8 => {
+            let (q, scales) = model.quantize_rows();
+            let weights = vec![
+                TensorProto {
+                    name: "W_int8".into(),
+                    dims: vec![v, c],
+                    data_type: DataType::Int8 as i32,
+                    raw_data: q.iter().map(|&x| x as u8).collect(),
+                    ..Default::default()
+                },
+                tensor_f32("row_scale", &[v], &scales),
+            ];
+            // The row scale multiplies the value, not the row: N multiplications, not N × C.
+            let nodes = vec![
+                node(
+                    "Gather",
+                    &["W_int8", "indices"],
+                    "rows_int8",
+                    vec![attr_int("axis", 0)],
+                ),
+                node(
+                    "Cast",
+                    &["rows_int8"],
+                    "rows",
+                    vec![attr_int("to", DataType::Float as i64)],
+                ),
+                node(
+                    "Gather",
+                    &["row_scale", "indices"],
+                    "scales",
+                    vec![attr_int("axis", 0)],
+                ),
+                node("Mul", &["values", "scales"], "scaled", vec![]),
+                node("Unsqueeze", &["scaled", "axis1"], "col", vec![]),
+            ];
+            (weights, nodes)
+        }
+    }
+}
+
+/// `rows` × `col` summed over the features, plus the bias: the logits, and their softmax.
+#[cfg(feature = "train")]
+fn score_nodes() -> [NodeProto; 4] {
+    [
+        node("Mul", &["rows", "col"], "contrib", vec![]),
+        node(
+            "ReduceSum",
+            &["contrib", "axis0"],
+            "summed",
+            vec![attr_int("keepdims", 0)],
+        ),
+        node("Add", &["summed", "bias"], "logits", vec![]),
+        node("Softmax", &["logits"], "probs", vec![attr_int("axis", -1)]),
+    ]
+}
+
+/// The graph of `nodes`: sparse features (indices, values) in, `c` class scores out.
+#[cfg(feature = "train")]
+fn graph(nodes: Vec<NodeProto>, initializer: Vec<TensorProto>, c: i64) -> GraphProto {
+    GraphProto {
+        name: "tandem_linear".into(),
+        node: nodes,
+        initializer,
+        input: vec![
+            value_info("indices", DataType::Int64, vec![Dimension::sym("N")]),
+            value_info("values", DataType::Float, vec![Dimension::sym("N")]),
+        ],
+        output: vec![
+            value_info("probs", DataType::Float, vec![Dimension::fixed(c)]),
+            value_info("logits", DataType::Float, vec![Dimension::fixed(c)]),
+        ],
+        ..Default::default()
+    }
 }
 
 #[cfg(feature = "train")]
