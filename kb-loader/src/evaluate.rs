@@ -2,10 +2,11 @@
 //! prints a table (or JSON) of accuracy, macro-F1, per-intent P/R, confused pairs, OOS recall.
 
 use crate::pipeline::{self, Recipe, Trained};
-use crate::{RecipeArgs, input_path, source};
+use crate::source::{self, Source};
+use crate::{RecipeArgs, input_path};
 use anyhow::{Context, ensure};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tandem_core::eval::{self, Report};
 use tandem_core::intent::{self, OosPolicy};
 use tandem_core::kb::{TrainingSet, shuffle};
@@ -102,25 +103,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         return crate::handoff::eval(kb, &args.models, args.json);
     }
     if args.faq {
-        return match (&src.kb, &args.test) {
-            (Some(kb), None) => match &args.drafts {
-                Some(d) => crate::faq_eval::drafts(
-                    kb,
-                    &crate::drafts::read_changes(d)?,
-                    &recipe,
-                    args.json,
-                ),
-                None => crate::faq_eval::kb(&crate::faq::corpus_from_kb(kb), &recipe, args.json),
-            },
-            (_, Some(test)) => crate::faq_eval::csv(
-                &src.set,
-                &source::load(test)?.set,
-                args.examples_per_intent.unwrap_or(5),
-                &recipe,
-                args.json,
-            ),
-            (None, None) => anyhow::bail!("--faq needs a KB folder, or a training CSV with --test"),
-        };
+        return faq(&src, args, &recipe);
     }
     let calibration = args
         .calibrate
@@ -128,42 +111,97 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         .map(|p| source::load(p))
         .transpose()?
         .map(|s| s.set);
+    let calibration = calibration.as_ref();
     if args.compare_tiers {
-        ensure!(
-            recipe.embedder.is_some(),
-            "--compare-tiers compares against the semantic tier: give --embedding-weight > 0"
-        );
-        let mut ngram = recipe.clone();
-        ngram.features.embedding_weight = 0.0;
-        ngram.embedder = None;
-        let before = evaluate(&src.set, calibration.as_ref(), args, &ngram)?;
-        let after = evaluate(&src.set, calibration.as_ref(), args, &recipe)?;
-        if args.json {
-            let both = serde_json::json!({"ngram": before, "semantic": after});
-            println!("{}", serde_json::to_string_pretty(&both)?);
-        } else {
-            print_side_by_side(("n-gram tier", &before), ("semantic tier", &after));
-        }
-        return Ok(());
+        return compare_tiers(&src.set, calibration, args, &recipe);
     }
-    let Some(corrections) = &args.corrections else {
-        let out = evaluate(&src.set, calibration.as_ref(), args, &recipe)?;
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        } else {
-            print_table(&out);
-        }
-        return Ok(());
-    };
-    let mut corrected = source::load(&path)?;
+    match &args.corrections {
+        None => intents(&src.set, calibration, args, &recipe),
+        Some(corrections) => with_corrections(&path, &src, corrections, calibration, args, &recipe),
+    }
+}
+
+/// `--faq`: retrieval on the KB's held-out paraphrases (without and with accepted drafts), or
+/// on the test CSV's utterances.
+fn faq(src: &Source, args: &EvalArgs, recipe: &Recipe) -> anyhow::Result<()> {
+    match (&src.kb, &args.test) {
+        (Some(kb), None) => match &args.drafts {
+            Some(d) => {
+                crate::faq_eval::drafts(kb, &crate::drafts::read_changes(d)?, recipe, args.json)
+            }
+            None => crate::faq_eval::kb(&crate::faq::corpus_from_kb(kb), recipe, args.json),
+        },
+        (_, Some(test)) => crate::faq_eval::csv(
+            &src.set,
+            &source::load(test)?.set,
+            args.examples_per_intent.unwrap_or(5),
+            recipe,
+            args.json,
+        ),
+        (None, None) => anyhow::bail!("--faq needs a KB folder, or a training CSV with --test"),
+    }
+}
+
+/// Intent classification trained on `set`, as a table or JSON.
+fn intents(
+    set: &TrainingSet,
+    calibration: Option<&TrainingSet>,
+    args: &EvalArgs,
+    recipe: &Recipe,
+) -> anyhow::Result<()> {
+    let out = evaluate(set, calibration, args, recipe)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print_table(&out);
+    }
+    Ok(())
+}
+
+/// `--compare-tiers`: the n-gram tier against `recipe`'s semantic tier, on the same split.
+fn compare_tiers(
+    set: &TrainingSet,
+    calibration: Option<&TrainingSet>,
+    args: &EvalArgs,
+    recipe: &Recipe,
+) -> anyhow::Result<()> {
+    ensure!(
+        recipe.embedder.is_some(),
+        "--compare-tiers compares against the semantic tier: give --embedding-weight > 0"
+    );
+    let mut ngram = recipe.clone();
+    ngram.features.embedding_weight = 0.0;
+    ngram.embedder = None;
+    let before = evaluate(set, calibration, args, &ngram)?;
+    let after = evaluate(set, calibration, args, recipe)?;
+    if args.json {
+        let both = serde_json::json!({"ngram": before, "semantic": after});
+        println!("{}", serde_json::to_string_pretty(&both)?);
+    } else {
+        print_side_by_side(("n-gram tier", &before), ("semantic tier", &after));
+    }
+    Ok(())
+}
+
+/// `--corrections`: the evaluation without and with the corrections in the training data, and
+/// which of the corrected utterances each model gets right.
+fn with_corrections(
+    path: &Path,
+    src: &Source,
+    corrections: &Path,
+    calibration: Option<&TrainingSet>,
+    args: &EvalArgs,
+    recipe: &Recipe,
+) -> anyhow::Result<()> {
+    let mut corrected = source::load(path)?;
     let rows = source::apply_corrections(&mut corrected, corrections)?;
-    let before = evaluate(&src.set, calibration.as_ref(), args, &recipe)?;
-    let after = evaluate(&corrected.set, calibration.as_ref(), args, &recipe)?;
+    let before = evaluate(&src.set, calibration, args, recipe)?;
+    let after = evaluate(&corrected.set, calibration, args, recipe)?;
     // Models of all the training data, without and with the corrections, asked the corrected
     // utterances themselves.
     let (old, new) = (
-        pipeline::train(&src.set, &recipe, "model without corrections"),
-        pipeline::train(&corrected.set, &recipe, "model with corrections"),
+        pipeline::train(&src.set, recipe, "model without corrections"),
+        pipeline::train(&corrected.set, recipe, "model with corrections"),
     );
     let answer = |m: &Trained, labels: &[String], text: &str| {
         let (logits, probs) = m.scores(text);
