@@ -384,6 +384,25 @@ impl<C: Connection> Store<C> {
     /// Stats over conversations started in `[from, to)`; the same numbers as
     /// `tandem_core::feedback::metrics::stats` over the same events, aggregated in SQL.
     pub async fn stats(&self, from: i64, to: i64, by: Option<GroupBy>) -> Result<Stats, Problem> {
+        let (total, groups) = self.conversation_counts(from, to, by).await?;
+        let events = self.event_counts(from, to).await?;
+        let corrections = self.intent_corrections(from, to).await?;
+        Ok(Stats {
+            counts: total,
+            metrics: total.metrics(),
+            events,
+            top_corrections: metrics::rank_corrections(corrections),
+            groups: by.map(|_| groups),
+        })
+    }
+
+    /// The counts of the conversations started in `[from, to)`, in total and per group of `by`.
+    async fn conversation_counts(
+        &self,
+        from: i64,
+        to: i64,
+        by: Option<GroupBy>,
+    ) -> Result<(Counts, Vec<metrics::Group>), Problem> {
         let key = match by {
             None => "NULL",
             Some(GroupBy::Intent) => "intent",
@@ -412,26 +431,20 @@ impl<C: Connection> Store<C> {
         let mut total = Counts::default();
         let mut groups = Vec::new();
         for row in &rows {
-            let n = |i: usize| row.get::<i64>(i).unwrap_or(0).max(0) as u64;
-            let c = Counts {
-                conversations: n(1),
-                with_outcome: n(2),
-                resolved: n(3),
-                resolved_first_contact: n(4),
-                self_served: n(5),
-                handed_off: n(6),
-                rated: n(7),
-                satisfied: n(8),
-                rating_sum: n(9),
-            };
+            let c = counts_of(row);
             add_counts(&mut total, &c);
             groups.push(metrics::Group::new(
                 row.get::<&str>(0).map(str::to_string),
                 c,
             ));
         }
+        Ok((total, groups))
+    }
 
+    /// The events of each kind created in `[from, to)`.
+    async fn event_counts(&self, from: i64, to: i64) -> Result<EventCounts, Problem> {
         let mut events = EventCounts::default();
+        // One count per kind reads one (kind, time) range of the index (migration 2).
         for kind in [Kind::Rating, Kind::Outcome, Kind::Correction, Kind::Comment] {
             let rows = self
                 .query(
@@ -447,8 +460,16 @@ impl<C: Connection> Store<C> {
             let n = rows.first().and_then(|r| r.get::<i64>(0)).unwrap_or(0);
             events.add(kind, n.max(0) as u64);
         }
+        Ok(events)
+    }
 
-        let corrections = self
+    /// The intent corrections created in `[from, to)`, counted per (predicted, corrected) pair.
+    async fn intent_corrections(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<CorrectionCount>, Problem> {
+        Ok(self
             .query(
                 "SELECT intent_predicted, intent_corrected, COUNT(*) FROM feedback_events \
                  WHERE kind = 'correction' AND created_at >= ? AND created_at < ? \
@@ -464,15 +485,7 @@ impl<C: Connection> Store<C> {
                     count: row.get::<i64>(2)?.max(0) as u64,
                 })
             })
-            .collect();
-
-        Ok(Stats {
-            counts: total,
-            metrics: total.metrics(),
-            events,
-            top_corrections: metrics::rank_corrections(corrections),
-            groups: by.map(|_| groups),
-        })
+            .collect())
     }
 
     /// Median seconds from creation to resolution of the tickets each agent resolved in
@@ -545,6 +558,22 @@ impl<C: Connection> Store<C> {
                 line
             })
             .collect())
+    }
+}
+
+/// A row of the conversation counts: the group's key, then the nine counts in `Counts`' order.
+fn counts_of(row: &Row) -> Counts {
+    let n = |i: usize| row.get::<i64>(i).unwrap_or(0).max(0) as u64;
+    Counts {
+        conversations: n(1),
+        with_outcome: n(2),
+        resolved: n(3),
+        resolved_first_contact: n(4),
+        self_served: n(5),
+        handed_off: n(6),
+        rated: n(7),
+        satisfied: n(8),
+        rating_sum: n(9),
     }
 }
 
