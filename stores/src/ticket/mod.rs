@@ -8,13 +8,14 @@
 // A Problem is the error of a request handler, built at most once per request.
 #![allow(clippy::result_large_err)]
 
-use crate::db::{Connection, Db, Row, Value, now_ms, text};
+use crate::db::{Connection, Db, Row, Value, text};
 use crate::random;
 use tandem_core::foundation::problem::Problem;
 use tandem_core::foundation::vocab::Priority;
-use tandem_core::ticket::{self, CreateInput, Draft, Status, Ticket, TicketPolicy};
+use tandem_core::ticket::{self, Status, Ticket, TicketPolicy};
 
 mod agents;
+mod create;
 mod customers;
 mod events;
 mod rows;
@@ -23,9 +24,6 @@ mod sla;
 mod sweep;
 mod update;
 
-use crate::outbox;
-
-use agents::touch_agent;
 pub use customers::StoredCustomer;
 use rows::{event_json, ticket_from_row};
 pub use schema::MIGRATIONS;
@@ -185,116 +183,6 @@ impl<C: Connection> Store<C> {
             .and_then(|r| r.get::<i64>(0))
             .unwrap_or(0)
             .max(0) as u32)
-    }
-
-    /// Inserts a new ticket (assigning it when `auto_assign`), or returns the ticket a
-    /// concurrent request with the same idempotency key committed first.
-    pub async fn create(
-        &self,
-        input: &CreateInput,
-        draft: &Draft,
-        idempotency_key: Option<&str>,
-        auto_assign: bool,
-    ) -> Result<Created, Problem> {
-        self.create_as(
-            input,
-            &input.fingerprint(),
-            draft,
-            idempotency_key,
-            auto_assign,
-        )
-        .await
-    }
-
-    /// [`Store::create`] of `input` as filled in (a CRM record's fields), replay-checked
-    /// against `fingerprint`, the request as the client sent it: a retry stays a replay when
-    /// the record changed in between.
-    pub async fn create_as(
-        &self,
-        input: &CreateInput,
-        fingerprint: &str,
-        draft: &Draft,
-        idempotency_key: Option<&str>,
-        auto_assign: bool,
-    ) -> Result<Created, Problem> {
-        let fingerprint = fingerprint.to_string();
-        let id = ticket::ticket_id(random::<10>()?);
-        self.db
-            .write(async |db: &Db<C>| {
-                if let Some(key) = idempotency_key {
-                    let s = Store::peek(db);
-                    if let Some((t, fp)) = s.by_idempotency_key(&input.customer.id, key).await? {
-                        return replay(t, &fp, &fingerprint);
-                    }
-                }
-                let now = now_ms();
-                let assignee = if auto_assign {
-                    let agents = Store::peek(db).agent_loads().await?;
-                    ticket::pick_agent(&agents, &draft.queue).map(|a| a.id.clone())
-                } else {
-                    None
-                };
-                let c = &input.customer;
-                db.exec(
-                    "INSERT INTO ticket_tickets (id, status, priority, priority_reasons, category, \
-                     category_source, category_confidence, queue, assignee, customer_id, \
-                     customer_name, customer_channel, customer_contact, customer_tier, subject, \
-                     summary, transcript, entities, sla_due, created_at, updated_at, version, \
-                     idempotency_key, fingerprint, assigned_at) \
-                     VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
-                    vec![
-                        Value::Text(id.clone()),
-                        Value::Text(priority_str(draft.priority).into()),
-                        to_json(&draft.priority_reasons),
-                        Value::Text(draft.category.clone()),
-                        Value::Text(draft.category_source.into()),
-                        draft
-                            .category_confidence
-                            .map_or(Value::Null, |c| Value::Real(f64::from(c))),
-                        Value::Text(draft.queue.clone()),
-                        text(assignee.as_deref()),
-                        Value::Text(c.id.clone()),
-                        text(c.name.as_deref()),
-                        text(c.channel.as_deref()),
-                        text(c.contact.as_deref()),
-                        text(c.tier.as_deref()),
-                        Value::Text(draft.subject.clone()),
-                        Value::Text(draft.summary.clone()),
-                        to_json(&draft.transcript),
-                        to_json(&draft.entities),
-                        Value::Integer(draft.sla_due(now)),
-                        Value::Integer(now),
-                        Value::Integer(now),
-                        text(idempotency_key),
-                        Value::Text(fingerprint.clone()),
-                        assignee.as_ref().map_or(Value::Null, |_| Value::Integer(now)),
-                    ],
-                )
-                .await?;
-                event(db, Some(&id), None, "created", None, None, Some(&draft.queue), None, now)
-                    .await?;
-                if let Some(agent) = &assignee {
-                    event(db, Some(&id), None, "assigned", Some("auto-assign"), None, Some(agent), None, now)
-                        .await?;
-                    touch_agent(db, agent, now).await?;
-                }
-                let ticket = Store::peek(db)
-                    .get(&id)
-                    .await?
-                    .ok_or_else(|| Problem::internal("the ticket vanished inside its transaction"))?;
-                let data = events::ticket_data(&ticket, None);
-                outbox::emit(db, "ticket.created", Some(&id), data).await?;
-                if let Some(agent) = &assignee {
-                    let change = events::Change::new(None, Some(agent), "auto-assign");
-                    let data = events::ticket_data(&ticket, Some(&change));
-                    outbox::emit(db, "ticket.assigned", Some(&id), data).await?;
-                }
-                Ok(Created {
-                    ticket,
-                    replayed: false,
-                })
-            })
-            .await
     }
 
     /// Reading inside a transaction: the same connection, seen through the store's queries.
