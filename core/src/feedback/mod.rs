@@ -365,6 +365,12 @@ fn check_kind_fields(
     text: Option<&str>,
     comment: Option<&str>,
 ) {
+    reject_other_kinds_fields(p, input);
+    require_kind_fields(p, input, text, comment);
+}
+
+/// Fields of another kind: sent on this one, they would be stored and never counted.
+fn reject_other_kinds_fields(p: &mut Problem, input: &EventInput) {
     let kind = input.kind;
     // The utterance a correction is about belongs to corrections only.
     for (present, name, belongs) in [
@@ -404,7 +410,16 @@ fn check_kind_fields(
             "only allowed on kinds \"outcome\" and \"correction\"",
         );
     }
-    match kind {
+}
+
+/// The fields without which an event of its kind says nothing.
+fn require_kind_fields(
+    p: &mut Problem,
+    input: &EventInput,
+    text: Option<&str>,
+    comment: Option<&str>,
+) {
+    match input.kind {
         Kind::Rating if input.rating.is_none() => reject(p, "rating", "required for a rating"),
         Kind::Outcome => {
             if input.resolved.is_none() {
