@@ -33,6 +33,10 @@ pub const MAX_TURNS: usize = 200;
 pub const MAX_TEXT_BYTES: usize = 4096;
 /// Longest `customer.id` and turn `intent`, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
+/// Customer turns, from the end of the transcript, that a ticket's category is classified from.
+pub const CLASSIFIED_TURNS: usize = 3;
+/// Most bytes of text the intent classifier takes (its request limit).
+pub const CLASSIFIED_MAX_BYTES: usize = 4096;
 /// Longest optional customer field (`name`, `channel`, `contact`, `tier`) and `subject`, in bytes.
 pub const MAX_FIELD_BYTES: usize = 256;
 
@@ -88,6 +92,25 @@ pub struct CreateInput {
 }
 
 impl CreateInput {
+    /// What the ticket's category is classified from: its last [`CLASSIFIED_TURNS`] customer
+    /// turns, one per line, cut from the front to [`CLASSIFIED_MAX_BYTES`] (on a character
+    /// boundary), so the latest turn, where a customer usually says what they want, is kept.
+    pub fn classification_text(&self) -> String {
+        let mut turns: Vec<&str> = self
+            .transcript
+            .iter()
+            .filter(|t| t.role == Role::Customer)
+            .map(|t| t.text.as_str())
+            .collect();
+        turns = turns.split_off(turns.len().saturating_sub(CLASSIFIED_TURNS));
+        let text = turns.join("\n");
+        let mut start = text.len().saturating_sub(CLASSIFIED_MAX_BYTES);
+        while !text.is_char_boundary(start) {
+            start += 1;
+        }
+        text[start..].to_string()
+    }
+
     /// Identifies the request for idempotent replays: the same key with another body is a
     /// conflict, not a replay.
     pub fn fingerprint(&self) -> String {

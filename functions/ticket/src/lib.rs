@@ -58,22 +58,10 @@ fn rules() -> &'static TicketRules {
     })
 }
 
-/// The classification of a ticket's conversation: its last three customer turns together.
+/// The classification of a ticket's conversation
+/// ([`CreateInput::classification_text`]: its last customer turns together).
 fn classify(input: &CreateInput) -> Result<Option<Classified>, Problem> {
-    let mut turns: Vec<&str> = input
-        .transcript
-        .iter()
-        .filter(|t| t.role == tandem_core::foundation::vocab::Role::Customer)
-        .map(|t| t.text.as_str())
-        .collect();
-    turns = turns.split_off(turns.len().saturating_sub(3));
-    let text = turns.join("\n");
-    // The intent interface takes at most 4 KiB; keep the end, where the latest turn is.
-    let mut start = text.len().saturating_sub(4096);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    let text = text[start..].to_string();
+    let text = input.classification_text();
     let request = wit_intent::ClassifyRequest {
         text,
         top_k: Some(1),

@@ -283,3 +283,21 @@ fn a_transcript_turn_carries_no_sentiment_and_a_stored_turn_reads_as_before() {
     assert_eq!(line, r#"{"role":"customer","text":"在吗"}"#);
     assert!(serde_json::from_str::<Turn>(r#"{"role":"bot","text":"hi","mood":1}"#).is_err());
 }
+
+#[test]
+fn classification_reads_the_last_three_customer_turns_within_the_classifiers_limit() {
+    let mut req = input(&["first 第一", "second 第二", "third 第三", "fourth 第四"]);
+    req.transcript
+        .insert(3, Turn::new(Role::Bot, "bot turns are not read"));
+    assert_eq!(
+        req.classification_text(),
+        "second 第二\nthird 第三\nfourth 第四"
+    );
+    // Over the limit: the front is cut on a character boundary, the latest turn kept whole.
+    let long = "退".repeat(2000); // 6000 bytes
+    let req = input(&[&long, "where is my refund 退款"]);
+    let text = req.classification_text();
+    assert!(text.len() <= crate::ticket::CLASSIFIED_MAX_BYTES);
+    assert!(text.ends_with("\nwhere is my refund 退款"));
+    assert!(text.starts_with('退'));
+}
